@@ -1,0 +1,809 @@
+//===- RecOps.td - rec dialect operations ------------------*- tablegen -*-===//
+//
+// Three groups: the model structure (dims, parameters, generation and training
+// configuration), primitive tensor operations, and the few composite
+// operations that are kernels in their own right (attention, mixture of
+// experts, normalizations, embedding lookups, losses).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ONEREC_DIALECT_REC_IR_RECOPS_TD
+#define ONEREC_DIALECT_REC_IR_RECOPS_TD
+
+include "onerec/Dialect/Rec/IR/RecDialect.td"
+include "onerec/Dialect/Rec/IR/RecTypes.td"
+include "onerec/Dialect/Rec/IR/RecAttrs.td"
+include "onerec/Dialect/Rec/IR/RecInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+// Constraints keep the generic ::mlir::Type C++ class on purpose: assembly
+// formats then print types in full (`!rec.tensor<[B, 8], f32>`), not in the
+// stripped form a known type class gets (`<[B, 8], f32>`).
+def Rec_AnyTensor : Type<CPred<"::llvm::isa<::onerec::rec::RecTensorType>($_self)">,
+    "rec tensor">;
+
+class Rec_TensorOf<string pred, string summary>
+    : Type<And<[Rec_AnyTensor.predicate,
+                CPred<"::llvm::cast<::onerec::rec::RecTensorType>($_self)." # pred>]>,
+           summary>;
+
+def Rec_FloatTensor : Rec_TensorOf<"isFloat()", "rec tensor of floats">;
+def Rec_BoolTensor : Rec_TensorOf<"isBool()", "rec tensor of booleans">;
+def Rec_IndexTensor : Rec_TensorOf<"isIndexLike()",
+    "rec tensor of integers, ids or semantic ids">;
+
+def Rec_TermArrayAttr : TypedArrayAttrBase<Rec_TermAttr, "weighted entry terms">;
+
+//===----------------------------------------------------------------------===//
+// Op classes
+//===----------------------------------------------------------------------===//
+
+// An op whose result types are computed by its ShapeInferenceOpInterface
+// implementation. Its assembly spells out all types, so parsing never infers.
+class Rec_InferredOp<string mnemonic, list<Trait> traits = []>
+    : Rec_Op<mnemonic, !listconcat(traits,
+        [DeclareOpInterfaceMethods<Rec_ShapeInferenceOpInterface>])>;
+
+class Rec_UnaryOp<string mnemonic, Type operandType, string fn>
+    : Rec_InferredOp<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise " # fn;
+  let description = "Applies " # fn # " to every element. The result has the "
+                    # "operand's type.";
+  let arguments = (ins operandType:$x);
+  let results = (outs operandType:$result);
+  let assemblyFormat = "$x attr-dict `:` type($result)";
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &results) {
+      return ::onerec::rec::inferUnaryTypes(*this, results);
+    }
+  }];
+}
+
+// Elementwise binary op with numpy-style broadcasting (trailing dimensions
+// aligned; equal or 1; a symbolic dimension matches only itself or 1).
+class Rec_BinaryOp<string mnemonic, string fn, list<Trait> traits = []>
+    : Rec_InferredOp<mnemonic, !listconcat(traits, [Pure])> {
+  let summary = "elementwise " # fn # " with broadcasting";
+  let description = [{
+    Operands broadcast numpy-style: dimensions are aligned from the right and
+    must be equal, or one of them 1. A symbolic dimension matches only the same
+    symbol or 1. Both operands have the same element type (floats or integers;
+    ids and semantic ids support no arithmetic).
+  }];
+  let arguments = (ins Rec_AnyTensor:$lhs, Rec_AnyTensor:$rhs);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &results) {
+      return ::onerec::rec::inferArithmeticTypes(*this, results);
+    }
+  }];
+}
+
+class Rec_ReduceOp<string mnemonic, string fn>
+    : Rec_InferredOp<mnemonic, [Pure]> {
+  let summary = fn # " over axes";
+  let description = "Reduces `x` by " # fn # [{ over `axes` (negative axes
+    count from the end). With `keepdim` the reduced axes stay as size 1.
+    An empty `axes` reduces over every axis.
+
+    Example: `%s = rec.reduce_sum %x {axes = array<i64: -1>} : (!rec.tensor<[B, 8], f32>) -> !rec.tensor<[B], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, DenseI64ArrayAttr:$axes, UnitAttr:$keepdim);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+  let extraClassDefinition = [{
+    ::mlir::LogicalResult $cppClass::inferResultTypes(
+        ::llvm::SmallVectorImpl<::mlir::Type> &results) {
+      return ::onerec::rec::inferReductionTypes(*this, getAxes(), getKeepdim(),
+                                                results);
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Model structure
+//===----------------------------------------------------------------------===//
+
+def Rec_DimOp : Rec_Op<"dim", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "declares a symbolic dimension and its maximum";
+  let description = [{
+    A dimension bound at run time (batch, beam width ...). Tensors name it in
+    their types; memory planning sizes buffers for `max`.
+
+    Example: `rec.dim @B max 1024`
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$max);
+  let assemblyFormat = "$sym_name `max` $max attr-dict";
+}
+
+def Rec_ParamOp : Rec_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
+  let summary = "declares a model parameter";
+  let description = [{
+    A weight of the model with its static type and its initializer. `buffer`
+    marks state updated outside the gradient (the aux-free MoE routing bias);
+    `no_decay` excludes the parameter from weight decay (biases, norm gains).
+
+    Example:
+    ```mlir
+    rec.param @item_emb : !rec.tensor<[12102, 64], f32> init #rec.init<normal(0.0, 0.02), seed = 11>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<Rec_AnyTensor>:$type,
+                       Rec_InitAttr:$init,
+                       UnitAttr:$buffer,
+                       UnitAttr:$no_decay);
+  let assemblyFormat = [{
+    $sym_name `:` $type `init` $init (`buffer` $buffer^)? (`no_decay` $no_decay^)?
+    attr-dict
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    RecTensorType getTensorType() {
+      return ::llvm::cast<RecTensorType>(getType());
+    }
+  }];
+}
+
+def Rec_ParamRefOp : Rec_Op<"param_ref",
+    [Pure, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "reads a parameter";
+  let description = [{
+    The current value of a `rec.param`. Parameters of an imported model are
+    named by a nested reference, `@pscore::@tower0.w`.
+
+    Example: `%w = rec.param_ref @item_emb : !rec.tensor<[12102, 64], f32>`
+  }];
+  let arguments = (ins SymbolRefAttr:$param);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$param attr-dict `:` type($result)";
+}
+
+def Rec_GenerateOp : Rec_Op<"generate", [Symbol, HasParent<"::mlir::ModuleOp">,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "how the model generates sessions";
+  let description = [{
+    Generation configuration for the runtime: `encoder` reads the request's
+    context once; `decoder` maps decoder tokens and the encoder's memory to
+    next-token logits `[B, items, levels, codebook]`. The result type is one
+    generated session per row, `sid<codebook>[B, items, levels]`, which is what
+    reward entries receive as their `generated` argument.
+
+    Example:
+    ```mlir
+    rec.generate @sessions : !rec.tensor<[B, 5, 3], !rec.sid<8192>> =
+        beam(@encode, @decode) {constrain = #rec<constraint catalog>, items = 5 : i64, width = 128 : i64}
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<Rec_AnyTensor>:$type,
+                       Rec_DecodeStrategy:$strategy,
+                       FlatSymbolRefAttr:$encoder,
+                       FlatSymbolRefAttr:$decoder,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$width,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$items,
+                       Rec_DecodeConstraintAttr:$constrain);
+  let assemblyFormat = [{
+    $sym_name `:` $type `=` $strategy `(` $encoder `,` $decoder `)` attr-dict
+  }];
+  let hasVerifier = 1;
+}
+
+def Rec_TrainOp : Rec_Op<"train", [HasParent<"::mlir::ModuleOp">, NoTerminator,
+    SingleBlock]> {
+  let summary = "the training configuration";
+  let description = [{
+    Holds one `rec.optimizer`, at most one `rec.schedule` and the ordered
+    `rec.stage`s (pretraining, alignment ...). Settings such as `batch`,
+    `grad_clip` and `accumulate` are attributes.
+
+    Example:
+    ```mlir
+    rec.train {batch = 256 : i64, grad_clip = 1.0} {
+      rec.optimizer adamw {lr = 2.0e-04, weight_decay = 0.1}
+      rec.stage "pretrain" {
+        rec.minimize [#rec.term<@ntp, 1.0>]
+      }
+    }
+    ```
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+def Rec_OptimizerOp : Rec_Op<"optimizer", [HasParent<"TrainOp">]> {
+  let summary = "the optimizer and its hyperparameters";
+  let description = [{
+    `sgd` takes `lr`, `momentum`, `weight_decay`, `nesterov`; `adam` and
+    `adamw` take `lr`, `beta1`, `beta2`, `eps`, `weight_decay`.
+
+    Example: `rec.optimizer adamw {lr = 2.0e-04, weight_decay = 0.1}`
+  }];
+  let arguments = (ins Rec_OptimizerKind:$kind, DictionaryAttr:$params);
+  let assemblyFormat = "$kind $params attr-dict";
+  let hasVerifier = 1;
+}
+
+def Rec_ScheduleOp : Rec_Op<"schedule", [HasParent<"TrainOp">]> {
+  let summary = "the learning-rate schedule";
+  let description = [{
+    `constant`; `warmup` (linear from 0 over `warmup` steps, then constant);
+    `cosine` (linear warmup, then cosine decay to `min_lr` at `total` steps).
+
+    Example: `rec.schedule cosine {total = 100000 : i64, warmup = 1000 : i64}`
+  }];
+  let arguments = (ins Rec_ScheduleKind:$kind, DictionaryAttr:$params);
+  let assemblyFormat = "$kind $params attr-dict";
+  let hasVerifier = 1;
+}
+
+def Rec_StageOp : Rec_Op<"stage", [HasParent<"TrainOp">, NoTerminator, SingleBlock]> {
+  let summary = "one training stage";
+  let description = [{
+    A named phase of training with its objectives (`rec.minimize`, `rec.dpo`,
+    `rec.ecpo`) and settings (`steps`, `epochs`).
+  }];
+  let arguments = (ins StrAttr:$name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$name attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+}
+
+def Rec_MinimizeOp : Rec_Op<"minimize", [HasParent<"StageOp">,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "minimize a weighted sum of loss entries";
+  let description = [{
+    Example: `rec.minimize [#rec.term<@ntp, 1.0>, #rec.term<@aux, 0.01>]`
+  }];
+  let arguments = (ins Rec_TermArrayAttr:$terms);
+  let assemblyFormat = "$terms attr-dict";
+}
+
+def Rec_DpoOp : Rec_Op<"dpo", [HasParent<"StageOp">,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "iterative preference alignment with DPO";
+  let description = [{
+    OneRec's IPA: for a `fraction` of the samples, beam search proposes
+    `group` sessions, the `reward` mix picks the best and worst as a preference
+    pair, and `weight * DPO(beta)` is added to the stage's other objectives.
+
+    Example:
+    `rec.dpo reward [#rec.term<@preference, 1.0>] {beta = 0.1, fraction = 0.01, group = 128 : i64, weight = 1.0}`
+  }];
+  let arguments = (ins Rec_TermArrayAttr:$reward, F64Attr:$beta, F64Attr:$weight,
+                       I64Attr:$group, F64Attr:$fraction);
+  let assemblyFormat = "`reward` $reward attr-dict";
+  let hasVerifier = 1;
+}
+
+def Rec_EcpoOp : Rec_Op<"ecpo", [HasParent<"StageOp">,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "early-clipped GRPO alignment";
+  let description = [{
+    OneRec's ECPO: `group` sessions per user, advantage `(r - mean) / std`
+    within the group, ratio clipped at `1 + epsilon`, and the old policy
+    floored at `sg(pi) / (1 + epsilon + delta)`. With `format`, only `format_k`
+    of the group's legal samples (as judged by that reward) are kept, each with
+    advantage 1.
+
+    Example:
+    `rec.ecpo reward [#rec.term<@preference, 1.0>] format @legal {delta = 0.1, epsilon = 0.2, format_k = 5 : i64, group = 128 : i64}`
+  }];
+  let arguments = (ins Rec_TermArrayAttr:$reward, OptionalAttr<FlatSymbolRefAttr>:$format,
+                       I64Attr:$group, F64Attr:$delta, F64Attr:$epsilon,
+                       I64Attr:$format_k);
+  let assemblyFormat = "`reward` $reward (`format` $format^)? attr-dict";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Constants and elementwise operations
+//===----------------------------------------------------------------------===//
+
+def Rec_ConstantOp : Rec_Op<"constant", [ConstantLike, Pure]> {
+  let summary = "a tensor filled with one value";
+  let description = [{
+    Every element equals `value` (a float for float tensors, an integer for
+    integer, boolean, id and semantic-id tensors). The shape may be symbolic.
+
+    Example: `%c = rec.constant(1.0) : !rec.tensor<[], f32>`
+  }];
+  let arguments = (ins AnyAttrOf<[F64Attr, I64Attr]>:$value);
+  let results = (outs Rec_AnyTensor:$result);
+  let hasCustomAssemblyFormat = 1;
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// The fill value as a double, whatever its storage.
+    double getValueAsDouble();
+  }];
+}
+
+def Rec_IotaOp : Rec_Op<"iota", [Pure]> {
+  let summary = "positions 0, 1, 2 ... along one axis";
+  let description = [{
+    Element `i` along `axis` equals `i`; other axes repeat it. The result is an
+    integer or id tensor.
+
+    Example: `%p = rec.iota {axis = 0 : i64} : !rec.tensor<[200], i64>`
+  }];
+  let arguments = (ins I64Attr:$axis);
+  let results = (outs Rec_IndexTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Rec_NegOp : Rec_UnaryOp<"neg", Rec_AnyTensor, "negation"> { let hasFolder = 1; }
+def Rec_AbsOp : Rec_UnaryOp<"abs", Rec_AnyTensor, "absolute value">;
+def Rec_ExpOp : Rec_UnaryOp<"exp", Rec_FloatTensor, "e^x">;
+def Rec_LogOp : Rec_UnaryOp<"log", Rec_FloatTensor, "the natural logarithm">;
+def Rec_SqrtOp : Rec_UnaryOp<"sqrt", Rec_FloatTensor, "the square root">;
+def Rec_RsqrtOp : Rec_UnaryOp<"rsqrt", Rec_FloatTensor, "1 / sqrt(x)">;
+def Rec_TanhOp : Rec_UnaryOp<"tanh", Rec_FloatTensor, "tanh">;
+def Rec_SigmoidOp : Rec_UnaryOp<"sigmoid", Rec_FloatTensor, "1 / (1 + e^-x)">;
+def Rec_SiluOp : Rec_UnaryOp<"silu", Rec_FloatTensor, "x * sigmoid(x)">;
+def Rec_GeluOp : Rec_UnaryOp<"gelu", Rec_FloatTensor, "the GELU (tanh approximation)">;
+def Rec_ReluOp : Rec_UnaryOp<"relu", Rec_FloatTensor, "max(x, 0)">;
+def Rec_NotOp : Rec_UnaryOp<"not", Rec_BoolTensor, "logical negation">;
+
+def Rec_AddOp : Rec_BinaryOp<"add", "addition", [Commutative]> {
+  let hasFolder = 1;
+}
+def Rec_SubOp : Rec_BinaryOp<"sub", "subtraction"> { let hasFolder = 1; }
+def Rec_MulOp : Rec_BinaryOp<"mul", "multiplication", [Commutative]> {
+  let hasFolder = 1;
+}
+def Rec_DivOp : Rec_BinaryOp<"div", "division"> { let hasFolder = 1; }
+def Rec_PowOp : Rec_BinaryOp<"pow", "power">;
+def Rec_MaximumOp : Rec_BinaryOp<"maximum", "maximum", [Commutative]>;
+def Rec_MinimumOp : Rec_BinaryOp<"minimum", "minimum", [Commutative]>;
+def Rec_AndOp : Rec_BinaryOp<"and", "logical and", [Commutative]>;
+def Rec_OrOp : Rec_BinaryOp<"or", "logical or", [Commutative]>;
+
+def Rec_CmpOp : Rec_InferredOp<"cmp", [Pure]> {
+  let summary = "elementwise comparison with broadcasting";
+  let description = [{
+    Compares elementwise and returns booleans (`i1`). Ids and semantic ids
+    compare only for (in)equality.
+
+    Example: `%m = rec.cmp ne, %seq, %zero : !rec.tensor<[B, 200], !rec.id<12102>>, !rec.tensor<[], !rec.id<12102>> -> !rec.tensor<[B, 200], i1>`
+  }];
+  let arguments = (ins Rec_CmpPredicate:$predicate, Rec_AnyTensor:$lhs,
+                       Rec_AnyTensor:$rhs);
+  let results = (outs Rec_BoolTensor:$result);
+  let assemblyFormat = [{
+    $predicate `,` $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+def Rec_SelectOp : Rec_InferredOp<"select", [Pure]> {
+  let summary = "elementwise choice with broadcasting";
+  let description = [{
+    `cond ? a : b` elementwise; the three operands broadcast together.
+  }];
+  let arguments = (ins Rec_BoolTensor:$cond, Rec_AnyTensor:$a, Rec_AnyTensor:$b);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = [{
+    $cond `,` $a `,` $b attr-dict `:` type($cond) `,` type($a) `,` type($b) `->` type($result)
+  }];
+}
+
+def Rec_CastOp : Rec_Op<"cast", [Pure]> {
+  let summary = "converts the element type";
+  let description = [{
+    Between floats, from integers and booleans to floats, between integers,
+    from semantic ids to integers, and from integers or semantic ids to ids (the
+    explicit step that turns a computed index into an id of a vocabulary).
+
+    Example: `%f = rec.cast %m : !rec.tensor<[B, 200], i1> -> !rec.tensor<[B, 200], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape and data movement
+//===----------------------------------------------------------------------===//
+
+def Rec_ReshapeOp : Rec_Op<"reshape", [Pure]> {
+  let summary = "the same elements under another shape";
+  let description = [{
+    The result type is given. Symbolic dimensions must appear in the same order
+    in the operand and the result, and the static extents between consecutive
+    symbolic dimensions must have equal products.
+
+    Example: `%y = rec.reshape %x : !rec.tensor<[B, 8, 64], f32> -> !rec.tensor<[B, 8, 4, 16], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Rec_BroadcastOp : Rec_Op<"broadcast", [Pure]> {
+  let summary = "expands to a larger shape by broadcasting";
+  let description = [{
+    The result type is given; the operand must broadcast to it.
+
+    Example: `%q = rec.broadcast %queries : !rec.tensor<[128, 64], f32> -> !rec.tensor<[B, 128, 64], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Rec_TransposeOp : Rec_InferredOp<"transpose", [Pure]> {
+  let summary = "permutes dimensions";
+  let description = [{
+    Result dimension `i` is operand dimension `permutation[i]`.
+
+    Example: `%t = rec.transpose %x {permutation = array<i64: 1, 0>} : (!rec.tensor<[12102, 64], f32>) -> !rec.tensor<[64, 12102], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, DenseI64ArrayAttr:$permutation);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+def Rec_ConcatOp : Rec_InferredOp<"concat", [Pure]> {
+  let summary = "joins tensors along one axis";
+  let description = [{
+    All operands have the same element type and the same dimensions except
+    along `axis`, which must be static in every operand.
+
+    Example: `%c = rec.concat %a, %b {axis = 1 : i64} : (!rec.tensor<[B, 1, 64], f32>, !rec.tensor<[B, 20, 64], f32>) -> !rec.tensor<[B, 21, 64], f32>`
+  }];
+  let arguments = (ins Variadic<Rec_AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+  let hasFolder = 1;
+}
+
+def Rec_SliceOp : Rec_InferredOp<"slice", [Pure]> {
+  let summary = "a contiguous range along one static axis";
+  let description = [{
+    Elements `start <= i < end` along `axis`; negative bounds count from the
+    end of the axis, which must be static.
+
+    Example: `%last = rec.slice %h {axis = 1 : i64, end = 200 : i64, start = 199 : i64} : (!rec.tensor<[B, 200, 64], f32>) -> !rec.tensor<[B, 1, 64], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+  let hasFolder = 1;
+}
+
+def Rec_GatherOp : Rec_InferredOp<"gather", [Pure]> {
+  let summary = "selects slices along an axis by index";
+  let description = [{
+    `index_select` semantics: the result's shape is `x`'s with dimension `axis`
+    replaced by the full shape of `indices`.
+
+    Example: `%g = rec.gather %x, %idx {axis = 1 : i64} : (!rec.tensor<[B, 200, 64], f32>, !rec.tensor<[4], i64>) -> !rec.tensor<[B, 4, 64], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, Rec_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x `,` $indices attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_ScatterAddOp : Rec_InferredOp<"scatter_add", [Pure]> {
+  let summary = "adds slices into a tensor at indices along an axis";
+  let description = [{
+    The inverse of `rec.gather`: `src` has `x`'s shape with dimension `axis`
+    replaced by the shape of `indices`; each slice of `src` is added to the
+    slice of `x` its index names. Duplicate indices accumulate.
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, Rec_IndexTensor:$indices,
+                       Rec_AnyTensor:$src, I64Attr:$axis);
+  let results = (outs Rec_AnyTensor:$result);
+  let assemblyFormat = "$x `,` $indices `,` $src attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_EmbeddingOp : Rec_InferredOp<"embedding", [Pure]> {
+  let summary = "embedding-table lookup";
+  let description = [{
+    For ids `id<V>[...]` and a table `[V, d]`: the rows the ids name,
+    `[..., d]`. For semantic ids `sid<K>[..., levels]` the table holds one
+    sub-table per level, `[levels * K, d]` (level `l`'s code `c` is row
+    `l * K + c`), and the per-level rows are combined by `combine`: `sum` or
+    `mean` give `[..., d]`, `concat` gives `[..., levels * d]`. One lookup
+    covers all levels of all positions, which is what the fused kernel wants.
+
+    Example: `%e = rec.embedding %table, %hist {combine = #rec<combine sum>} : (!rec.tensor<[768, 64], f32>, !rec.tensor<[B, 256, 3], !rec.sid<256>>) -> !rec.tensor<[B, 256, 64], f32>`
+  }];
+  let arguments = (ins Rec_FloatTensor:$table, Rec_IndexTensor:$ids,
+                       DefaultValuedAttr<Rec_EmbeddingCombineAttr,
+                                         "EmbeddingCombine::sum">:$combine);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$table `,` $ids attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_HashOp : Rec_InferredOp<"hash", [Pure]> {
+  let summary = "hashes raw ids into a fixed number of buckets";
+  let description = [{
+    Maps unbounded ids to `id<buckets>` with a salted 64-bit mix, so that huge
+    or open vocabularies (user ids, hashed feature crosses) share one table.
+
+    Example: `%h = rec.hash %uid {buckets = 1000003 : i64, salt = 0 : i64} : (!rec.tensor<[B], !rec.id<0>>) -> !rec.tensor<[B], !rec.id<1000003>>`
+  }];
+  let arguments = (ins Rec_IndexTensor:$ids, ConfinedAttr<I64Attr, [IntPositive]>:$buckets,
+                       I64Attr:$salt);
+  let results = (outs Rec_IndexTensor:$result);
+  let assemblyFormat = "$ids attr-dict `:` functional-type($ids, $result)";
+}
+
+def Rec_TopKOp : Rec_InferredOp<"topk", [Pure]> {
+  let summary = "the k largest values of the last axis and their positions";
+  let description = [{
+    Values sorted in descending order; ties keep the lower index first.
+    Indices are `i64`.
+  }];
+  let arguments = (ins Rec_AnyTensor:$x, ConfinedAttr<I64Attr, [IntPositive]>:$k);
+  let results = (outs Rec_AnyTensor:$values, Rec_IndexTensor:$indices);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, results)";
+}
+
+def Rec_ArgMaxOp : Rec_InferredOp<"argmax", [Pure]> {
+  let summary = "position of the largest value along an axis";
+  let arguments = (ins Rec_AnyTensor:$x, I64Attr:$axis);
+  let results = (outs Rec_IndexTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalizations
+//===----------------------------------------------------------------------===//
+
+def Rec_ReduceSumOp : Rec_ReduceOp<"reduce_sum", "the sum">;
+def Rec_ReduceMeanOp : Rec_ReduceOp<"reduce_mean", "the mean">;
+def Rec_ReduceMaxOp : Rec_ReduceOp<"reduce_max", "the maximum">;
+def Rec_ReduceMinOp : Rec_ReduceOp<"reduce_min", "the minimum">;
+
+def Rec_SoftmaxOp : Rec_InferredOp<"softmax", [Pure]> {
+  let summary = "softmax along an axis";
+  let arguments = (ins Rec_FloatTensor:$x, I64Attr:$axis);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+}
+
+def Rec_LogSoftmaxOp : Rec_InferredOp<"log_softmax", [Pure]> {
+  let summary = "log-softmax along an axis";
+  let arguments = (ins Rec_FloatTensor:$x, I64Attr:$axis);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
+}
+
+def Rec_RmsNormOp : Rec_InferredOp<"rms_norm", [Pure]> {
+  let summary = "root-mean-square normalization of the last axis";
+  let description = [{
+    `x / sqrt(mean(x^2) + eps) * gain`, with `gain` of the last axis's size.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gain, F64Attr:$eps);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$x `,` $gain attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_LayerNormOp : Rec_InferredOp<"layer_norm", [Pure]> {
+  let summary = "layer normalization of the last axis";
+  let description = [{
+    `(x - mean) / sqrt(var + eps) * gain + bias` over the last axis.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gain,
+                       Rec_FloatTensor:$bias, F64Attr:$eps);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$x `,` $gain `,` $bias attr-dict `:` functional-type(operands, $result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Contractions and composite kernels
+//===----------------------------------------------------------------------===//
+
+def Rec_MatmulOp : Rec_InferredOp<"matmul", [Pure]> {
+  let summary = "batched matrix product with broadcasting";
+  let description = [{
+    `a [..., m, k] x b [..., k, n] -> [..., m, n]`; the leading (batch)
+    dimensions broadcast. A 2-D `b` applied to a 3-D `a` is the usual linear
+    layer. `transpose_b` reads `b` as `[..., n, k]` (a tied output embedding).
+
+    Example: `%y = rec.matmul %x, %w : (!rec.tensor<[B, 200, 64], f32>, !rec.tensor<[64, 256], f32>) -> !rec.tensor<[B, 200, 256], f32>`
+  }];
+  let arguments = (ins Rec_FloatTensor:$a, Rec_FloatTensor:$b, UnitAttr:$transpose_a,
+                       UnitAttr:$transpose_b);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$a `,` $b attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_AttentionOp : Rec_InferredOp<"attention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "multi-head scaled dot-product attention";
+  let description = [{
+    Heads are packed in the last axis: `q [..., Lq, H * dk]`,
+    `k [..., Lk, Hkv * dk]`, `v [..., Lk, Hkv * dv]`, result `[..., Lq, H * dv]`.
+    `num_kv_heads < num_heads` is grouped-query attention (each group of
+    `H / Hkv` query heads shares one key/value head). `mask` (booleans, true =
+    may attend) broadcasts to `[..., Lq, Lk]` or, with an extra head axis, to
+    `[..., H, Lq, Lk]`; `bias` (an additive score bias such as a relative
+    position bias) broadcasts to `[..., H, Lq, Lk]`. `causal` adds the causal
+    mask. `score_norm = softmax` is standard attention; `silu` is HSTU's
+    pointwise aggregated attention, `silu(scores) / Lk`.
+
+    Example: `%o = rec.attention %q, %k, %v {causal, num_heads = 4 : i64, num_kv_heads = 4 : i64, scale = 0.25 : f64, score_norm = #rec<score_norm softmax>} : (!rec.tensor<[B, 8, 64], f32>, !rec.tensor<[B, 8, 64], f32>, !rec.tensor<[B, 8, 64], f32>) -> !rec.tensor<[B, 8, 64], f32>`
+  }];
+  let arguments = (ins Rec_FloatTensor:$q, Rec_FloatTensor:$k, Rec_FloatTensor:$v,
+                       Optional<Rec_BoolTensor>:$mask,
+                       Optional<Rec_FloatTensor>:$bias,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                       UnitAttr:$causal, F64Attr:$scale,
+                       DefaultValuedAttr<Rec_ScoreNormAttr, "ScoreNorm::softmax">:$score_norm);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`mask` $mask^)? (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, $result)
+  }];
+}
+
+def Rec_MoeOp : Rec_InferredOp<"moe", [Pure]> {
+  let summary = "mixture of experts: gate, top-k routing, expert FFNs, combine";
+  let description = [{
+    Each token of `x [..., d]` is routed to the `top_k` experts with the
+    highest `softmax(x @ gate) (+ gate_bias for selection)`; their FFN outputs
+    are summed, weighted by the renormalized gate probabilities. Experts are
+    `up [E, d, h]`, optional `gate_proj [E, d, h]` (SwiGLU), `down [E, h, d]`.
+    `gate_bias [E]` is the aux-free balancing bias (it changes which experts are
+    chosen, not their weights). The second result is the fraction of tokens
+    routed to each expert, `f32[E]`, from which the bias is updated.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gate,
+                       Rec_FloatTensor:$gate_bias, Rec_FloatTensor:$up,
+                       Optional<Rec_FloatTensor>:$gate_proj, Rec_FloatTensor:$down,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$top_k,
+                       Rec_MoeBalanceAttr:$balance, Rec_ActivationAttr:$activation);
+  let results = (outs Rec_FloatTensor:$result, Rec_FloatTensor:$load);
+  let assemblyFormat = [{
+    $x `,` $gate `,` $gate_bias `,` $up (`gate_proj` $gate_proj^)? `,` $down attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
+def Rec_DropoutOp : Rec_InferredOp<"dropout", [Pure]> {
+  let summary = "zeroes elements with probability rate during training";
+  let description = [{
+    Scales kept elements by `1 / (1 - rate)`. `stream` selects the
+    counter-based random stream, so masks are reproducible for a seed and step.
+    Outside training entries it is the identity.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, F64Attr:$rate, I64Attr:$stream);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Losses and alignment objectives
+//===----------------------------------------------------------------------===//
+
+def Rec_CrossEntropyOp : Rec_InferredOp<"cross_entropy", [Pure]> {
+  let summary = "softmax cross-entropy against class labels";
+  let description = [{
+    `logits [..., C]`, `labels [...]` (integers, ids or semantic ids),
+    optional `mask [...]` (true = counted). `mean` averages over counted
+    elements, `sum` adds them, `none` returns the per-element losses `[...]`.
+  }];
+  let arguments = (ins Rec_FloatTensor:$logits, Rec_IndexTensor:$labels,
+                       Optional<Rec_BoolTensor>:$mask, Rec_ReductionAttr:$reduction,
+                       DefaultValuedAttr<F64Attr, "0.0">:$label_smoothing);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels (`mask` $mask^)? attr-dict `:` functional-type(operands, $result)
+  }];
+}
+
+def Rec_BceWithLogitsOp : Rec_InferredOp<"bce_with_logits", [Pure]> {
+  let summary = "binary cross-entropy on logits";
+  let description = [{
+    `logits` and float `labels` of one shape, optional boolean `mask`;
+    reductions as for `rec.cross_entropy`.
+  }];
+  let arguments = (ins Rec_FloatTensor:$logits, Rec_FloatTensor:$labels,
+                       Optional<Rec_BoolTensor>:$mask, Rec_ReductionAttr:$reduction);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels (`mask` $mask^)? attr-dict `:` functional-type(operands, $result)
+  }];
+}
+
+def Rec_SampledSoftmaxOp : Rec_InferredOp<"sampled_softmax", [Pure]> {
+  let summary = "softmax cross-entropy over the positive and sampled negatives";
+  let description = [{
+    `h [..., d]` scored against `table [V, d]` rows: the positive `pos [...]`
+    and negatives `neg [..., N]` (or `[N]`, shared by all positions). The loss
+    is the cross-entropy of the positive among the `1 + N` candidates.
+  }];
+  let arguments = (ins Rec_FloatTensor:$h, Rec_FloatTensor:$table,
+                       Rec_IndexTensor:$pos, Rec_IndexTensor:$neg,
+                       Optional<Rec_BoolTensor>:$mask, Rec_ReductionAttr:$reduction);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $h `,` $table `,` $pos `,` $neg (`mask` $mask^)? attr-dict `:`
+    functional-type(operands, $result)
+  }];
+}
+
+def Rec_DpoLossOp : Rec_InferredOp<"dpo_loss", [Pure]> {
+  let summary = "direct preference optimization loss";
+  let description = [{
+    `-log sigmoid(beta * ((pw - rw) - (pl - rl)))`, averaged over the batch:
+    sequence log-probabilities `[B]` of the chosen (`w`) and rejected (`l`)
+    sessions under the policy (`p`) and the frozen reference (`r`).
+  }];
+  let arguments = (ins Rec_FloatTensor:$policy_chosen, Rec_FloatTensor:$policy_rejected,
+                       Rec_FloatTensor:$ref_chosen, Rec_FloatTensor:$ref_rejected,
+                       F64Attr:$beta);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, $result)";
+}
+
+def Rec_EcpoLossOp : Rec_InferredOp<"ecpo_loss", [Pure]> {
+  let summary = "early-clipped GRPO policy loss";
+  let description = [{
+    With `ratio = exp(logp - old')`, `old' = max(sg(logp) - log(1 + epsilon +
+    delta), old_logp)`: `-mean(min(ratio * adv, clip(ratio, 1 - epsilon,
+    1 + epsilon) * adv))` over the (masked) samples. All operands `[B]`.
+  }];
+  let arguments = (ins Rec_FloatTensor:$logp, Rec_FloatTensor:$old_logp,
+                       Rec_FloatTensor:$advantage, Optional<Rec_BoolTensor>:$mask,
+                       F64Attr:$epsilon, F64Attr:$delta);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logp `,` $old_logp `,` $advantage (`mask` $mask^)? attr-dict `:`
+    functional-type(operands, $result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Catalog queries (rewards)
+//===----------------------------------------------------------------------===//
+
+def Rec_InCatalogOp : Rec_InferredOp<"in_catalog", [Pure]> {
+  let summary = "whether each generated semantic ID is a real item";
+  let description = [{
+    `sessions sid<K>[..., items, levels]` -> `i1[..., items]`: true where the
+    item's full code is in the runtime catalog (the format reward).
+  }];
+  let arguments = (ins Rec_IndexTensor:$sessions);
+  let results = (outs Rec_BoolTensor:$result);
+  let assemblyFormat = "$sessions attr-dict `:` functional-type($sessions, $result)";
+}
+
+def Rec_ItemFlagOp : Rec_InferredOp<"item_flag", [Pure]> {
+  let summary = "a boolean item attribute of each generated item";
+  let description = [{
+    `sessions sid<K>[..., items, levels]` -> `i1[..., items]`: the catalog's
+    `flag` attribute of each item (false for items not in the catalog). Used by
+    industrial rewards, e.g. the share of flagged items in a session.
+  }];
+  let arguments = (ins Rec_IndexTensor:$sessions, StrAttr:$flag);
+  let results = (outs Rec_BoolTensor:$result);
+  let assemblyFormat = "$sessions attr-dict `:` functional-type($sessions, $result)";
+}
+
+#endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
