@@ -136,6 +136,12 @@ GenerateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return success();
 }
 
+ArrayRef<StringRef> TrainOp::getSettingNames() {
+  static constexpr StringRef kSettings[] = {"batch", "grad_clip", "accumulate",
+                                            "seed", "eval_every"};
+  return kSettings;
+}
+
 LogicalResult TrainOp::verify() {
   unsigned optimizers = 0, schedules = 0, stages = 0;
   llvm::StringSet<> stageNames;
@@ -159,14 +165,13 @@ LogicalResult TrainOp::verify() {
   if (stages == 0)
     return emitOpError("needs at least one rec.stage");
 
-  static constexpr StringRef kSettings[] = {"batch", "grad_clip", "accumulate",
-                                            "seed", "eval_every"};
+  ArrayRef<StringRef> settings = getSettingNames();
   for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
     StringRef name = attr.getName().getValue();
-    if (!llvm::is_contained(kSettings, name)) {
+    if (!llvm::is_contained(settings, name)) {
       auto diag = emitOpError("unknown training setting '") << name
                                                             << "'; known: ";
-      llvm::interleaveComma(kSettings, diag);
+      llvm::interleaveComma(settings, diag);
       return diag;
     }
     auto value = dyn_cast<IntegerAttr>(attr.getValue());
@@ -182,15 +187,17 @@ LogicalResult TrainOp::verify() {
   return success();
 }
 
-LogicalResult OptimizerOp::verify() {
+ArrayRef<StringRef> OptimizerOp::getParamNames(OptimizerKind kind) {
   static constexpr StringRef kSgd[] = {"lr", "momentum", "weight_decay",
                                        "nesterov"};
   static constexpr StringRef kAdam[] = {"lr", "beta1", "beta2", "eps",
                                         "weight_decay"};
-  ArrayRef<StringRef> allowed =
-      getKind() == OptimizerKind::sgd ? ArrayRef<StringRef>(kSgd) : kAdam;
+  return kind == OptimizerKind::sgd ? ArrayRef<StringRef>(kSgd) : kAdam;
+}
+
+LogicalResult OptimizerOp::verify() {
   if (failed(verifyHyperparameters(*this, stringifyOptimizerKind(getKind()),
-                                   getParams(), allowed)))
+                                   getParams(), getParamNames(getKind()))))
     return failure();
   std::optional<double> lr = getNumber(getParams(), "lr");
   if (!lr || !(*lr > 0))
@@ -202,24 +209,23 @@ LogicalResult OptimizerOp::verify() {
   return success();
 }
 
-LogicalResult ScheduleOp::verify() {
-  static constexpr StringRef kConstant[] = {};
+ArrayRef<StringRef> ScheduleOp::getParamNames(ScheduleKind kind) {
   static constexpr StringRef kWarmup[] = {"warmup"};
   static constexpr StringRef kCosine[] = {"warmup", "total", "min_lr"};
-  ArrayRef<StringRef> allowed;
-  switch (getKind()) {
+  switch (kind) {
   case ScheduleKind::constant:
-    allowed = ArrayRef<StringRef>(kConstant, size_t(0));
-    break;
+    return {};
   case ScheduleKind::warmup:
-    allowed = kWarmup;
-    break;
+    return kWarmup;
   case ScheduleKind::cosine:
-    allowed = kCosine;
-    break;
+    return kCosine;
   }
+  return {};
+}
+
+LogicalResult ScheduleOp::verify() {
   if (failed(verifyHyperparameters(*this, stringifyScheduleKind(getKind()),
-                                   getParams(), allowed)))
+                                   getParams(), getParamNames(getKind()))))
     return failure();
   if (getKind() == ScheduleKind::cosine) {
     std::optional<double> total = getNumber(getParams(), "total");
@@ -227,6 +233,11 @@ LogicalResult ScheduleOp::verify() {
       return emitOpError("cosine schedule needs a positive 'total' step count");
   }
   return success();
+}
+
+ArrayRef<StringRef> StageOp::getSettingNames() {
+  static constexpr StringRef kSettings[] = {"steps", "epochs"};
+  return kSettings;
 }
 
 LogicalResult StageOp::verify() {
@@ -240,7 +251,8 @@ LogicalResult StageOp::verify() {
   for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
     StringRef name = attr.getName().getValue();
     auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if ((name != "steps" && name != "epochs") || !value || value.getInt() < 1)
+    if (!llvm::is_contained(getSettingNames(), name) || !value ||
+        value.getInt() < 1)
       return emitOpError("stage settings are 'steps' and 'epochs' (positive "
                          "integers), got '")
              << name << "'";

@@ -222,6 +222,10 @@ def Rec_TrainOp : Rec_Op<"train", [HasParent<"::mlir::ModuleOp">, NoTerminator,
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "attr-dict-with-keyword $body";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The settings a training section takes (as attributes).
+    static ::llvm::ArrayRef<::llvm::StringRef> getSettingNames();
+  }];
 }
 
 def Rec_OptimizerOp : Rec_Op<"optimizer", [HasParent<"TrainOp">]> {
@@ -235,6 +239,10 @@ def Rec_OptimizerOp : Rec_Op<"optimizer", [HasParent<"TrainOp">]> {
   let arguments = (ins Rec_OptimizerKind:$kind, DictionaryAttr:$params);
   let assemblyFormat = "$kind $params attr-dict";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The hyperparameters an optimizer of `kind` takes.
+    static ::llvm::ArrayRef<::llvm::StringRef> getParamNames(OptimizerKind kind);
+  }];
 }
 
 def Rec_ScheduleOp : Rec_Op<"schedule", [HasParent<"TrainOp">]> {
@@ -248,6 +256,10 @@ def Rec_ScheduleOp : Rec_Op<"schedule", [HasParent<"TrainOp">]> {
   let arguments = (ins Rec_ScheduleKind:$kind, DictionaryAttr:$params);
   let assemblyFormat = "$kind $params attr-dict";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The parameters a schedule of `kind` takes.
+    static ::llvm::ArrayRef<::llvm::StringRef> getParamNames(ScheduleKind kind);
+  }];
 }
 
 def Rec_StageOp : Rec_Op<"stage", [HasParent<"TrainOp">, NoTerminator, SingleBlock]> {
@@ -260,6 +272,10 @@ def Rec_StageOp : Rec_Op<"stage", [HasParent<"TrainOp">, NoTerminator, SingleBlo
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$name attr-dict-with-keyword $body";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The settings a stage takes (as attributes).
+    static ::llvm::ArrayRef<::llvm::StringRef> getSettingNames();
+  }];
 }
 
 def Rec_MinimizeOp : Rec_Op<"minimize", [HasParent<"StageOp">,

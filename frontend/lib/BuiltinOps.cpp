@@ -1,0 +1,1151 @@
+//===- BuiltinOps.cpp - builtins without parameters -----------------------===//
+//
+// Elementwise math, shapes, reductions, losses, alignment objectives, catalog
+// queries and initializer specs. Each maps to a handful of rec ops; none
+// creates weights (those are in BuiltinLayers.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Builtins.h"
+#include "ModelCompiler.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace onerec;
+using namespace onerec::frontend;
+using rec::Dim;
+using rec::RecTensorType;
+using K = CompilerValue::Kind;
+
+namespace {
+
+CompilerValue poison() { return CompilerValue::poison(); }
+
+/// A negative axis counts from the end; out-of-range axes are left for the
+/// op's shape rule to report.
+int64_t normalizeAxis(int64_t axis, int64_t rank) {
+  return axis < 0 && axis + rank >= 0 ? axis + rank : axis;
+}
+
+RecTensorType typeOf(Value value) { return cast<RecTensorType>(value.getType()); }
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+/// `exp(x)` on a tensor builds the op; on a number it is computed now.
+template <typename OpT>
+CompilerValue unaryMath(BuiltinCall &call, double (*fold)(double)) {
+  const CompilerValue &x = call.get("x");
+  if (x.isNumber() && fold) {
+    double result = fold(x.asDouble());
+    if (!std::isfinite(result)) {
+      call.errorAt("x") << "the result is not a finite number";
+      return poison();
+    }
+    return CompilerValue::floating(result);
+  }
+  FailureOr<Value> value = call.tensor("x");
+  if (failed(value))
+    return poison();
+  return call.compiler().emit<OpT>(call.loc(), *value);
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double rsqrt(double x) { return 1.0 / std::sqrt(x); }
+double relu(double x) { return x > 0 ? x : 0; }
+double silu(double x) { return x * sigmoid(x); }
+double gelu(double x) {
+  return 0.5 * x * (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
+
+/// The two operands of a binary builtin as tensors of one element type; a
+/// compile-time number adopts the tensor's element type.
+FailureOr<std::pair<Value, Value>> tensorPair(BuiltinCall &call,
+                                              llvm::StringRef a,
+                                              llvm::StringRef b) {
+  const CompilerValue &x = call.get(a), &y = call.get(b);
+  ModelCompiler &c = call.compiler();
+  if (!x.isTensor() && !y.isTensor()) {
+    call.error() << "needs at least one tensor argument";
+    return failure();
+  }
+  RecTensorType like = x.isTensor() ? x.getTensorType() : y.getTensorType();
+  CompilerValue l = c.asTensorLike(call.argLoc(a), x, like);
+  CompilerValue r = c.asTensorLike(call.argLoc(b), y, like);
+  if (l.isPoison() || r.isPoison())
+    return failure();
+  return std::make_pair(l.getTensor(), r.getTensor());
+}
+
+template <typename OpT>
+CompilerValue binaryMath(BuiltinCall &call, double (*fold)(double, double)) {
+  const CompilerValue &x = call.get("a"), &y = call.get("b");
+  if (x.isNumber() && y.isNumber())
+    return CompilerValue::floating(fold(x.asDouble(), y.asDouble()));
+  FailureOr<std::pair<Value, Value>> operands = tensorPair(call, "a", "b");
+  if (failed(operands))
+    return poison();
+  return call.compiler().emit<OpT>(call.loc(), operands->first,
+                                   operands->second);
+}
+
+CompilerValue where(BuiltinCall &call) {
+  FailureOr<Value> cond = call.tensor("cond");
+  if (failed(cond))
+    return poison();
+  const CompilerValue &a = call.get("a"), &b = call.get("b");
+  ModelCompiler &c = call.compiler();
+  // Two numbers select between floats.
+  RecTensorType like = a.isTensor()   ? a.getTensorType()
+                       : b.isTensor() ? b.getTensorType()
+                                      : RecTensorType::getScalar(c.f32());
+  CompilerValue l = c.asTensorLike(call.argLoc("a"), a, like);
+  CompilerValue r = c.asTensorLike(call.argLoc("b"), b, like);
+  if (l.isPoison() || r.isPoison())
+    return poison();
+  return c.emit<rec::SelectOp>(call.loc(), *cond, l.getTensor(), r.getTensor());
+}
+
+CompilerValue castTo(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<Type> dtype = call.dtype("dtype");
+  if (failed(x) || failed(dtype))
+    return poison();
+  RecTensorType from = typeOf(*x);
+  RecTensorType to = from.withElementType(*dtype);
+  if (from.isFloat() && !to.isFloat()) {
+    call.errorAt("dtype") << "cannot cast " << rec::formatTensorType(from)
+                          << " to " << rec::formatTensorType(to)
+                          << " (float to integer casts lose values; use "
+                             "argmax or topk for indices)";
+    return poison();
+  }
+  if (isa<rec::IdType>(from.getElementType()) && to.isFloat()) {
+    call.errorAt("x") << "ids are not numbers; embed them instead of casting "
+                      << rec::formatTensorType(from) << " to a float";
+    return poison();
+  }
+  return call.compiler().emitTyped<rec::CastOp>(call.loc(), to, *x);
+}
+
+CompilerValue asId(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> vocab = call.integer("vocab", 1);
+  if (failed(x) || failed(vocab))
+    return poison();
+  RecTensorType from = typeOf(*x);
+  if (!from.isIndexLike()) {
+    call.errorAt("x") << "only integers and semantic ids become ids, got "
+                      << rec::formatTensorType(from);
+    return poison();
+  }
+  return call.compiler().emitTyped<rec::CastOp>(
+      call.loc(),
+      from.withElementType(rec::IdType::get(call.compiler().getContext(), *vocab)),
+      *x);
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalizations
+//===----------------------------------------------------------------------===//
+
+enum class Reduce { Sum, Mean, Max, Min };
+
+double foldList(Reduce kind, ArrayRef<double> values) {
+  double acc = kind == Reduce::Max   ? -INFINITY
+               : kind == Reduce::Min ? INFINITY
+                                     : 0.0;
+  for (double v : values) {
+    switch (kind) {
+    case Reduce::Sum:
+    case Reduce::Mean: acc += v; break;
+    case Reduce::Max: acc = std::max(acc, v); break;
+    case Reduce::Min: acc = std::min(acc, v); break;
+    }
+  }
+  return kind == Reduce::Mean ? acc / values.size() : acc;
+}
+
+template <typename OpT>
+CompilerValue reduce(BuiltinCall &call, Reduce kind) {
+  const CompilerValue &x = call.get("x");
+  // Compile-time forms: max(a, b) and sum([1, 2, 3]).
+  if (x.isNumber() && (kind == Reduce::Max || kind == Reduce::Min) &&
+      call.get("axis").isNumber()) {
+    double a = x.asDouble(), b = call.get("axis").asDouble();
+    double r = kind == Reduce::Max ? std::max(a, b) : std::min(a, b);
+    if (x.is(K::Int) && call.get("axis").is(K::Int))
+      return CompilerValue::integer(static_cast<int64_t>(r));
+    return CompilerValue::floating(r);
+  }
+  if (x.is(K::List)) {
+    SmallVector<double> values;
+    bool ints = true;
+    for (const CompilerValue &e : x.getElements()) {
+      if (!e.isNumber()) {
+        call.errorAt("x") << "a compile-time list must hold numbers, found "
+                          << e.describe();
+        return poison();
+      }
+      ints &= e.is(K::Int);
+      values.push_back(e.asDouble());
+    }
+    if (values.empty()) {
+      call.errorAt("x") << "the list is empty";
+      return poison();
+    }
+    double r = foldList(kind, values);
+    if (ints && kind != Reduce::Mean)
+      return CompilerValue::integer(static_cast<int64_t>(r));
+    return CompilerValue::floating(r);
+  }
+  FailureOr<Value> value = call.tensor("x");
+  FailureOr<bool> keepdim = call.flag("keepdim");
+  if (failed(value) || failed(keepdim))
+    return poison();
+  SmallVector<int64_t> axes;
+  if (call.has("axis")) {
+    FailureOr<SmallVector<int64_t>> given = call.integers("axis");
+    if (failed(given))
+      return poison();
+    for (int64_t axis : *given)
+      axes.push_back(normalizeAxis(axis, typeOf(*value).getRank()));
+  }
+  return call.compiler().emit<OpT>(call.loc(), *value, axes, *keepdim);
+}
+
+template <typename OpT>
+CompilerValue softmaxLike(BuiltinCall &call) {
+  FailureOr<Value> x = call.floatTensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(axis))
+    return poison();
+  return call.compiler().emit<OpT>(
+      call.loc(), *x,
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())));
+}
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+CompilerValue matmul(BuiltinCall &call) {
+  FailureOr<Value> a = call.tensor("a"), b = call.tensor("b");
+  FailureOr<bool> tb = call.flag("transpose_b");
+  if (failed(a) || failed(b) || failed(tb))
+    return poison();
+  return call.compiler().emit<rec::MatmulOp>(call.loc(), *a, *b, false, *tb);
+}
+
+CompilerValue transpose(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  if (failed(x))
+    return poison();
+  int64_t rank = typeOf(*x).getRank();
+  SmallVector<int64_t> perm;
+  if (call.has("perm")) {
+    FailureOr<SmallVector<int64_t>> given = call.integers("perm");
+    if (failed(given))
+      return poison();
+    for (int64_t axis : *given)
+      perm.push_back(normalizeAxis(axis, rank));
+  } else {
+    if (rank < 2) {
+      call.errorAt("x") << "swapping the last two axes needs at least two, got "
+                        << rec::formatTensorType(typeOf(*x));
+      return poison();
+    }
+    for (int64_t i = 0; i < rank; ++i)
+      perm.push_back(i);
+    std::swap(perm[rank - 1], perm[rank - 2]);
+  }
+  return call.compiler().emit<rec::TransposeOp>(call.loc(), *x, perm);
+}
+
+CompilerValue reshape(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  if (failed(x))
+    return poison();
+  const CompilerValue &shape = call.get("shape");
+  if (!shape.is(K::List)) {
+    call.errorAt("shape") << "expected a shape such as [B, 8, -1], got "
+                          << shape.describe();
+    return poison();
+  }
+  RecTensorType from = typeOf(*x);
+  int64_t staticProduct = 1;
+  for (const Dim &d : from.getDims())
+    if (d.isStatic())
+      staticProduct *= d.size;
+  SmallVector<Dim> dims;
+  std::optional<size_t> inferred;
+  int64_t known = 1;
+  for (const CompilerValue &e : shape.getElements()) {
+    if (e.is(K::Int) && e.getInt() == -1 && !inferred) {
+      inferred = dims.size();
+      dims.push_back(Dim::fixed(1));
+    } else if (e.is(K::Int) && e.getInt() >= 1) {
+      dims.push_back(Dim::fixed(e.getInt()));
+      known *= e.getInt();
+    } else if (e.is(K::Dim)) {
+      dims.push_back(Dim::symbolic(
+          StringAttr::get(call.compiler().getContext(), e.getString())));
+    } else {
+      call.errorAt("shape") << "a shape lists positive integers, symbolic "
+                               "dimensions and at most one -1, found "
+                            << e.describe();
+      return poison();
+    }
+  }
+  if (inferred) {
+    if (staticProduct % known != 0) {
+      call.errorAt("shape") << "cannot infer -1: " << staticProduct
+                            << " static elements do not divide by " << known;
+      return poison();
+    }
+    dims[*inferred] = Dim::fixed(staticProduct / known);
+  }
+  return call.compiler().reshape(call.loc(), *x, dims);
+}
+
+CompilerValue unsqueeze(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(axis))
+    return poison();
+  RecTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  int64_t at = *axis < 0 ? *axis + rank + 1 : *axis;
+  if (at < 0 || at > rank) {
+    call.errorAt("axis") << "axis " << *axis << " is out of range for "
+                         << rec::formatTensorType(type);
+    return poison();
+  }
+  SmallVector<Dim> dims(type.getDims());
+  dims.insert(dims.begin() + at, Dim::fixed(1));
+  return call.compiler().reshape(call.loc(), *x, dims);
+}
+
+CompilerValue squeeze(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(axis))
+    return poison();
+  RecTensorType type = typeOf(*x);
+  int64_t at = normalizeAxis(*axis, type.getRank());
+  if (at < 0 || at >= type.getRank() || !type.getDim(at).isOne()) {
+    call.errorAt("axis") << "axis " << *axis << " of "
+                         << rec::formatTensorType(type) << " is not of size 1";
+    return poison();
+  }
+  SmallVector<Dim> dims(type.getDims());
+  dims.erase(dims.begin() + at);
+  return call.compiler().reshape(call.loc(), *x, dims);
+}
+
+CompilerValue broadcast(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<SmallVector<Dim>> shape = call.shape("shape");
+  if (failed(x) || failed(shape))
+    return poison();
+  RecTensorType from = typeOf(*x);
+  if (!rec::isBroadcastableTo(from.getDims(), *shape)) {
+    call.error() << "cannot broadcast " << rec::formatTensorType(from)
+                 << " to " << rec::formatDims(*shape);
+    return poison();
+  }
+  return call.compiler().emitTyped<rec::BroadcastOp>(
+      call.loc(), from.withDims(*shape), *x);
+}
+
+CompilerValue concat(BuiltinCall &call) {
+  const CompilerValue &xs = call.get("xs");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(axis))
+    return poison();
+  if (!xs.is(K::List) || xs.getElements().empty()) {
+    call.errorAt("xs") << "expected a list of tensors such as [a, b], got "
+                       << xs.describe();
+    return poison();
+  }
+  SmallVector<Value> inputs;
+  for (const CompilerValue &e : xs.getElements()) {
+    if (!e.isTensor()) {
+      call.errorAt("xs") << "expected tensors in the list, found "
+                         << e.describe();
+      return poison();
+    }
+    inputs.push_back(e.getTensor());
+  }
+  return call.compiler().emit<rec::ConcatOp>(
+      call.loc(), ValueRange(inputs),
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(inputs[0]).getRank())));
+}
+
+CompilerValue slice(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN),
+                     start = call.integer("start", INT64_MIN),
+                     end = call.integer("end", INT64_MIN);
+  if (failed(x) || failed(axis) || failed(start) || failed(end))
+    return poison();
+  return call.compiler().emit<rec::SliceOp>(
+      call.loc(), *x,
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())),
+      *start, *end);
+}
+
+CompilerValue split(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> parts = call.integer("parts", 1);
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(parts) || failed(axis))
+    return poison();
+  RecTensorType type = typeOf(*x);
+  int64_t at = normalizeAxis(*axis, type.getRank());
+  if (at < 0 || at >= type.getRank() || type.getDim(at).isSymbolic() ||
+      type.getDim(at).size % *parts != 0) {
+    call.error() << "cannot split " << rec::formatTensorType(type)
+                 << " into " << *parts << " equal parts along axis " << *axis;
+    return poison();
+  }
+  int64_t size = type.getDim(at).size / *parts;
+  std::vector<CompilerValue> pieces;
+  for (int64_t i = 0; i < *parts; ++i) {
+    CompilerValue piece = call.compiler().emit<rec::SliceOp>(
+        call.loc(), *x, static_cast<uint64_t>(at), i * size, (i + 1) * size);
+    if (piece.isPoison())
+      return piece;
+    pieces.push_back(piece);
+  }
+  return CompilerValue::tuple(std::move(pieces));
+}
+
+CompilerValue gather(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x"), indices = call.tensor("indices");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(indices) || failed(axis))
+    return poison();
+  return call.compiler().emit<rec::GatherOp>(
+      call.loc(), *x, *indices,
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())));
+}
+
+CompilerValue scatterAdd(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x"), indices = call.tensor("indices"),
+                   src = call.tensor("src");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(indices) || failed(src) || failed(axis))
+    return poison();
+  return call.compiler().emit<rec::ScatterAddOp>(
+      call.loc(), *x, *indices, *src,
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())));
+}
+
+CompilerValue topk(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> k = call.integer("k", 1);
+  if (failed(x) || failed(k))
+    return poison();
+  return call.compiler().emit2<rec::TopKOp>(call.loc(), *x,
+                                            static_cast<uint64_t>(*k));
+}
+
+CompilerValue argmax(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(axis))
+    return poison();
+  return call.compiler().emit<rec::ArgMaxOp>(
+      call.loc(), *x,
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())));
+}
+
+CompilerValue hash(BuiltinCall &call) {
+  FailureOr<Value> ids = call.tensor("ids");
+  FailureOr<int64_t> buckets = call.integer("buckets", 1);
+  FailureOr<int64_t> salt = call.integer("salt", 0);
+  if (failed(ids) || failed(buckets) || failed(salt))
+    return poison();
+  return call.compiler().emit<rec::HashOp>(call.loc(), *ids,
+                                           static_cast<uint64_t>(*buckets),
+                                           static_cast<uint64_t>(*salt));
+}
+
+CompilerValue dropout(BuiltinCall &call) {
+  FailureOr<Value> x = call.floatTensor("x");
+  FailureOr<double> p = call.number("p");
+  if (failed(x) || failed(p))
+    return poison();
+  ModelCompiler &c = call.compiler();
+  int64_t stream = c.streamFor(c.instance().next("dropout"));
+  return c.emit<rec::DropoutOp>(call.loc(), *x, llvm::APFloat(*p),
+                                static_cast<uint64_t>(stream));
+}
+
+CompilerValue arange(BuiltinCall &call) {
+  FailureOr<int64_t> n = call.integer("n", 1, CompileLimits::kMaxDim);
+  FailureOr<Type> dtype = call.dtype("dtype");
+  if (failed(n) || failed(dtype))
+    return poison();
+  auto type = RecTensorType::getStatic({*n}, *dtype);
+  if (!type.isIndexLike()) {
+    call.errorAt("dtype") << "positions are integers (i32 or i64)";
+    return poison();
+  }
+  return call.compiler().emitTyped<rec::IotaOp>(call.loc(), type, uint64_t(0));
+}
+
+CompilerValue fill(BuiltinCall &call, std::optional<double> value) {
+  FailureOr<SmallVector<Dim>> shape = call.shape("shape");
+  FailureOr<Type> dtype = call.dtype("dtype");
+  if (failed(shape) || failed(dtype))
+    return poison();
+  ModelCompiler &c = call.compiler();
+  CompilerValue v = value ? CompilerValue::floating(*value) : call.get("value");
+  if (!isa<FloatType>(*dtype) && v.is(K::Float) &&
+      v.getFloat() == std::floor(v.getFloat()))
+    v = (*dtype).isInteger(1) ? CompilerValue::boolean(v.getFloat() != 0)
+                              : CompilerValue::integer(v.getFloat());
+  CompilerValue scalar = c.constant(call.loc(), v, *dtype);
+  if (scalar.isPoison())
+    return scalar;
+  RecTensorType type = RecTensorType::get(*shape, *dtype);
+  if (type.getRank() == 0)
+    return scalar;
+  return c.emitTyped<rec::BroadcastOp>(call.loc(), type, scalar.getTensor());
+}
+
+/// range(n) = [0, 1, ..., n-1]; range(a, b) = [a, ..., b-1].
+CompilerValue range(BuiltinCall &call) {
+  FailureOr<int64_t> first = call.integer("a", INT64_MIN);
+  if (failed(first))
+    return poison();
+  int64_t start = 0, end = *first;
+  if (call.has("b")) {
+    FailureOr<int64_t> second = call.integer("b", INT64_MIN);
+    if (failed(second))
+      return poison();
+    start = *first;
+    end = *second;
+  }
+  if (end - start > CompileLimits::kMaxRepeat) {
+    call.error() << "ranges longer than " << CompileLimits::kMaxRepeat
+                 << " are not supported";
+    return poison();
+  }
+  std::vector<CompilerValue> values;
+  for (int64_t i = start; i < end; ++i)
+    values.push_back(CompilerValue::integer(i));
+  return CompilerValue::list(std::move(values));
+}
+
+CompilerValue dimOf(BuiltinCall &call) {
+  FailureOr<Value> x = call.tensor("x");
+  FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
+  if (failed(x) || failed(axis))
+    return poison();
+  RecTensorType type = typeOf(*x);
+  int64_t at = normalizeAxis(*axis, type.getRank());
+  if (at < 0 || at >= type.getRank()) {
+    call.errorAt("axis") << "axis " << *axis << " is out of range for "
+                         << rec::formatTensorType(type);
+    return poison();
+  }
+  Dim dim = type.getDim(at);
+  if (dim.isSymbolic())
+    return CompilerValue::dim(dim.symbol.getValue().str());
+  return CompilerValue::integer(dim.size);
+}
+
+//===----------------------------------------------------------------------===//
+// Attention without projections
+//===----------------------------------------------------------------------===//
+
+CompilerValue attention(BuiltinCall &call) {
+  FailureOr<Value> q = call.floatTensor("q"), k = call.floatTensor("k"),
+                   v = call.floatTensor("v");
+  FailureOr<int64_t> heads = call.integer("heads", 1);
+  FailureOr<MaskArgument> mask = maskArgument(call, "mask", "padding");
+  FailureOr<Value> bias = call.optionalTensor("bias");
+  FailureOr<std::string> norm = call.choice("norm", {"softmax", "silu"});
+  if (failed(q) || failed(k) || failed(v) || failed(heads) || failed(mask) ||
+      failed(bias) || failed(norm))
+    return poison();
+  int64_t kvHeads = *heads;
+  if (call.has("kv_heads")) {
+    FailureOr<int64_t> given = call.integer("kv_heads", 1);
+    if (failed(given))
+      return poison();
+    kvHeads = *given;
+  }
+  Dim width = typeOf(*q).getRank() ? typeOf(*q).getDims().back() : Dim();
+  double scale;
+  if (call.has("scale")) {
+    FailureOr<double> given = call.number("scale");
+    if (failed(given))
+      return poison();
+    scale = *given;
+  } else {
+    if (!width.isStatic() || width.size % *heads != 0) {
+      call.error() << "query width must be static and divisible by " << *heads
+                   << " heads";
+      return poison();
+    }
+    scale = 1.0 / std::sqrt(static_cast<double>(width.size / *heads));
+  }
+  rec::ScoreNorm scoreNorm =
+      *norm == "silu" ? rec::ScoreNorm::silu : rec::ScoreNorm::softmax;
+  return call.compiler().emit<rec::AttentionOp>(
+      call.loc(), *q, *k, *v, mask->mask, *bias,
+      static_cast<uint64_t>(*heads), static_cast<uint64_t>(kvHeads),
+      mask->causal, llvm::APFloat(scale), scoreNorm);
+}
+
+//===----------------------------------------------------------------------===//
+// Losses and objectives
+//===----------------------------------------------------------------------===//
+
+FailureOr<rec::Reduction> reductionArg(BuiltinCall &call) {
+  FailureOr<std::string> r = call.choice("reduction", {"mean", "sum", "none"});
+  if (failed(r))
+    return failure();
+  return *rec::symbolizeReduction(*r);
+}
+
+CompilerValue crossEntropy(BuiltinCall &call) {
+  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
+  FailureOr<Value> mask = call.optionalTensor("mask");
+  FailureOr<rec::Reduction> reduction = reductionArg(call);
+  FailureOr<double> smoothing = call.number("label_smoothing");
+  if (failed(logits) || failed(labels) || failed(mask) || failed(reduction) ||
+      failed(smoothing))
+    return poison();
+  return call.compiler().emit<rec::CrossEntropyOp>(
+      call.loc(), *logits, *labels, *mask, *reduction,
+      llvm::APFloat(*smoothing));
+}
+
+CompilerValue sessionNtp(BuiltinCall &call) {
+  FailureOr<Value> logits = call.tensor("logits"), items = call.tensor("items");
+  FailureOr<Value> mask = call.optionalTensor("mask");
+  if (failed(logits) || failed(items) || failed(mask))
+    return poison();
+  if (!isa<rec::SidType>(typeOf(*items).getElementType())) {
+    call.errorAt("items") << "expects semantic-id items sid<K>[B, items, "
+                             "levels], got "
+                          << rec::formatTensorType(typeOf(*items));
+    return poison();
+  }
+  return call.compiler().emit<rec::CrossEntropyOp>(
+      call.loc(), *logits, *items, *mask, rec::Reduction::mean,
+      llvm::APFloat(0.0));
+}
+
+CompilerValue sequenceLogp(BuiltinCall &call) {
+  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
+  if (failed(logits) || failed(labels))
+    return poison();
+  ModelCompiler &c = call.compiler();
+  CompilerValue nll = c.emit<rec::CrossEntropyOp>(
+      call.loc(), *logits, *labels, Value(), rec::Reduction::none,
+      llvm::APFloat(0.0));
+  if (nll.isPoison())
+    return nll;
+  int64_t rank = nll.getTensorType().getRank();
+  if (rank < 1) {
+    call.error() << "needs a batch dimension";
+    return poison();
+  }
+  SmallVector<int64_t> axes;
+  for (int64_t i = 1; i < rank; ++i)
+    axes.push_back(i);
+  CompilerValue total = axes.empty()
+                            ? nll
+                            : c.emit<rec::ReduceSumOp>(call.loc(),
+                                                       nll.getTensor(), axes,
+                                                       false);
+  if (total.isPoison())
+    return total;
+  return c.emit<rec::NegOp>(call.loc(), total.getTensor());
+}
+
+CompilerValue bce(BuiltinCall &call) {
+  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
+  FailureOr<Value> mask = call.optionalTensor("mask");
+  FailureOr<rec::Reduction> reduction = reductionArg(call);
+  if (failed(logits) || failed(labels) || failed(mask) || failed(reduction))
+    return poison();
+  return call.compiler().emit<rec::BceWithLogitsOp>(call.loc(), *logits,
+                                                    *labels, *mask, *reduction);
+}
+
+CompilerValue sampledSoftmax(BuiltinCall &call) {
+  FailureOr<Value> h = call.tensor("h"), table = call.tensor("table"),
+                   pos = call.tensor("pos"), neg = call.tensor("neg");
+  FailureOr<Value> mask = call.optionalTensor("mask");
+  FailureOr<rec::Reduction> reduction = reductionArg(call);
+  if (failed(h) || failed(table) || failed(pos) || failed(neg) ||
+      failed(mask) || failed(reduction))
+    return poison();
+  return call.compiler().emit<rec::SampledSoftmaxOp>(
+      call.loc(), *h, *table, *pos, *neg, *mask, *reduction);
+}
+
+CompilerValue dpoLoss(BuiltinCall &call) {
+  FailureOr<Value> pw = call.tensor("policy_chosen"),
+                   pl = call.tensor("policy_rejected"),
+                   rw = call.tensor("ref_chosen"),
+                   rl = call.tensor("ref_rejected");
+  FailureOr<double> beta = call.number("beta");
+  if (failed(pw) || failed(pl) || failed(rw) || failed(rl) || failed(beta))
+    return poison();
+  return call.compiler().emit<rec::DpoLossOp>(call.loc(), *pw, *pl, *rw, *rl,
+                                              llvm::APFloat(*beta));
+}
+
+CompilerValue ecpoLoss(BuiltinCall &call) {
+  FailureOr<Value> logp = call.tensor("logp"), old = call.tensor("old_logp"),
+                   adv = call.tensor("advantage");
+  FailureOr<Value> mask = call.optionalTensor("mask");
+  FailureOr<double> epsilon = call.number("epsilon"), delta = call.number("delta");
+  if (failed(logp) || failed(old) || failed(adv) || failed(mask) ||
+      failed(epsilon) || failed(delta))
+    return poison();
+  return call.compiler().emit<rec::EcpoLossOp>(
+      call.loc(), *logp, *old, *adv, *mask, llvm::APFloat(*epsilon),
+      llvm::APFloat(*delta));
+}
+
+/// Decoder input for session-wise generation: each item [s1, s2, s3] becomes
+/// [BOS, s1, s2, s3], level l's code c the id l * K + c (one table holds every
+/// level), BOS the id levels * K. With bos = false, items are just flattened
+/// into tokens (an encoder's input, as in TIGER).
+CompilerValue sessionTokens(BuiltinCall &call) {
+  FailureOr<Value> items = call.tensor("items");
+  FailureOr<bool> withBos = call.flag("bos");
+  if (failed(items) || failed(withBos))
+    return poison();
+  RecTensorType type = typeOf(*items);
+  auto sid = dyn_cast<rec::SidType>(type.getElementType());
+  if (!sid || type.getRank() < 2 || !type.getDims().back().isStatic() ||
+      !type.getDims().drop_back().back().isStatic()) {
+    call.errorAt("items") << "expects semantic-id sessions sid<K>[B, items, "
+                             "levels] with static items and levels, got "
+                          << rec::formatTensorType(type);
+    return poison();
+  }
+  ModelCompiler &c = call.compiler();
+  MLIRContext *ctx = c.getContext();
+  llvm::SMLoc at = call.loc();
+  int64_t levels = type.getDims().back().size;
+  int64_t items_ = type.getDims().drop_back().back().size;
+  int64_t codebook = sid.getCodebook();
+  Type i64 = IntegerType::get(ctx, 64);
+  auto tokenId = rec::IdType::get(ctx, levels * codebook + 1);
+
+  CompilerValue codes =
+      c.emitTyped<rec::CastOp>(at, type.withElementType(i64), *items);
+  CompilerValue level = c.emitTyped<rec::IotaOp>(
+      at, RecTensorType::getStatic({levels}, i64), uint64_t(0));
+  CompilerValue k = c.constant(at, CompilerValue::integer(codebook), i64);
+  if (codes.isPoison() || level.isPoison() || k.isPoison())
+    return poison();
+  CompilerValue offsets = c.emit<rec::MulOp>(at, level.getTensor(), k.getTensor());
+  if (offsets.isPoison())
+    return offsets;
+  CompilerValue shifted =
+      c.emit<rec::AddOp>(at, codes.getTensor(), offsets.getTensor());
+  if (shifted.isPoison())
+    return shifted;
+  CompilerValue ids = c.emitTyped<rec::CastOp>(
+      at, type.withElementType(tokenId), shifted.getTensor());
+  SmallVector<Dim> flat(type.getDims().drop_back(2));
+  if (!*withBos) {
+    if (ids.isPoison())
+      return ids;
+    flat.push_back(Dim::fixed(items_ * levels));
+    return c.reshape(at, ids.getTensor(), flat);
+  }
+  SmallVector<Dim> bosDims(type.getDims().drop_back());
+  bosDims.push_back(Dim::fixed(1));
+  CompilerValue bosScalar =
+      c.constant(at, CompilerValue::integer(levels * codebook), tokenId);
+  if (ids.isPoison() || bosScalar.isPoison())
+    return poison();
+  CompilerValue bos = c.emitTyped<rec::BroadcastOp>(
+      at, RecTensorType::get(bosDims, tokenId), bosScalar.getTensor());
+  CompilerValue joined = c.emit<rec::ConcatOp>(
+      at, ValueRange{bos.getTensor(), ids.getTensor()},
+      static_cast<uint64_t>(type.getRank() - 1));
+  if (joined.isPoison())
+    return joined;
+  flat.push_back(Dim::fixed(items_ * (levels + 1)));
+  return c.reshape(at, joined.getTensor(), flat);
+}
+
+//===----------------------------------------------------------------------===//
+// Rewards
+//===----------------------------------------------------------------------===//
+
+CompilerValue inCatalog(BuiltinCall &call) {
+  FailureOr<Value> sessions = call.tensor("sessions");
+  if (failed(sessions))
+    return poison();
+  return call.compiler().emit<rec::InCatalogOp>(call.loc(), *sessions);
+}
+
+CompilerValue itemFlag(BuiltinCall &call) {
+  FailureOr<Value> sessions = call.tensor("sessions");
+  const CompilerValue &flag = call.get("flag");
+  if (failed(sessions))
+    return poison();
+  if (!flag.is(K::String) && !flag.is(K::Word)) {
+    call.errorAt("flag") << "expected the catalog flag's name, such as "
+                            "\"viral\", got "
+                         << flag.describe();
+    return poison();
+  }
+  return call.compiler().emit<rec::ItemFlagOp>(call.loc(), *sessions,
+                                               flag.getString());
+}
+
+/// The fraction of true values along the last axis, as f32.
+CompilerValue share(BuiltinCall &call) {
+  FailureOr<Value> flags = call.tensor("flags");
+  if (failed(flags))
+    return poison();
+  RecTensorType type = typeOf(*flags);
+  if (!type.isBool() || type.getRank() < 1) {
+    call.errorAt("flags") << "expects booleans with at least one dimension, "
+                             "got "
+                          << rec::formatTensorType(type);
+    return poison();
+  }
+  ModelCompiler &c = call.compiler();
+  CompilerValue f = c.emitTyped<rec::CastOp>(
+      call.loc(), type.withElementType(c.f32()), *flags);
+  if (f.isPoison())
+    return f;
+  return c.emit<rec::ReduceMeanOp>(call.loc(), f.getTensor(),
+                                   ArrayRef<int64_t>{type.getRank() - 1},
+                                   false);
+}
+
+/// OneRec's industrial reward: alpha where `cond` holds, 1 elsewhere.
+CompilerValue penalize(BuiltinCall &call) {
+  FailureOr<Value> cond = call.tensor("cond");
+  FailureOr<double> alpha = call.number("alpha");
+  if (failed(cond) || failed(alpha))
+    return poison();
+  if (!(*alpha > 0 && *alpha < 1)) {
+    call.errorAt("alpha") << "alpha must be in (0, 1), got " << *alpha;
+    return poison();
+  }
+  ModelCompiler &c = call.compiler();
+  CompilerValue a = c.constant(call.loc(), CompilerValue::floating(*alpha), c.f32());
+  CompilerValue one = c.constant(call.loc(), CompilerValue::floating(1.0), c.f32());
+  if (a.isPoison() || one.isPoison())
+    return poison();
+  return c.emit<rec::SelectOp>(call.loc(), *cond, a.getTensor(),
+                               one.getTensor());
+}
+
+//===----------------------------------------------------------------------===//
+// Initializer specs (param ... = normal(0, 0.02), linear(..., init = ...))
+//===----------------------------------------------------------------------===//
+
+/// An initializer spec is the tuple [kind, a, b, seed-or-none] that
+/// ModelCompiler::initializerFrom reads.
+CompilerValue initSpec(BuiltinCall &call, llvm::StringRef kind,
+                       llvm::StringRef a, llvm::StringRef b,
+                       bool hasSeed = true) {
+  FailureOr<double> first = a.empty() ? FailureOr<double>(0.0) : call.number(a);
+  FailureOr<double> second =
+      b.empty() ? FailureOr<double>(0.0) : call.number(b);
+  if (failed(first) || failed(second))
+    return poison();
+  CompilerValue seed = CompilerValue::none();
+  if (hasSeed && call.has("seed")) {
+    FailureOr<int64_t> given = call.integer("seed", 0);
+    if (failed(given))
+      return poison();
+    seed = CompilerValue::integer(*given);
+  }
+  return CompilerValue::tuple({CompilerValue::word(kind.str()),
+                               CompilerValue::floating(*first),
+                               CompilerValue::floating(*second), seed});
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shared with layers
+//===----------------------------------------------------------------------===//
+
+FailureOr<MaskArgument> onerec::frontend::maskArgument(BuiltinCall &call,
+                                                       llvm::StringRef maskName,
+                                                       llvm::StringRef paddingName) {
+  MaskArgument result;
+  ModelCompiler &c = call.compiler();
+  const CompilerValue &mask =
+      maskName.empty() ? CompilerValue::none() : call.get(maskName);
+  if (mask.is(K::Word) && mask.getString() == "causal") {
+    result.causal = true;
+  } else if (mask.isTensor()) {
+    if (!mask.getTensorType().isBool()) {
+      call.errorAt(maskName) << "a mask holds booleans (true = may attend), got "
+                             << rec::formatTensorType(mask.getTensorType());
+      return failure();
+    }
+    result.mask = mask.getTensor();
+  } else if (!mask.isNone()) {
+    call.errorAt(maskName) << "mask is 'causal', none, or a bool tensor, got "
+                           << mask.describe();
+    return failure();
+  }
+  if (paddingName.empty() || !call.has(paddingName))
+    return result;
+  // A key-padding mask [B, Lk] applies to every query: [B, 1, Lk].
+  FailureOr<Value> padding = call.tensor(paddingName);
+  if (failed(padding))
+    return failure();
+  RecTensorType type = typeOf(*padding);
+  if (!type.isBool() || type.getRank() < 1) {
+    call.errorAt(paddingName) << "padding marks real keys with true: a bool "
+                                 "[B, keys] tensor, got "
+                              << rec::formatTensorType(type);
+    return failure();
+  }
+  SmallVector<Dim> dims(type.getDims().drop_back());
+  dims.push_back(Dim::fixed(1));
+  dims.push_back(type.getDims().back());
+  CompilerValue expanded = c.reshape(call.argLoc(paddingName), *padding, dims);
+  if (expanded.isPoison())
+    return failure();
+  if (!result.mask) {
+    result.mask = expanded.getTensor();
+    return result;
+  }
+  CompilerValue both = c.emit<rec::AndOp>(call.loc(), result.mask,
+                                          expanded.getTensor());
+  if (both.isPoison())
+    return failure();
+  result.mask = both.getTensor();
+  return result;
+}
+
+std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
+  auto x = [] { return std::vector<BuiltinParam>{required("x")}; };
+  auto axisLast = withDefault("axis", CompilerValue::integer(-1));
+  std::vector<Builtin> b;
+#define UNARY(NAME, OP, FOLD, SUMMARY)                                         \
+  b.push_back({NAME, x(),                                                      \
+               +[](BuiltinCall &c) { return unaryMath<rec::OP>(c, FOLD); },    \
+               SUMMARY});
+  UNARY("exp", ExpOp, +[](double v) { return std::exp(v); }, "e^x, elementwise")
+  UNARY("log", LogOp, +[](double v) { return std::log(v); }, "natural logarithm")
+  UNARY("sqrt", SqrtOp, +[](double v) { return std::sqrt(v); }, "square root")
+  UNARY("rsqrt", RsqrtOp, rsqrt, "1 / sqrt(x)")
+  UNARY("tanh", TanhOp, +[](double v) { return std::tanh(v); }, "tanh")
+  UNARY("sigmoid", SigmoidOp, sigmoid, "1 / (1 + e^-x)")
+  UNARY("silu", SiluOp, silu, "x * sigmoid(x)")
+  UNARY("gelu", GeluOp, gelu, "GELU (tanh approximation)")
+  UNARY("relu", ReluOp, relu, "max(x, 0)")
+  UNARY("abs", AbsOp, +[](double v) { return std::fabs(v); }, "absolute value")
+#undef UNARY
+  b.push_back({"pow", {required("a"), required("b")},
+               +[](BuiltinCall &c) {
+                 return binaryMath<rec::PowOp>(
+                     c, +[](double a, double p) { return std::pow(a, p); });
+               },
+               "a ** b, elementwise"});
+  b.push_back({"maximum", {required("a"), required("b")},
+               +[](BuiltinCall &c) {
+                 return binaryMath<rec::MaximumOp>(
+                     c, +[](double a, double v) { return std::max(a, v); });
+               },
+               "elementwise maximum"});
+  b.push_back({"minimum", {required("a"), required("b")},
+               +[](BuiltinCall &c) {
+                 return binaryMath<rec::MinimumOp>(
+                     c, +[](double a, double v) { return std::min(a, v); });
+               },
+               "elementwise minimum"});
+  b.push_back({"where", {required("cond"), required("a"), required("b")},
+               where, "cond ? a : b, elementwise"});
+  b.push_back({"cast", {required("x"), required("dtype")}, castTo,
+               "converts the element type: cast(mask, f32)"});
+  b.push_back({"as_id", {required("x"), required("vocab")}, asId,
+               "integers as ids of a vocabulary: as_id(x, items)"});
+
+  auto reduceParams = [&] {
+    return std::vector<BuiltinParam>{
+        required("x"), optional("axis"),
+        withDefault("keepdim", CompilerValue::boolean(false))};
+  };
+  b.push_back({"sum", reduceParams(),
+               +[](BuiltinCall &c) { return reduce<rec::ReduceSumOp>(c, Reduce::Sum); },
+               "sum over axes (all when none)"});
+  b.push_back({"mean", reduceParams(),
+               +[](BuiltinCall &c) { return reduce<rec::ReduceMeanOp>(c, Reduce::Mean); },
+               "mean over axes (all when none)"});
+  b.push_back({"max", reduceParams(),
+               +[](BuiltinCall &c) { return reduce<rec::ReduceMaxOp>(c, Reduce::Max); },
+               "maximum over axes; max(a, b) of two numbers"});
+  b.push_back({"min", reduceParams(),
+               +[](BuiltinCall &c) { return reduce<rec::ReduceMinOp>(c, Reduce::Min); },
+               "minimum over axes; min(a, b) of two numbers"});
+  b.push_back({"softmax", {required("x"), axisLast},
+               softmaxLike<rec::SoftmaxOp>, "softmax along an axis"});
+  b.push_back({"log_softmax", {required("x"), axisLast},
+               softmaxLike<rec::LogSoftmaxOp>, "log-softmax along an axis"});
+
+  b.push_back({"matmul",
+               {required("a"), required("b"),
+                withDefault("transpose_b", CompilerValue::boolean(false))},
+               matmul, "batched matrix product with broadcasting"});
+  b.push_back({"transpose", {required("x"), optional("perm")}, transpose,
+               "permutes axes (default: swaps the last two)"});
+  b.push_back({"reshape", {required("x"), required("shape")}, reshape,
+               "reshape(x, [B, 8, -1])"});
+  b.push_back({"unsqueeze", {required("x"), required("axis")}, unsqueeze,
+               "inserts an axis of size 1"});
+  b.push_back({"squeeze", {required("x"), required("axis")}, squeeze,
+               "removes an axis of size 1"});
+  b.push_back({"broadcast", {required("x"), required("shape")}, broadcast,
+               "expands to a shape by broadcasting"});
+  b.push_back({"concat", {required("xs"), axisLast}, concat,
+               "joins a list of tensors along an axis"});
+  b.push_back({"slice",
+               {required("x"), required("axis"), required("start"),
+                required("end")},
+               slice, "elements start <= i < end along a static axis"});
+  b.push_back({"split", {required("x"), required("parts"), axisLast}, split,
+               "equal parts along an axis: a, b = split(x, 2)"});
+  b.push_back({"gather",
+               {required("x"), required("indices"),
+                withDefault("axis", CompilerValue::integer(0))},
+               gather, "selects slices by index along an axis"});
+  b.push_back({"scatter_add",
+               {required("x"), required("indices"), required("src"),
+                withDefault("axis", CompilerValue::integer(0))},
+               scatterAdd, "adds slices into x at indices"});
+  b.push_back({"topk", {required("x"), required("k")}, topk,
+               "values, indices = topk(x, k) over the last axis"});
+  b.push_back({"argmax", {required("x"), axisLast}, argmax,
+               "position of the largest value"});
+  b.push_back({"hash",
+               {required("ids"), required("buckets"),
+                withDefault("salt", CompilerValue::integer(0))},
+               hash, "raw ids into id<buckets>"});
+  b.push_back({"dropout", {required("x"), required("p")}, dropout,
+               "zeroes elements with probability p when training"});
+  b.push_back({"arange", {required("n"), withDefault("dtype", CompilerValue::word("i64"))},
+               arange, "positions 0 .. n-1"});
+  b.push_back({"ones", {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
+               +[](BuiltinCall &c) { return fill(c, 1.0); },
+               "a tensor of ones"});
+  b.push_back({"zeros", {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
+               +[](BuiltinCall &c) { return fill(c, 0.0); },
+               "a tensor of zeros"});
+  b.push_back({"full",
+               {required("shape"), required("value"),
+                withDefault("dtype", CompilerValue::word("f32"))},
+               +[](BuiltinCall &c) { return fill(c, std::nullopt); },
+               "a tensor filled with value"});
+  b.push_back({"range", {required("a"), optional("b")}, range,
+               "the integers [0, a) or [a, b), for 'for' loops"});
+  b.push_back({"dim", {required("x"), required("axis")}, dimOf,
+               "the size of an axis (a number, or the symbolic dimension)"});
+  b.push_back({"attention",
+               {required("q"), required("k"), required("v"), required("heads"),
+                optional("kv_heads"), optional("mask"), optional("padding"),
+                optional("bias"), optional("scale"),
+                withDefault("norm", CompilerValue::word("softmax"))},
+               attention,
+               "multi-head attention of projected q, k, v (norm = softmax or "
+               "silu for HSTU)"});
+
+  b.push_back({"cross_entropy",
+               {required("logits"), required("labels"), optional("mask"),
+                withDefault("reduction", CompilerValue::word("mean")),
+                withDefault("label_smoothing", CompilerValue::floating(0.0))},
+               crossEntropy, "softmax cross-entropy against class labels"});
+  b.push_back({"session_ntp",
+               {required("logits"), required("items"), optional("mask")},
+               sessionNtp,
+               "OneRec's session-wise next-token loss over semantic ids"});
+  b.push_back({"sequence_logp", {required("logits"), required("labels")},
+               sequenceLogp, "log-probability of each row's whole sequence"});
+  b.push_back({"bce",
+               {required("logits"), required("labels"), optional("mask"),
+                withDefault("reduction", CompilerValue::word("mean"))},
+               bce, "binary cross-entropy on logits"});
+  b.push_back({"sampled_softmax",
+               {required("h"), required("table"), required("pos"),
+                required("neg"), optional("mask"),
+                withDefault("reduction", CompilerValue::word("mean"))},
+               sampledSoftmax,
+               "softmax over the positive and sampled negatives"});
+  b.push_back({"dpo_loss",
+               {required("policy_chosen"), required("policy_rejected"),
+                required("ref_chosen"), required("ref_rejected"),
+                withDefault("beta", CompilerValue::floating(0.1))},
+               dpoLoss, "direct preference optimization loss"});
+  b.push_back({"ecpo_loss",
+               {required("logp"), required("old_logp"), required("advantage"),
+                optional("mask"),
+                withDefault("epsilon", CompilerValue::floating(0.2)),
+                withDefault("delta", CompilerValue::floating(0.1))},
+               ecpoLoss, "early-clipped GRPO policy loss"});
+  b.push_back({"session_tokens",
+               {required("items"), withDefault("bos", CompilerValue::boolean(true))},
+               sessionTokens,
+               "semantic ids as one token sequence: [BOS, s1, s2, s3] per item"});
+
+  b.push_back({"in_catalog", {required("sessions")}, inCatalog,
+               "whether each generated item is real"});
+  b.push_back({"item_flag", {required("sessions"), required("flag")}, itemFlag,
+               "a boolean catalog attribute of each generated item"});
+  b.push_back({"share", {required("flags")}, share,
+               "fraction of true values along the last axis"});
+  b.push_back({"penalize", {required("cond"), required("alpha")}, penalize,
+               "alpha where cond holds, 1 elsewhere"});
+
+  b.push_back({"normal",
+               {withDefault("mean", CompilerValue::floating(0.0)),
+                withDefault("std", CompilerValue::floating(0.02)),
+                optional("seed")},
+               +[](BuiltinCall &c) { return initSpec(c, "normal", "mean", "std"); },
+               "initializer: normal(mean, std)"});
+  b.push_back({"truncated_normal",
+               {withDefault("mean", CompilerValue::floating(0.0)),
+                withDefault("std", CompilerValue::floating(0.02)),
+                optional("seed")},
+               +[](BuiltinCall &c) {
+                 return initSpec(c, "truncated_normal", "mean", "std");
+               },
+               "initializer: normal cut at two standard deviations"});
+  b.push_back({"uniform",
+               {withDefault("low", CompilerValue::floating(-0.05)),
+                withDefault("high", CompilerValue::floating(0.05)),
+                optional("seed")},
+               +[](BuiltinCall &c) { return initSpec(c, "uniform", "low", "high"); },
+               "initializer: uniform(low, high)"});
+  b.push_back({"xavier_uniform",
+               {withDefault("gain", CompilerValue::floating(1.0)),
+                optional("seed")},
+               +[](BuiltinCall &c) {
+                 return initSpec(c, "xavier_uniform", "gain", "");
+               },
+               "initializer: Glorot uniform"});
+  b.push_back({"constant", {required("value")},
+               +[](BuiltinCall &c) {
+                 return initSpec(c, "constant", "value", "", /*hasSeed=*/false);
+               },
+               "initializer: every element equals value"});
+  return b;
+}

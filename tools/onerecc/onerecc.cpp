@@ -1,0 +1,152 @@
+//===- onerecc.cpp - the onerec compiler driver ---------------------------===//
+//
+// onerecc model.rdsl [-D name=value]... [--config name] --emit=mlir [-o out]
+//
+// Reads a model, checks it, and writes the verified rec IR. Errors are printed
+// as `file:line:col: error: ...` with the source line and a caret; the exit
+// status is 1 when anything was wrong.
+//
+//===----------------------------------------------------------------------===//
+
+#include "onerec/Frontend/Frontend.h"
+#include "onerec/Passes/Pipelines.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("onerecc options");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.rdsl>"),
+                                      cl::cat(category));
+
+static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
+                                       cl::value_desc("file"), cl::init("-"),
+                                       cl::cat(category));
+
+enum class Emit { Mlir };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to write"), cl::init(Emit::Mlir),
+    cl::values(clEnumValN(Emit::Mlir, "mlir",
+                          "the verified rec dialect IR of the model")),
+    cl::cat(category));
+
+static cl::list<std::string>
+    defines("D", cl::Prefix,
+            cl::desc("Override a constant (or a dimension's maximum): "
+                     "-D d_model=256, -D act=swiglu"),
+            cl::value_desc("name=value"), cl::cat(category));
+
+static cl::opt<std::string>
+    config("config",
+           cl::desc("Apply one of the model's `config <name> { ... }` presets "
+                    "before -D overrides"),
+           cl::value_desc("name"), cl::cat(category));
+
+static cl::list<std::string>
+    importDirs("I", cl::Prefix,
+               cl::desc("Search this directory for imported .rdsl files"),
+               cl::value_desc("dir"), cl::cat(category));
+
+static cl::opt<unsigned>
+    maxErrors("max-errors",
+              cl::desc("Stop showing errors after this many (0: no limit)"),
+              cl::init(20), cl::cat(category));
+
+static cl::opt<bool>
+    printLocations("print-locations",
+                   cl::desc("Print the .rdsl source location of every op"),
+                   cl::init(false), cl::cat(category));
+
+static cl::opt<bool>
+    listBuiltins("list-builtins",
+                 cl::desc("List the builtin functions of the language and exit"),
+                 cl::init(false), cl::cat(category));
+
+static void printVersion(llvm::raw_ostream &os) {
+  os << "onerecc (onerec) " ONEREC_VERSION "\n";
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::SetVersionPrinter(printVersion);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "onerec compiler: compiles a recommender model written in .rdsl\n\n"
+      "  onerecc models/sasrec.rdsl --emit=mlir\n"
+      "  onerecc models/onerec.rdsl --config tiny -D session=10 --emit=mlir\n");
+  if (listBuiltins) {
+    onerec::frontend::printBuiltinReference(llvm::outs());
+    return 0;
+  }
+  if (inputFile.empty()) {
+    llvm::errs() << "onerecc: error: no input file (onerecc model.rdsl "
+                    "--emit=mlir; see --help)\n";
+    return 1;
+  }
+
+  onerec::frontend::FrontendOptions options;
+  options.config = config;
+  options.importDirs.assign(importDirs.begin(), importDirs.end());
+  options.maxErrors = maxErrors;
+  for (const std::string &define : defines) {
+    size_t eq = define.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      llvm::errs() << "onerecc: error: -D " << define
+                   << ": expected -D name=value\n";
+      return 1;
+    }
+    options.defines.emplace_back(define.substr(0, eq), define.substr(eq + 1));
+  }
+
+  std::string error;
+  std::unique_ptr<llvm::MemoryBuffer> input =
+      mlir::openInputFile(inputFile, &error);
+  if (!input) {
+    llvm::errs() << "onerecc: error: " << error << "\n";
+    return 1;
+  }
+  llvm::SourceMgr sourceMgr;
+  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+
+  mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false);
+  mlir::SourceMgrDiagnosticHandler printer(sourceMgr, &context);
+  unsigned suppressed = 0;
+  mlir::OwningOpRef<mlir::ModuleOp> module = onerec::frontend::compileModel(
+      sourceMgr, bufferId, context, options, &suppressed);
+  if (module) {
+    mlir::PassManager pm(&context);
+    onerec::buildFrontendPipeline(pm);
+    if (failed(pm.run(*module)))
+      module = nullptr;
+  }
+  if (!module) {
+    if (suppressed)
+      llvm::errs() << "onerecc: " << suppressed
+                   << " more errors not shown (--max-errors=0 shows all)\n";
+    return 1;
+  }
+
+  std::unique_ptr<llvm::ToolOutputFile> output =
+      mlir::openOutputFile(outputFile, &error);
+  if (!output) {
+    llvm::errs() << "onerecc: error: " << error << "\n";
+    return 1;
+  }
+  mlir::OpPrintingFlags flags;
+  if (printLocations)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/true);
+  module->print(output->os(), flags);
+  output->os() << "\n";
+  output->keep();
+  return 0;
+}
