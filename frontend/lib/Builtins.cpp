@@ -6,6 +6,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace mlir;
@@ -59,7 +60,8 @@ static std::string formatDefault(const CompilerValue &value) {
   case CompilerValue::Kind::None: return "none";
   case CompilerValue::Kind::Int: return std::to_string(value.getInt());
   case CompilerValue::Kind::Float: {
-    std::string text = llvm::formatv("{0}", value.getFloat()).str();
+    std::string text = llvm::formatv("{0}", llvm::format("%g", value.getFloat()))
+                           .str();
     if (text.find_first_of(".e") == std::string::npos)
       text += ".0";
     return text;

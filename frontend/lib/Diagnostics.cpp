@@ -56,7 +56,9 @@ std::string onerec::frontend::closestMatch(llvm::StringRef name,
       continue;
     unsigned distance =
         name.edit_distance(candidate, /*AllowReplacements=*/true, limit + 1);
-    if (distance <= limit && distance < bestDistance) {
+    // Every character replaced is not a misspelling (`x` is not `l`).
+    if (distance <= limit && distance < name.size() &&
+        distance < bestDistance) {
       bestDistance = distance;
       best = candidate;
     }

@@ -189,13 +189,20 @@ Token Lexer::next() {
     if (llvm::isAlpha(c) || c == '_')
       return lexIdentifier(start);
     auto diagnostic = diag.error(llvm::SMLoc::getFromPointer(start));
-    if (llvm::isPrint(c))
+    if (llvm::isPrint(c)) {
       diagnostic << "unexpected character '" << llvm::StringRef(start, 1)
                  << "'";
-    else
-      diagnostic << "unexpected byte 0x"
-                 << llvm::utohexstr(static_cast<unsigned char>(c), false, 2)
-                 << " (is this a .rdsl text file?)";
+      return make(TokenKind::Error, start);
+    }
+    // One report for a run of bytes that are not text.
+    while (cur < end && !llvm::isPrint(*cur) && !llvm::isSpace(*cur))
+      ++cur;
+    static const char kHex[] = "0123456789ABCDEF";
+    unsigned char byte = static_cast<unsigned char>(c);
+    char spelled[] = {'0', 'x', kHex[byte >> 4], kHex[byte & 15], '\0'};
+    diagnostic << "unexpected byte " << spelled
+               << (cur - start > 1 ? " and what follows" : "")
+               << " (is this a .rdsl text file?)";
     return make(TokenKind::Error, start);
   }
 }

@@ -73,6 +73,10 @@ LogicalResult ModelCompiler::compile() {
   if (options)
     applyOptions(*options);
   applyImportBindings();
+  // Every constant is checked, used or not.
+  for (const ConstDecl &c : model.consts)
+    if (consts[c.name].decl == &c)
+      (void)constValue(c.name, c.loc);
   compileImports();
   if (model.seed) {
     FailureOr<int64_t> seed = evalInt(*model.seed->value, "the model seed");
@@ -523,7 +527,8 @@ CompilerValue ModelCompiler::param(llvm::SMLoc at, const std::string &name,
   std::optional<int64_t> elements = type.getStaticNumElements();
   if (!elements || *elements > CompileLimits::kMaxParamElements) {
     error(at) << "parameter '" << name << "' " << rec::formatTensorType(type)
-              << " is too large";
+              << " is too large (more than "
+              << CompileLimits::kMaxParamElements << " elements)";
     return CompilerValue::poison();
   }
   auto it = params.find(name);
@@ -567,6 +572,14 @@ void ModelCompiler::declareParams() {
       error(decl.type.loc)
           << "parameters are float tensors of static shape, got "
           << rec::formatTensorType(*type);
+      continue;
+    }
+    std::optional<int64_t> elements = type->getStaticNumElements();
+    if (!elements || *elements > CompileLimits::kMaxParamElements) {
+      error(decl.type.loc) << "parameter '" << decl.name << "' "
+                           << rec::formatTensorType(*type)
+                           << " is too large (more than "
+                           << CompileLimits::kMaxParamElements << " elements)";
       continue;
     }
     OpBuilder::InsertionGuard guard(builder());

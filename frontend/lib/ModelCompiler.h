@@ -34,7 +34,7 @@ class ModelCompiler;
 struct CompileLimits {
   static constexpr int64_t kMaxRepeat = 4096;
   static constexpr unsigned kMaxCallDepth = 64;
-  static constexpr uint64_t kMaxOps = 4'000'000;
+  static constexpr uint64_t kMaxOps = 2'000'000;
   static constexpr int64_t kMaxDim = int64_t(1) << 40;
   static constexpr int64_t kMaxParamElements = int64_t(1) << 36;
 };

@@ -59,8 +59,24 @@ Parser::DepthGuard::DepthGuard(Parser &parser)
   if (exceeded && !parser.reportedDepth) {
     parser.reportedDepth = true;
     parser.diag.error(parser.tok().getLoc())
-        << "nesting is deeper than " << kMaxNesting << " levels";
+        << "expression is nested deeper than " << kMaxNesting
+        << " levels (operators in a chain count too); split it up";
   }
+}
+
+bool Parser::growChain(unsigned &links) {
+  // `a + b + c` builds a left-deep tree that the compiler walks recursively,
+  // so each link of a chain counts as a level of nesting.
+  ++links;
+  if (depth + links <= kMaxNesting)
+    return true;
+  if (!reportedDepth) {
+    reportedDepth = true;
+    diag.error(tok().getLoc())
+        << "expression is nested deeper than " << kMaxNesting
+        << " levels (operators in a chain count too); split it up";
+  }
+  return false;
 }
 
 Parser::Parser(llvm::StringRef buffer, DiagnosticReporter &diag)
@@ -258,7 +274,8 @@ void Parser::parseModel(FileAST &file) {
     skipNewlines();
   }
   if (!tok().is(TokenKind::RBrace)) {
-    if (!diag.tooManyErrors()) {
+    // An unclosed body inside the model was already reported at the end.
+    if (!diag.tooManyErrors() && !reportedUnclosedBody) {
       auto error = diag.error(tok().getLoc());
       error << "expected '}' to close model '" << model.name << "'";
       error.attachNote(diag.location(open)) << "the model opens here";
@@ -483,6 +500,7 @@ bool Parser::parseBody(StmtList &body, llvm::StringRef context) {
       auto error = diag.error(tok().getLoc());
       error << "expected '}' to close " << context;
       error.attachNote(diag.location(open)) << "the body opens here";
+      reportedUnclosedBody = true;
       return false;
     }
     if (diag.tooManyErrors())
@@ -761,7 +779,10 @@ ExprPtr Parser::parseExpr() {
 
 ExprPtr Parser::parseOr() {
   ExprPtr lhs = parseAnd();
+  unsigned links = 0;
   while (lhs && tok().is(TokenKind::Kw_or)) {
+    if (!growChain(links))
+      return nullptr;
     llvm::SMLoc loc = tok().getLoc();
     consume();
     skipNewlines();
@@ -776,7 +797,10 @@ ExprPtr Parser::parseOr() {
 
 ExprPtr Parser::parseAnd() {
   ExprPtr lhs = parseNot();
+  unsigned links = 0;
   while (lhs && tok().is(TokenKind::Kw_and)) {
+    if (!growChain(links))
+      return nullptr;
     llvm::SMLoc loc = tok().getLoc();
     consume();
     skipNewlines();
@@ -840,7 +864,10 @@ ExprPtr Parser::parseComparison() {
 
 ExprPtr Parser::parseAdditive() {
   ExprPtr lhs = parseMultiplicative();
+  unsigned links = 0;
   while (lhs && (tok().is(TokenKind::Plus) || tok().is(TokenKind::Minus))) {
+    if (!growChain(links))
+      return nullptr;
     BinaryOp op = tok().is(TokenKind::Plus) ? BinaryOp::Add : BinaryOp::Sub;
     llvm::SMLoc loc = tok().getLoc();
     consume();
@@ -855,8 +882,11 @@ ExprPtr Parser::parseAdditive() {
 
 ExprPtr Parser::parseMultiplicative() {
   ExprPtr lhs = parseUnary();
+  unsigned links = 0;
   while (lhs && (tok().is(TokenKind::Star) || tok().is(TokenKind::Slash) ||
                  tok().is(TokenKind::Percent))) {
+    if (!growChain(links))
+      return nullptr;
     BinaryOp op = tok().is(TokenKind::Star)    ? BinaryOp::Mul
                   : tok().is(TokenKind::Slash) ? BinaryOp::Div
                                                : BinaryOp::Mod;
@@ -907,7 +937,13 @@ ExprPtr Parser::parsePower() {
 
 ExprPtr Parser::parsePostfix() {
   ExprPtr expr = parsePrimary();
+  unsigned links = 0;
   while (expr) {
+    // Calls, subscripts and members chain too: f(x)(y)[0].a ...
+    if ((tok().is(TokenKind::LParen) || tok().is(TokenKind::LSquare) ||
+         tok().is(TokenKind::Dot)) &&
+        !growChain(links))
+      return nullptr;
     if (tok().is(TokenKind::LParen)) {
       expr = parseCallArgs(std::move(expr));
     } else if (tok().is(TokenKind::LSquare)) {

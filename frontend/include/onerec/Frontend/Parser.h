@@ -73,6 +73,9 @@ private:
   ExprPtr parseIndex(ExprPtr base);
   std::unique_ptr<CallExpr> parseCall(llvm::StringRef context);
 
+  /// Counts one more link of an operator chain against the nesting limit.
+  bool growChain(unsigned &links);
+
   /// Counts nesting; reports once when too deep.
   struct DepthGuard {
     DepthGuard(Parser &parser);
@@ -88,6 +91,7 @@ private:
   std::deque<Token> lookahead;
   unsigned depth = 0;
   bool reportedDepth = false;
+  bool reportedUnclosedBody = false;
 };
 
 } // namespace onerec::frontend
