@@ -372,7 +372,7 @@ OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
 LogicalResult IotaOp::verify() {
   auto type = cast<RecTensorType>(getType());
-  int64_t axis = getAxis();
+  int64_t axis = getAxisAttr().getInt();
   if (axis < 0 || axis >= type.getRank())
     return emitOpError("axis ") << axis << " is out of range for "
                                 << formatTensorType(type);

@@ -301,11 +301,11 @@ static LogicalResult inferSoftmaxLike(Operation *op, int64_t axis,
 }
 
 LogicalResult SoftmaxOp::inferResultTypes(SmallVectorImpl<Type> &results) {
-  return inferSoftmaxLike(*this, getAxis(), results);
+  return inferSoftmaxLike(*this, getAxisAttr().getInt(), results);
 }
 
 LogicalResult LogSoftmaxOp::inferResultTypes(SmallVectorImpl<Type> &results) {
-  return inferSoftmaxLike(*this, getAxis(), results);
+  return inferSoftmaxLike(*this, getAxisAttr().getInt(), results);
 }
 
 /// Checks that `param` is a vector matching the last dimension of `x`.
@@ -387,7 +387,7 @@ LogicalResult ConcatOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<RecTensorType> first = rule.tensor(getInputs()[0], "operand");
   if (failed(first))
     return failure();
-  FailureOr<int64_t> axis = rule.axis(getAxis(), first->getRank(), *first);
+  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), first->getRank(), *first);
   if (failed(axis))
     return failure();
   SmallVector<Dim> dims(first->getDims());
@@ -421,16 +421,16 @@ LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<RecTensorType> x = rule.tensor(getX(), "operand");
   if (failed(x))
     return failure();
-  FailureOr<int64_t> axis = rule.axis(getAxis(), x->getRank(), *x);
+  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
   if (failed(axis))
     return failure();
   FailureOr<int64_t> size = rule.staticDim(*x, *axis, "a sliced dimension");
   if (failed(size))
     return failure();
-  int64_t start = getStart() < 0 ? getStart() + *size : getStart();
-  int64_t end = getEnd() < 0 ? getEnd() + *size : getEnd();
+  int64_t start = getStartAttr().getInt() < 0 ? getStartAttr().getInt() + *size : getStartAttr().getInt();
+  int64_t end = getEndAttr().getInt() < 0 ? getEndAttr().getInt() + *size : getEndAttr().getInt();
   if (start < 0 || end > *size || start >= end)
-    return rule.error() << "range [" << getStart() << ", " << getEnd()
+    return rule.error() << "range [" << getStartAttr().getInt() << ", " << getEndAttr().getInt()
                         << ") is empty or outside dimension " << *axis
                         << " of " << formatTensorType(*x);
   SmallVector<Dim> dims(x->getDims());
@@ -464,7 +464,7 @@ LogicalResult GatherOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<RecTensorType> indices = rule.indexTensor(getIndices(), "indices");
   if (failed(x) || failed(indices))
     return failure();
-  FailureOr<int64_t> axis = rule.axis(getAxis(), x->getRank(), *x);
+  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
   if (failed(axis) ||
       failed(checkIndexRange(rule, *indices, x->getDim(*axis),
                              "the gathered axis")))
@@ -487,7 +487,7 @@ LogicalResult ScatterAddOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (!isNumeric(*x))
     return rule.error() << "expects numeric tensors, got "
                         << formatTensorType(*x);
-  FailureOr<int64_t> axis = rule.axis(getAxis(), x->getRank(), *x);
+  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
   if (failed(axis) ||
       failed(checkIndexRange(rule, *indices, x->getDim(*axis),
                              "the scattered axis")))
@@ -581,7 +581,7 @@ LogicalResult ArgMaxOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (!isNumeric(*x))
     return rule.error() << "expects a numeric tensor, got "
                         << formatTensorType(*x);
-  FailureOr<int64_t> axis = rule.axis(getAxis(), x->getRank(), *x);
+  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
   if (failed(axis))
     return failure();
   SmallVector<Dim> dims(x->getDims());

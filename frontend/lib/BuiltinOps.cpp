@@ -542,7 +542,7 @@ CompilerValue range(BuiltinCall &call) {
   return CompilerValue::list(std::move(values));
 }
 
-CompilerValue dimOf(BuiltinCall &call) {
+CompilerValue sizeOf(BuiltinCall &call) {
   FailureOr<Value> x = call.tensor("x");
   FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
   if (failed(x) || failed(axis))
@@ -1058,7 +1058,7 @@ std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
                "a tensor filled with value"});
   b.push_back({"range", {required("a"), optional("b")}, range,
                "the integers [0, a) or [a, b), for 'for' loops"});
-  b.push_back({"dim", {required("x"), required("axis")}, dimOf,
+  b.push_back({"size", {required("x"), required("axis")}, sizeOf,
                "the size of an axis (a number, or the symbolic dimension)"});
   b.push_back({"attention",
                {required("q"), required("k"), required("v"), required("heads"),

@@ -103,7 +103,8 @@ BuiltinCall::bind(ModelCompiler &compiler, const Builtin &builtin,
 
   if (positional.size() > n) {
     compiler.error(call.args[n].loc)
-        << builtin.name << " takes at most " << n << " arguments, got "
+        << builtin.name << " takes at most " << n
+        << (n == 1 ? " argument" : " arguments") << ", got "
         << positional.size() << ": " << builtin.signature();
     return failure();
   }

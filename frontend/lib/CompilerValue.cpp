@@ -2,6 +2,7 @@
 
 #include "CompilerValue.h"
 
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace onerec;
@@ -103,7 +104,9 @@ std::string CompilerValue::describe() const {
   case Kind::Poison: os << "an invalid value"; break;
   case Kind::None: os << "none"; break;
   case Kind::Int: os << "the integer " << intValue; break;
-  case Kind::Float: os << "the number " << floatValue; break;
+  case Kind::Float:
+    os << "the number " << llvm::format("%g", floatValue);
+    break;
   case Kind::Bool: os << (intValue ? "true" : "false"); break;
   case Kind::String: os << "the string \"" << text << "\""; break;
   case Kind::Word: os << "the word '" << text << "'"; break;

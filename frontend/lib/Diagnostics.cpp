@@ -44,6 +44,27 @@ mlir::InFlightDiagnostic DiagnosticReporter::error(mlir::Location loc) {
   return mlir::emitError(loc);
 }
 
+/// Edit distance where swapping two adjacent characters is one edit (the
+/// optimal string alignment distance): `widht` is one edit from `width`.
+static unsigned editDistance(llvm::StringRef a, llvm::StringRef b) {
+  std::vector<std::vector<unsigned>> d(a.size() + 1,
+                                       std::vector<unsigned>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i)
+    d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j)
+    d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
 std::string onerec::frontend::closestMatch(llvm::StringRef name,
                                            llvm::ArrayRef<std::string> candidates) {
   std::string best;
@@ -54,8 +75,12 @@ std::string onerec::frontend::closestMatch(llvm::StringRef name,
   for (const std::string &candidate : candidates) {
     if (candidate == name || candidate.empty())
       continue;
-    unsigned distance =
-        name.edit_distance(candidate, /*AllowReplacements=*/true, limit + 1);
+    // Names far apart in length cannot be close; skip the table.
+    if (std::max(name.size(), candidate.size()) -
+            std::min(name.size(), candidate.size()) >
+        limit)
+      continue;
+    unsigned distance = editDistance(name, candidate);
     // Every character replaced is not a misspelling (`x` is not `l`).
     if (distance <= limit && distance < name.size() &&
         distance < bestDistance) {

@@ -10,7 +10,6 @@
 #include "Builtins.h"
 #include "ModelCompiler.h"
 
-#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
@@ -23,12 +22,13 @@ using rec::RecTensorType;
 
 /// Words that stand for themselves where a name is expected: enum values of
 /// builtin arguments (`act = swiglu`, `attn(x, h, causal)`).
+static constexpr const char *kWords[] = {
+    "gelu", "relu",     "silu",     "swiglu",  "causal", "catalog",
+    "sum",  "mean",     "concat",   "aux_free", "aux_loss", "softmax",
+    "zeros", "ones",    "beam",     "greedy"};
+
 static bool isWord(llvm::StringRef name) {
-  static const llvm::StringSet<> kWords = {
-      "gelu",    "relu",     "silu",     "swiglu", "causal",  "catalog",
-      "sum",     "mean",     "concat",   "aux_free", "aux_loss", "softmax",
-      "zeros",   "ones",     "beam",     "greedy"};
-  return kWords.contains(name);
+  return llvm::is_contained(kWords, name);
 }
 
 //===----------------------------------------------------------------------===//
@@ -95,8 +95,10 @@ CompilerValue ModelCompiler::lookup(llvm::StringRef name, llvm::SMLoc at) {
               << "(...)";
     return CompilerValue::poison();
   }
+  std::vector<std::string> candidates = visibleNames();
+  candidates.insert(candidates.end(), std::begin(kWords), std::end(kWords));
   error(at) << "unknown name '" << name << "'"
-            << didYouMean(name, visibleNames());
+            << didYouMean(name, candidates);
   return CompilerValue::poison();
 }
 
@@ -421,8 +423,12 @@ CompilerValue ModelCompiler::asTensorLike(llvm::SMLoc at,
     return value;
   if (value.isNumber() || value.is(CompilerValue::Kind::Bool))
     return constant(at, value, like.getElementType());
-  error(at) << "cannot combine " << value.describe() << " with a tensor "
-            << rec::formatTensorType(like);
+  auto diag = error(at);
+  diag << "cannot combine " << value.describe() << " with a tensor "
+       << rec::formatTensorType(like);
+  if (value.is(CompilerValue::Kind::Word) && lookupBuiltin(value.getString()))
+    diag << "; '" << value.getString() << "' is a function: call it, "
+         << value.getString() << "(...)";
   return CompilerValue::poison();
 }
 

@@ -21,12 +21,12 @@ OwningOpRef<ModuleOp>
 onerec::frontend::compileModel(llvm::SourceMgr &sourceMgr, unsigned bufferId,
                                MLIRContext &context,
                                const FrontendOptions &options,
-                               unsigned *suppressedErrors) {
+                               bool *stoppedAtLimit) {
   loadFrontendDialects(context);
   DiagnosticReporter diag(sourceMgr, &context, options.maxErrors);
   auto report = [&] {
-    if (suppressedErrors)
-      *suppressedErrors = diag.getNumSuppressed();
+    if (stoppedAtLimit)
+      *stoppedAtLimit = diag.tooManyErrors();
   };
 
   const llvm::MemoryBuffer *buffer = sourceMgr.getMemoryBuffer(bufferId);

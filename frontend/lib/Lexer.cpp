@@ -239,7 +239,7 @@ Token Lexer::lexNumber(const char *start) {
     if (!std::isfinite(token.floatValue)) {
       diag.error(token.getLoc()) << "number '" << token.spelling
                                  << "' is out of range";
-      token.kind = TokenKind::Error;
+      token.floatValue = 0; // the error is reported
     }
     return token;
   }
@@ -248,8 +248,8 @@ Token Lexer::lexNumber(const char *start) {
       value > static_cast<uint64_t>(INT64_MAX)) {
     diag.error(token.getLoc()) << "integer '" << token.spelling
                                << "' does not fit in 64 bits";
-    token.kind = TokenKind::Error;
-    return token;
+    return token; // value 0; the error is reported
+
   }
   token.intValue = static_cast<int64_t>(value);
   return token;
@@ -275,12 +275,14 @@ Token Lexer::lexString(const char *start) {
     }
     value.push_back(c);
   }
-  if (cur >= end || *cur != '"') {
+  bool terminated = cur < end && *cur == '"';
+  if (!terminated)
     diag.error(llvm::SMLoc::getFromPointer(start))
         << "unterminated string literal";
-    return make(TokenKind::Error, start);
-  }
-  ++cur;
+  else
+    ++cur;
+  // An unterminated string still makes a token, so one mistake gives one
+  // error.
   Token token = make(TokenKind::String, start);
   token.stringValue = std::move(value);
   return token;

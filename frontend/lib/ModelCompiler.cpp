@@ -115,8 +115,12 @@ bool ModelCompiler::declareNames() {
   }
   for (const DimDecl &d : model.dims)
     ok &= checkUnique(d.name, d.loc);
-  for (const InputDecl &input : model.inputs)
-    ok &= checkUnique(input.name, input.loc);
+  unsigned order = 0;
+  for (const InputDecl &input : model.inputs) {
+    if ((ok &= checkUnique(input.name, input.loc)))
+      inputs[input.name] = InputState{&input, RecTensorType(), order};
+    ++order;
+  }
   for (const ParamDecl &param : model.params) {
     if ((ok &= checkUnique(param.name, param.loc)))
       explicitParams[param.name] = &param;
@@ -348,6 +352,18 @@ FailureOr<Dim> ModelCompiler::resolveDim(const Expr &expr) {
         model.dims, [&](const DimDecl &d) { return d.name == name->name; });
     if (declaredDim)
       return failure(); // its declaration was reported
+    if (!consts.count(name->name) && (!frame || !frame->locals.count(name->name))) {
+      std::vector<std::string> candidates;
+      for (const auto &d : dims)
+        candidates.push_back(d.getKey().str());
+      for (const auto &c : consts)
+        candidates.push_back(c.getKey().str());
+      error(expr.getLoc()) << "unknown dimension '" << name->name << "'"
+                           << didYouMean(name->name, candidates)
+                           << "; declare it with dim " << name->name
+                           << " <= <max>, or use a constant";
+      return failure();
+    }
   }
   CompilerValue value = eval(expr);
   if (value.isPoison())
@@ -426,11 +442,13 @@ FailureOr<RecTensorType> ModelCompiler::resolveType(const TypeExpr &type) {
 }
 
 void ModelCompiler::declareInputs() {
-  unsigned order = 0;
   for (const InputDecl &decl : model.inputs) {
+    auto it = inputs.find(decl.name);
+    if (it == inputs.end() || it->second.decl != &decl)
+      continue; // a duplicate, reported
     FailureOr<RecTensorType> type = resolveType(decl.type);
-    inputs[decl.name] =
-        InputState{&decl, succeeded(type) ? *type : RecTensorType(), order++};
+    if (succeeded(type))
+      it->second.type = *type;
   }
 }
 

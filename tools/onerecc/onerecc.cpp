@@ -65,10 +65,67 @@ static cl::opt<bool>
                    cl::desc("Print the .rdsl source location of every op"),
                    cl::init(false), cl::cat(category));
 
+static cl::opt<bool> splitInputFile(
+    "split-input-file",
+    cl::desc("Compile each '// -----' separated chunk of the input as its own "
+             "model (line numbers stay those of the whole file)"),
+    cl::init(false), cl::cat(category));
+
 static cl::opt<bool>
     listBuiltins("list-builtins",
                  cl::desc("List the builtin functions of the language and exit"),
                  cl::init(false), cl::cat(category));
+
+/// Splits at lines `// -----`; each chunk keeps its line numbers by starting
+/// with as many empty lines as precede it in the file.
+static std::vector<std::string> splitKeepingLines(llvm::StringRef text) {
+  std::vector<std::string> chunks(1);
+  unsigned line = 0;
+  while (!text.empty()) {
+    auto [current, rest] = text.split('\n');
+    text = rest;
+    ++line;
+    if (current.trim() == "// -----") {
+      chunks.push_back(std::string(line, '\n'));
+      continue;
+    }
+    chunks.back() += current.str() + "\n";
+  }
+  return chunks;
+}
+
+/// Compiles one buffer and prints its IR; errors go to stderr.
+static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                          const onerec::frontend::FrontendOptions &options,
+                          llvm::raw_ostream &os) {
+  llvm::SourceMgr sourceMgr;
+  unsigned bufferId =
+      sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  mlir::MLIRContext context;
+  context.printOpOnDiagnostic(false);
+  mlir::SourceMgrDiagnosticHandler printer(sourceMgr, &context);
+  bool stoppedAtLimit = false;
+  mlir::OwningOpRef<mlir::ModuleOp> module = onerec::frontend::compileModel(
+      sourceMgr, bufferId, context, options, &stoppedAtLimit);
+  if (module) {
+    mlir::PassManager pm(&context);
+    onerec::buildFrontendPipeline(pm);
+    if (failed(pm.run(*module)))
+      module = nullptr;
+  }
+  if (!module) {
+    if (stoppedAtLimit)
+      llvm::errs() << "onerecc: stopped after " << options.maxErrors
+                   << " errors (--max-errors=0 reports all)\n";
+    return false;
+  }
+  mlir::OpPrintingFlags flags;
+  if (printLocations)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+  module->print(os, flags);
+  os << "\n";
+  return true;
+}
 
 static void printVersion(llvm::raw_ostream &os) {
   os << "onerecc (onerec) " ONEREC_VERSION "\n";
@@ -114,39 +171,28 @@ int main(int argc, char **argv) {
     llvm::errs() << "onerecc: error: " << error << "\n";
     return 1;
   }
-  llvm::SourceMgr sourceMgr;
-  unsigned bufferId = sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-
-  mlir::MLIRContext context;
-  context.printOpOnDiagnostic(false);
-  mlir::SourceMgrDiagnosticHandler printer(sourceMgr, &context);
-  unsigned suppressed = 0;
-  mlir::OwningOpRef<mlir::ModuleOp> module = onerec::frontend::compileModel(
-      sourceMgr, bufferId, context, options, &suppressed);
-  if (module) {
-    mlir::PassManager pm(&context);
-    onerec::buildFrontendPipeline(pm);
-    if (failed(pm.run(*module)))
-      module = nullptr;
-  }
-  if (!module) {
-    if (suppressed)
-      llvm::errs() << "onerecc: " << suppressed
-                   << " more errors not shown (--max-errors=0 shows all)\n";
-    return 1;
-  }
-
   std::unique_ptr<llvm::ToolOutputFile> output =
       mlir::openOutputFile(outputFile, &error);
   if (!output) {
     llvm::errs() << "onerecc: error: " << error << "\n";
     return 1;
   }
-  mlir::OpPrintingFlags flags;
-  if (printLocations)
-    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/true);
-  module->print(output->os(), flags);
-  output->os() << "\n";
+
+  bool ok = true;
+  if (splitInputFile) {
+    std::vector<std::string> chunks = splitKeepingLines(input->getBuffer());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      if (i)
+        output->os() << "// -----\n";
+      ok &= compileBuffer(llvm::MemoryBuffer::getMemBufferCopy(
+                              chunks[i], input->getBufferIdentifier()),
+                          options, output->os());
+    }
+  } else {
+    ok = compileBuffer(std::move(input), options, output->os());
+  }
+  if (!ok)
+    return 1;
   output->keep();
   return 0;
 }

@@ -44,10 +44,6 @@ public:
   bool hadErrors() const { return numErrors > 0; }
   /// True once the limit is reached: callers may stop early.
   bool tooManyErrors() const { return maxErrors && numErrors >= maxErrors; }
-  /// Errors counted but not shown because of the limit.
-  unsigned getNumSuppressed() const {
-    return numErrors > maxErrors && maxErrors ? numErrors - maxErrors : 0;
-  }
 
   llvm::SourceMgr &getSourceMgr() const { return sourceMgr; }
   mlir::MLIRContext *getContext() const { return context; }

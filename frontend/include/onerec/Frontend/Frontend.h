@@ -31,12 +31,12 @@ struct FrontendOptions {
 };
 
 /// Compiles the model in buffer `bufferId` of `sourceMgr` into a new, verified
-/// module in `context`. Returns null after reporting errors; errors beyond
-/// `options.maxErrors` are counted in `suppressedErrors` but not shown.
+/// module in `context`. Returns null after reporting errors. Compilation stops
+/// once `options.maxErrors` errors were reported; `stoppedAtLimit` says so.
 mlir::OwningOpRef<mlir::ModuleOp>
 compileModel(llvm::SourceMgr &sourceMgr, unsigned bufferId,
              mlir::MLIRContext &context, const FrontendOptions &options,
-             unsigned *suppressedErrors = nullptr);
+             bool *stoppedAtLimit = nullptr);
 
 /// Lists the builtin functions of the language: signature and summary.
 void printBuiltinReference(llvm::raw_ostream &os);

@@ -24,4 +24,27 @@ def RecInferShapes : Pass<"rec-infer-shapes", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecBindDims : Pass<"rec-bind-dims", "::mlir::ModuleOp"> {
+  let summary = "Specializes symbolic dimensions to static sizes";
+  let description = [{
+    Replaces each named symbolic dimension by a static extent in every type of
+    the module (entry arguments, op results, parameters, the generate
+    configuration), checks the extent against the dimension's declared
+    maximum, and removes the `rec.dim` declaration. Use it to compile a plan
+    for a fixed batch or beam width, where kernels and memory plans can be
+    specialized.
+
+    ```mlir
+    // --rec-bind-dims="dims=B=32"
+    rec.dim @B max 1024                       // removed
+    %0 = rec.exp %x : !rec.tensor<[B, 8], f32> // becomes [32, 8]
+    ```
+  }];
+  let options = [
+    ListOption<"dims", "dims", "std::string",
+               "Bindings NAME=SIZE, comma separated (B=32,W=128)">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD
