@@ -11,6 +11,28 @@
 
 using namespace onerec::frontend;
 
+bool Token::startsDeclaration() const {
+  switch (kind) {
+  case TokenKind::Kw_model:
+  case TokenKind::Kw_import:
+  case TokenKind::Kw_const:
+  case TokenKind::Kw_dim:
+  case TokenKind::Kw_config:
+  case TokenKind::Kw_input:
+  case TokenKind::Kw_target:
+  case TokenKind::Kw_param:
+  case TokenKind::Kw_block:
+  case TokenKind::Kw_def:
+  case TokenKind::Kw_loss:
+  case TokenKind::Kw_reward:
+  case TokenKind::Kw_generate:
+  case TokenKind::Kw_train:
+    return true;
+  default:
+    return false;
+  }
+}
+
 bool Token::isKeyword() const {
   switch (kind) {
 #define ONEREC_KEYWORD(NAME) case TokenKind::Kw_##NAME:
@@ -296,5 +318,10 @@ Token Lexer::lexIdentifier(const char *start) {
 #define ONEREC_KEYWORD(NAME) .Case(#NAME, TokenKind::Kw_##NAME)
 #include "onerec/Frontend/Keywords.def"
                        .Default(TokenKind::Identifier);
-  return make(kind, start);
+  // A declaration keyword cannot be inside an expression: an unclosed '(' or
+  // '[' before it is an error, and newlines count again from here on.
+  Token token = make(kind, start);
+  if (token.startsDeclaration())
+    bracketDepth = 0;
+  return token;
 }

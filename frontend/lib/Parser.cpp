@@ -158,6 +158,9 @@ bool Parser::expectTerminator(llvm::StringRef context) {
 void Parser::synchronize() {
   int braces = 0;
   while (!tok().is(TokenKind::Eof)) {
+    // The next declaration is a safe place to resume.
+    if (braces == 0 && tok().startsDeclaration())
+      return;
     if (braces == 0 &&
         (tok().is(TokenKind::Newline) || tok().is(TokenKind::Semicolon))) {
       consume();
@@ -171,6 +174,15 @@ void Parser::synchronize() {
       --braces;
     }
     consume();
+  }
+}
+
+void Parser::recover(llvm::SMLoc itemStart) {
+  synchronize();
+  // An item that failed at its first token must still move the parser on.
+  if (tok().getLoc() == itemStart && !tok().is(TokenKind::Eof)) {
+    consume();
+    synchronize();
   }
 }
 
@@ -269,8 +281,9 @@ void Parser::parseModel(FileAST &file) {
   skipNewlines();
   while (!tok().is(TokenKind::RBrace) && !tok().is(TokenKind::Eof) &&
          !diag.tooManyErrors()) {
+    llvm::SMLoc start = tok().getLoc();
     if (!parseModelItem(model))
-      synchronize();
+      recover(start);
     skipNewlines();
   }
   if (!tok().is(TokenKind::RBrace)) {
@@ -505,11 +518,12 @@ bool Parser::parseBody(StmtList &body, llvm::StringRef context) {
     }
     if (diag.tooManyErrors())
       return false;
+    llvm::SMLoc start = tok().getLoc();
     StmtPtr stmt = parseStatement();
     if (stmt && expectTerminator("the statement"))
       body.push_back(std::move(stmt));
     else
-      synchronize();
+      recover(start);
     skipNewlines();
   }
   consume(); // }
@@ -548,6 +562,7 @@ bool Parser::parseTrain(ModelDecl &model) {
     if (diag.tooManyErrors())
       return false;
     bool ok = true;
+    llvm::SMLoc start = tok().getLoc();
     llvm::StringRef word = tok().spelling;
     if (tok().is(TokenKind::Identifier) && word == "optimizer") {
       consume();
@@ -575,7 +590,7 @@ bool Parser::parseTrain(ModelDecl &model) {
       ok = false;
     }
     if (!ok || !expectTerminator("the training item"))
-      synchronize();
+      recover(start);
     skipNewlines();
   }
   consume(); // }
@@ -602,6 +617,7 @@ bool Parser::parseStage(TrainDecl &train) {
     if (diag.tooManyErrors())
       return false;
     bool ok = true;
+    llvm::SMLoc start = tok().getLoc();
     if (tok().is(TokenKind::Identifier) && tok().spelling == "minimize") {
       Objective objective;
       objective.loc = tok().getLoc();
@@ -634,7 +650,7 @@ bool Parser::parseStage(TrainDecl &train) {
       ok = false;
     }
     if (!ok || !expectTerminator("the stage item"))
-      synchronize();
+      recover(start);
     skipNewlines();
   }
   consume(); // }

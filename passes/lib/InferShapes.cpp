@@ -41,9 +41,11 @@ struct RecInferShapesPass
       return failure();
     if (func.isExternal())
       return success();
+    // The signature follows the entry block's arguments and the returns.
     auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
     func.setFunctionType(FunctionType::get(
-        func.getContext(), func.getArgumentTypes(), ret.getOperandTypes()));
+        func.getContext(), func.getBody().front().getArgumentTypes(),
+        ret.getOperandTypes()));
     return success();
   }
 };

@@ -58,6 +58,8 @@ struct Token {
   }
   bool is(TokenKind k) const { return kind == k; }
   bool isKeyword() const;
+  /// Keywords that begin a model-level declaration (const, def, train ...).
+  bool startsDeclaration() const;
 };
 
 /// How a token kind is written, for "expected ')'" messages.

@@ -35,6 +35,9 @@ private:
   bool expectTerminator(llvm::StringRef context);
   /// Skips to the start of the next statement after an error.
   void synchronize();
+  /// synchronize(), making sure an item that started at `itemStart` and
+  /// failed there is stepped over.
+  void recover(llvm::SMLoc itemStart);
   bool parseIdentifier(std::string &name, llvm::StringRef context,
                        llvm::SMLoc *loc = nullptr);
 
