@@ -413,6 +413,7 @@ bool Parser::parseBinding(Binding &out, llvm::StringRef context) {
   if (!parseIdentifier(out.name, context, &out.loc) ||
       !expect(TokenKind::Equal, "after '" + out.name + "'"))
     return false;
+  skipNewlines(); // `name =` may continue on the next line
   out.value = parseExpr();
   return out.value != nullptr;
 }
@@ -456,6 +457,7 @@ bool Parser::parseFunction(FunctionDecl::Kind kind, ModelDecl &model) {
                          << "(...) { ... }";
       return false;
     }
+    skipNewlines();
     llvm::SMLoc loc = tok().getLoc();
     std::vector<ExprPtr> values;
     values.push_back(parseExpr());
@@ -724,6 +726,7 @@ StmtPtr Parser::parseStatement() {
     } while (consumeIf(TokenKind::Comma));
     if (!expect(TokenKind::Equal, "in the assignment"))
       return nullptr;
+    skipNewlines();
     ExprPtr value = parseExpr();
     if (!value)
       return nullptr;

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ModelSummary.h"
 #include "onerec/Frontend/Frontend.h"
 #include "onerec/Passes/Pipelines.h"
 
@@ -31,11 +32,14 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdou
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(category));
 
-enum class Emit { Mlir };
+enum class Emit { Mlir, Summary };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to write"), cl::init(Emit::Mlir),
     cl::values(clEnumValN(Emit::Mlir, "mlir",
-                          "the verified rec dialect IR of the model")),
+                          "the verified rec dialect IR of the model"),
+               clEnumValN(Emit::Summary, "summary",
+                          "dimensions, parameter counts, entries and their "
+                          "signatures, generation and training")),
     cl::cat(category));
 
 static cl::list<std::string>
@@ -118,6 +122,10 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
       llvm::errs() << "onerecc: stopped after " << options.maxErrors
                    << " errors (--max-errors=0 reports all)\n";
     return false;
+  }
+  if (emit == Emit::Summary) {
+    onerec::printModelSummary(*module, os);
+    return true;
   }
   mlir::OpPrintingFlags flags;
   if (printLocations)
