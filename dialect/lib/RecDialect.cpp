@@ -99,18 +99,18 @@ LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << stringifyInitKind(kind)
                          << " initializer needs a positive standard deviation, "
                             "got "
-                         << b;
+                         << formatNumber(b);
     break;
   case InitKind::uniform:
     if (!(a < b))
-      return emitError() << "uniform initializer needs low < high, got [" << a
-                         << ", " << b << ")";
+      return emitError() << "uniform initializer needs low < high, got ["
+                         << formatNumber(a) << ", " << formatNumber(b) << ")";
     break;
   case InitKind::xavier_uniform:
     if (!(a > 0))
       return emitError() << "xavier_uniform initializer needs a positive gain, "
                             "got "
-                         << a;
+                         << formatNumber(a);
     break;
   default:
     break;

@@ -179,9 +179,10 @@ LogicalResult TrainOp::verify() {
     if (name == "grad_clip") {
       if (!(fvalue && fvalue.getValueAsDouble() > 0))
         return emitOpError("grad_clip must be a positive float");
-    } else if (!value || (name != "seed" && value.getInt() < 1)) {
+    } else if (name == "seed" ? !value : !value || value.getInt() < 1) {
       return emitOpError("training setting '")
-             << name << "' must be a positive integer";
+             << name << "' must be "
+             << (name == "seed" ? "an integer" : "a positive integer");
     }
   }
   return success();
@@ -250,12 +251,19 @@ LogicalResult StageOp::verify() {
       return op.emitOpError("is not an objective of a rec.stage");
   for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
     StringRef name = attr.getName().getValue();
+    if (!llvm::is_contained(getSettingNames(), name))
+      return emitOpError("unknown stage setting '")
+             << name << "'; stage settings are 'steps' and 'epochs'";
     auto value = dyn_cast<IntegerAttr>(attr.getValue());
-    if (!llvm::is_contained(getSettingNames(), name) || !value ||
-        value.getInt() < 1)
-      return emitOpError("stage settings are 'steps' and 'epochs' (positive "
-                         "integers), got '")
-             << name << "'";
+    if (!value || value.getInt() < 1) {
+      auto diag = emitOpError("stage setting '")
+                  << name << "' must be a positive integer, got ";
+      if (value)
+        diag << value.getInt();
+      else
+        diag << attr.getValue();
+      return diag;
+    }
   }
   return success();
 }

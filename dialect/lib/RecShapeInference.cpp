@@ -10,6 +10,7 @@
 #include "onerec/Dialect/Rec/IR/Rec.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace onerec::rec;
@@ -530,11 +531,15 @@ LogicalResult EmbeddingOp::inferResultTypes(SmallVectorImpl<Type> &results) {
       rule.staticDim(*ids, ids->getRank() - 1, "the level dimension");
   if (failed(levels))
     return failure();
-  if (rows != *levels * sid.getCodebook())
+  int64_t needed;
+  if (llvm::MulOverflow(*levels, sid.getCodebook(), needed))
+    return rule.error() << formatTensorType(*ids)
+                        << " has more levels * codes than a table can hold";
+  if (rows != needed)
     return rule.error() << formatTensorType(*ids) << " has " << *levels
                         << " levels of " << sid.getCodebook()
-                        << " codes, so the table needs "
-                        << *levels * sid.getCodebook() << " rows, not " << rows;
+                        << " codes, so the table needs " << needed
+                        << " rows, not " << rows;
   SmallVector<Dim> dims = dropLast(ids->getDims());
   dims.push_back(getCombine() == EmbeddingCombine::concat
                      ? Dim::fixed(*levels * width.size)
@@ -778,7 +783,7 @@ LogicalResult DropoutOp::inferResultTypes(SmallVectorImpl<Type> &results) {
     return failure();
   double rate = getRate().convertToDouble();
   if (!(rate >= 0 && rate < 1))
-    return rule.error() << "rate must be in [0, 1), got " << rate;
+    return rule.error() << "rate must be in [0, 1), got " << formatNumber(rate);
   results.push_back(*x);
   return success();
 }

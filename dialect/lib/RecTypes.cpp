@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Format.h"
 
 using namespace mlir;
 using namespace onerec::rec;
@@ -40,6 +41,12 @@ std::string onerec::rec::formatDim(const Dim &dim) {
                           : std::to_string(dim.size);
 }
 
+std::string onerec::rec::formatNumber(double value) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%g", value);
+  return text;
+}
+
 std::string onerec::rec::formatDims(ArrayRef<Dim> dims) {
   std::string text;
   llvm::raw_string_ostream os(text);
@@ -59,6 +66,13 @@ static void printElementTypeForUser(llvm::raw_ostream &os, Type type) {
   } else {
     type.print(os);
   }
+}
+
+std::string onerec::rec::formatElementType(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  printElementTypeForUser(os, type);
+  return text;
 }
 
 std::string onerec::rec::formatTensorType(Type type) {

@@ -13,6 +13,7 @@
 #include "ModelCompiler.h"
 
 #include <cmath>
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace onerec;
@@ -331,7 +332,13 @@ CompilerValue embed(BuiltinCall &call) {
                           << rec::formatTensorType(idType);
       return poison();
     }
-    rows = levels.size * sid.getCodebook();
+    if (llvm::MulOverflow(levels.size, sid.getCodebook(), rows) ||
+        rows > CompileLimits::kMaxDim) {
+      call.errorAt("ids") << rec::formatTensorType(idType)
+                          << " needs a table of levels * codebook rows, too "
+                             "many to embed";
+      return poison();
+    }
   }
   if (rows == 0) {
     call.errorAt("ids") << rec::formatTensorType(idType)

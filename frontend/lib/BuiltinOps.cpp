@@ -10,6 +10,7 @@
 #include "ModelCompiler.h"
 
 #include <cmath>
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace onerec;
@@ -531,7 +532,9 @@ CompilerValue range(BuiltinCall &call) {
     start = *first;
     end = *second;
   }
-  if (end - start > CompileLimits::kMaxRepeat) {
+  // (end - start) can overflow int64; measure it unsigned.
+  if (end > start && static_cast<uint64_t>(end) - static_cast<uint64_t>(start) >
+                         static_cast<uint64_t>(CompileLimits::kMaxRepeat)) {
     call.error() << "ranges longer than " << CompileLimits::kMaxRepeat
                  << " are not supported";
     return poison();
@@ -743,8 +746,16 @@ CompilerValue sessionTokens(BuiltinCall &call) {
   int64_t levels = type.getDims().back().size;
   int64_t items_ = type.getDims().drop_back().back().size;
   int64_t codebook = sid.getCodebook();
+  int64_t vocabulary;
+  if (llvm::MulOverflow(levels, codebook, vocabulary) ||
+      vocabulary >= CompileLimits::kMaxDim) {
+    call.errorAt("items") << "levels * codebook of "
+                          << rec::formatTensorType(type)
+                          << " is too large for a token vocabulary";
+    return poison();
+  }
   Type i64 = IntegerType::get(ctx, 64);
-  auto tokenId = rec::IdType::get(ctx, levels * codebook + 1);
+  auto tokenId = rec::IdType::get(ctx, vocabulary + 1);
 
   CompilerValue codes =
       c.emitTyped<rec::CastOp>(at, type.withElementType(i64), *items);
@@ -841,7 +852,8 @@ CompilerValue penalize(BuiltinCall &call) {
   if (failed(cond) || failed(alpha))
     return poison();
   if (!(*alpha > 0 && *alpha < 1)) {
-    call.errorAt("alpha") << "alpha must be in (0, 1), got " << *alpha;
+    call.errorAt("alpha") << "alpha must be in (0, 1), got "
+                          << rec::formatNumber(*alpha);
     return poison();
   }
   ModelCompiler &c = call.compiler();

@@ -104,9 +104,13 @@ std::string CompilerValue::describe() const {
   case Kind::Poison: os << "an invalid value"; break;
   case Kind::None: os << "none"; break;
   case Kind::Int: os << "the integer " << intValue; break;
-  case Kind::Float:
-    os << "the number " << llvm::format("%g", floatValue);
+  case Kind::Float: {
+    std::string number = rec::formatNumber(floatValue);
+    if (number.find_first_of(".ein") == std::string::npos)
+      number += ".0"; // 1.0, not 1: it is a float
+    os << "the number " << number;
     break;
+  }
   case Kind::Bool: os << (intValue ? "true" : "false"); break;
   case Kind::String: os << "the string \"" << text << "\""; break;
   case Kind::Word: os << "the word '" << text << "'"; break;

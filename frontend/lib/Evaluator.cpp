@@ -53,13 +53,18 @@ CompilerValue ModelCompiler::lookup(llvm::StringRef name, llvm::SMLoc at) {
     return CompilerValue::none();
   if (consts.count(name))
     return constValue(name, at);
-  if (dims.count(name))
+  if (isDeclaredDim(name))
     return CompilerValue::dim(name.str());
   if (inputs.count(name) || generated.count(name)) {
     Value arg = inputArgument(name, at);
     return arg ? CompilerValue::tensor(arg) : CompilerValue::poison();
   }
   if (auto it = explicitParams.find(name); it != explicitParams.end()) {
+    if (!session.entry) {
+      error(at) << "'" << name
+                << "' is a parameter; it has no value at compile time";
+      return CompilerValue::poison();
+    }
     auto found = params.find(name);
     if (found == params.end())
       return CompilerValue::poison(); // its declaration was reported
@@ -84,6 +89,12 @@ CompilerValue ModelCompiler::lookup(llvm::StringRef name, llvm::SMLoc at) {
     error(at) << "'" << name
               << "' is an imported model; call one of its defs: " << name
               << ".<def>(...)";
+    return CompilerValue::poison();
+  }
+  // Declared, but without a value where it is read (a constant naming a
+  // generated output, say).
+  if (declaredAt.count(name)) {
+    error(at) << "'" << name << "' has no value at compile time";
     return CompilerValue::poison();
   }
   if (Type type = dtypeNamed(name))
@@ -118,10 +129,18 @@ CompilerValue ModelCompiler::eval(const Expr &expr) {
     return CompilerValue::string(llvm::cast<StringExpr>(expr).value);
   case Expr::Kind::Name:
     return lookup(llvm::cast<NameExpr>(expr).name, expr.getLoc());
-  case Expr::Kind::Member:
-    error(expr.getLoc()) << "'" << llvm::cast<MemberExpr>(expr).member
-                         << "' of an imported model can only be called";
+  case Expr::Kind::Member: {
+    auto &member = llvm::cast<MemberExpr>(expr);
+    auto *base = llvm::dyn_cast<NameExpr>(member.base.get());
+    if (base && imports.count(base->name))
+      error(expr.getLoc()) << "'" << base->name << "." << member.member
+                           << "' is a def of an imported model; call it";
+    else
+      error(expr.getLoc()) << "'.' names a def of an imported model "
+                              "(model.def(...)); there is no member '"
+                           << member.member << "' here";
     return CompilerValue::poison();
+  }
   case Expr::Kind::Unary:
     return evalUnary(llvm::cast<UnaryExpr>(expr));
   case Expr::Kind::Binary:
@@ -378,26 +397,26 @@ CompilerValue ModelCompiler::arithmetic(llvm::SMLoc at, BinaryOp op,
 CompilerValue ModelCompiler::constant(llvm::SMLoc at, const CompilerValue &value,
                                       Type elementType) {
   auto type = RecTensorType::getScalar(elementType);
+  std::string element = rec::formatElementType(elementType);
   Attribute attr;
   if (isa<FloatType>(elementType)) {
     if (!value.isNumber()) {
-      error(at) << "expected a number for a " << rec::formatTensorType(type)
-                << " tensor, got " << value.describe();
+      error(at) << "expected a number to combine with " << element
+                << " values, got " << value.describe();
       return CompilerValue::poison();
     }
     attr = builder().getF64FloatAttr(value.asDouble());
   } else if (elementType.isInteger(1)) {
     if (!value.is(CompilerValue::Kind::Bool)) {
-      error(at) << "expected true or false for a bool tensor, got "
+      error(at) << "expected true or false to combine with bool values, got "
                 << value.describe();
       return CompilerValue::poison();
     }
     attr = builder().getI64IntegerAttr(value.getBool());
   } else {
     if (!value.is(CompilerValue::Kind::Int)) {
-      error(at) << "expected an integer to combine with "
-                << rec::formatTensorType(type) << " values, got "
-                << value.describe();
+      error(at) << "expected an integer to combine with " << element
+                << " values, got " << value.describe();
       return CompilerValue::poison();
     }
     int64_t v = value.getInt();
@@ -407,8 +426,7 @@ CompilerValue ModelCompiler::constant(llvm::SMLoc at, const CompilerValue &value
     if (auto sid = dyn_cast<rec::SidType>(elementType))
       vocab = sid.getCodebook();
     if (vocab >= 0 && (v < 0 || (vocab > 0 && v >= vocab))) {
-      error(at) << v << " is not a valid " << rec::formatTensorType(type)
-                << " value";
+      error(at) << v << " is not a valid " << element << " value";
       return CompilerValue::poison();
     }
     attr = builder().getI64IntegerAttr(v);
@@ -589,9 +607,12 @@ CompilerValue ModelCompiler::evalCall(const CallExpr &call) {
     auto *base = llvm::dyn_cast<NameExpr>(member->base.get());
     ModelCompiler *imported = base ? imports.lookup(base->name) : nullptr;
     if (!imported) {
-      error(at) << "'" << (base ? base->name : std::string("expression"))
-                << "' is not an imported model"
-                << (base ? didYouMean(base->name, visibleNames()) : "");
+      if (base)
+        error(at) << "'" << base->name << "' is not an imported model"
+                  << didYouMean(base->name, visibleNames());
+      else
+        error(at) << "only defs of imported models are called with '.': "
+                     "model.def(...)";
       return CompilerValue::poison();
     }
     auto it = imported->functions.find(member->member);
@@ -671,14 +692,18 @@ FailureOr<std::vector<CompilerValue>> ModelCompiler::bindArguments(
   bool ok = true, poisoned = false;
   if (positional.size() > n) {
     error(call.args[n].loc) << what << " '" << fn.name << "' takes " << n
-                            << " arguments, got " << positional.size();
+                            << (n == 1 ? " argument" : " arguments")
+                            << ", got " << positional.size();
     return failure();
   }
   for (size_t i = 0; i < positional.size(); ++i) {
     poisoned |= positional[i].containsPoison();
     bound[i] = std::move(positional[i]);
   }
-  for (auto &[arg, value] : keywords) {
+  for (auto &keyword : keywords) {
+    // (A lambda cannot capture a structured binding in C++17.)
+    const Arg *arg = keyword.first;
+    CompilerValue &value = keyword.second;
     poisoned |= value.containsPoison();
     auto it = llvm::find_if(
         fn.params, [&](const FormalParam &p) { return p.name == arg->name; });
@@ -729,7 +754,12 @@ FailureOr<std::vector<CompilerValue>> ModelCompiler::bindArguments(
                            << rec::formatTensorType(bound[i]->getTensorType());
       ok = false;
     } else if (formal.type && bound[i]->isTensor()) {
+      // Like defaults, types are read where the block is declared, not in
+      // the caller's scope.
+      Frame *savedFrame = frame;
+      frame = nullptr;
       FailureOr<RecTensorType> want = resolveType(*formal.type);
+      frame = savedFrame;
       if (failed(want)) {
         ok = false;
       } else if (bound[i]->getTensorType() != *want) {

@@ -73,11 +73,11 @@ LogicalResult ModelCompiler::compile() {
   if (options)
     applyOptions(*options);
   applyImportBindings();
+  compileImports();
   // Every constant is checked, used or not.
   for (const ConstDecl &c : model.consts)
     if (consts[c.name].decl == &c)
       (void)constValue(c.name, c.loc);
-  compileImports();
   if (model.seed) {
     FailureOr<int64_t> seed = evalInt(*model.seed->value, "the model seed");
     if (succeeded(seed))
@@ -152,15 +152,19 @@ CompilerValue ModelCompiler::constValue(llvm::StringRef name, llvm::SMLoc use) {
     return *state.value;
   }
   state.inProgress = true;
-  // Constants are evaluated at the top level, whoever asks for them.
+  // Constants are evaluated at the top level, whoever asks for them, and
+  // outside any entry.
   Frame *savedFrame = frame;
   std::optional<Location> savedStack = session.callStack;
+  EntryState *savedEntry = session.entry;
   frame = nullptr;
   session.callStack.reset();
+  session.entry = nullptr;
   const Expr &expr = state.configured ? *state.configured : *state.decl->value;
   CompilerValue value = eval(expr);
   frame = savedFrame;
   session.callStack = savedStack;
+  session.entry = savedEntry;
   state.inProgress = false;
   if (!value.isPoison() && !value.isCompileTime()) {
     error(expr.getLoc())
@@ -238,7 +242,9 @@ void ModelCompiler::applyOptions(const FrontendOptions &options) {
       }
     }
   }
-  for (const auto &[name, text] : options.defines) {
+  for (const auto &define : options.defines) {
+    // (A lambda cannot capture a structured binding in C++17.)
+    const std::string &name = define.first, &text = define.second;
     bool known = consts.count(name) ||
                  llvm::any_of(model.dims,
                               [&](const DimDecl &d) { return d.name == name; });
@@ -331,6 +337,11 @@ void ModelCompiler::declareDims() {
   }
 }
 
+bool ModelCompiler::isDeclaredDim(llvm::StringRef name) const {
+  return llvm::any_of(model.dims,
+                      [&](const DimDecl &d) { return d.name == name; });
+}
+
 Type ModelCompiler::dtypeNamed(llvm::StringRef name) const {
   MLIRContext *ctx = &session.context;
   return llvm::StringSwitch<Type>(name)
@@ -348,9 +359,7 @@ FailureOr<Dim> ModelCompiler::resolveDim(const Expr &expr) {
   if (auto *name = llvm::dyn_cast<NameExpr>(&expr)) {
     if (dims.count(name->name))
       return Dim::symbolic(StringAttr::get(getContext(), name->name));
-    bool declaredDim = llvm::any_of(
-        model.dims, [&](const DimDecl &d) { return d.name == name->name; });
-    if (declaredDim)
+    if (isDeclaredDim(name->name))
       return failure(); // its declaration was reported
     if (!consts.count(name->name) && (!frame || !frame->locals.count(name->name))) {
       std::vector<std::string> candidates;
@@ -369,9 +378,9 @@ FailureOr<Dim> ModelCompiler::resolveDim(const Expr &expr) {
   if (value.isPoison())
     return failure();
   if (value.is(CompilerValue::Kind::Dim)) {
-    error(expr.getLoc()) << "symbolic dimension '" << value.getString()
-                         << "' cannot take part in arithmetic";
-    return failure();
+    if (!dims.count(value.getString()))
+      return failure(); // its declaration was reported
+    return Dim::symbolic(StringAttr::get(getContext(), value.getString()));
   }
   if (!value.is(CompilerValue::Kind::Int)) {
     error(expr.getLoc()) << "a dimension must be an integer or a declared "
@@ -416,10 +425,10 @@ FailureOr<RecTensorType> ModelCompiler::resolveType(const TypeExpr &type) {
       FailureOr<int64_t> v = evalInt(*type.vocab, "a vocabulary size");
       if (failed(v))
         return failure();
-      if (*v < (isSid ? 1 : 0)) {
-        error(type.vocab->getLoc()) << "vocabulary size must be "
-                                    << (isSid ? "positive" : ">= 0")
-                                    << ", got " << *v;
+      if (*v < (isSid ? 1 : 0) || *v > CompileLimits::kMaxDim) {
+        error(type.vocab->getLoc())
+            << "vocabulary size must be between " << (isSid ? 1 : 0)
+            << " and " << CompileLimits::kMaxDim << ", got " << *v;
         return failure();
       }
       vocab = *v;
@@ -534,32 +543,44 @@ SymbolRefAttr ModelCompiler::paramSymbol(llvm::StringRef name) const {
   return SymbolRefAttr::get(ctx, path.front(), nested);
 }
 
-CompilerValue ModelCompiler::param(llvm::SMLoc at, const std::string &name,
-                                   RecTensorType type, rec::InitAttr init,
-                                   bool buffer, bool noDecay) {
+void ModelCompiler::setInsertionPointToDeclarations() {
+  if (lastDeclaration)
+    builder().setInsertionPointAfter(lastDeclaration);
+  else
+    builder().setInsertionPointToStart(module.getBody());
+}
+
+rec::ParamOp ModelCompiler::declareParam(llvm::SMLoc at, llvm::StringRef name,
+                                         RecTensorType type, rec::InitAttr init,
+                                         bool buffer, bool noDecay) {
   if (!type.hasStaticShape() || !type.isFloat()) {
     error(at) << "parameter '" << name << "' must be a float tensor of static "
               << "shape, got " << rec::formatTensorType(type);
-    return CompilerValue::poison();
+    return {};
   }
   std::optional<int64_t> elements = type.getStaticNumElements();
   if (!elements || *elements > CompileLimits::kMaxParamElements) {
     error(at) << "parameter '" << name << "' " << rec::formatTensorType(type)
               << " is too large (more than "
               << CompileLimits::kMaxParamElements << " elements)";
-    return CompilerValue::poison();
+    return {};
   }
+  OpBuilder::InsertionGuard guard(builder());
+  setInsertionPointToDeclarations();
+  auto op = builder().create<rec::ParamOp>(loc(at), name, type, init, buffer,
+                                           noDecay);
+  lastDeclaration = op;
+  params[name] = op;
+  return op;
+}
+
+CompilerValue ModelCompiler::param(llvm::SMLoc at, const std::string &name,
+                                   RecTensorType type, rec::InitAttr init,
+                                   bool buffer, bool noDecay) {
   auto it = params.find(name);
   if (it == params.end()) {
-    OpBuilder::InsertionGuard guard(builder());
-    if (lastDeclaration)
-      builder().setInsertionPointAfter(lastDeclaration);
-    else
-      builder().setInsertionPointToStart(module.getBody());
-    auto op = builder().create<rec::ParamOp>(loc(at), name, type, init, buffer,
-                                             noDecay);
-    lastDeclaration = op;
-    params[name] = op;
+    if (!declareParam(at, name, type, init, buffer, noDecay))
+      return CompilerValue::poison();
   } else if (it->second.getType() != type) {
     error(at) << "parameter '" << name << "' is used as "
               << rec::formatTensorType(type) << " but was created as "
@@ -584,31 +605,9 @@ void ModelCompiler::declareParams() {
                                     decl.name)
                   : FailureOr<rec::InitAttr>(initializer(
                         rec::InitKind::normal, 0.0, 0.02, decl.name));
-    if (failed(init))
-      continue;
-    if (!type->hasStaticShape() || !type->isFloat()) {
-      error(decl.type.loc)
-          << "parameters are float tensors of static shape, got "
-          << rec::formatTensorType(*type);
-      continue;
-    }
-    std::optional<int64_t> elements = type->getStaticNumElements();
-    if (!elements || *elements > CompileLimits::kMaxParamElements) {
-      error(decl.type.loc) << "parameter '" << decl.name << "' "
-                           << rec::formatTensorType(*type)
-                           << " is too large (more than "
-                           << CompileLimits::kMaxParamElements << " elements)";
-      continue;
-    }
-    OpBuilder::InsertionGuard guard(builder());
-    if (lastDeclaration)
-      builder().setInsertionPointAfter(lastDeclaration);
-    else
-      builder().setInsertionPointToStart(module.getBody());
-    auto op = builder().create<rec::ParamOp>(loc(decl.loc), decl.name, *type,
-                                             *init, false, false);
-    lastDeclaration = op;
-    params[decl.name] = op;
+    if (succeeded(init))
+      declareParam(decl.type.loc, decl.name, *type, *init, /*buffer=*/false,
+                   /*noDecay=*/false);
   }
 }
 
@@ -695,10 +694,7 @@ void ModelCompiler::compileImports() {
       continue;
 
     OpBuilder::InsertionGuard guard(builder());
-    if (lastDeclaration)
-      builder().setInsertionPointAfter(lastDeclaration);
-    else
-      builder().setInsertionPointToStart(module.getBody());
+    setInsertionPointToDeclarations();
     auto nested = builder().create<ModuleOp>(loc(decl.loc), decl.alias);
     lastDeclaration = nested;
     std::vector<std::string> path = symbolPath;
@@ -921,6 +917,12 @@ Value ModelCompiler::inputArgument(llvm::StringRef name, llvm::SMLoc use) {
 }
 
 LogicalResult ModelCompiler::countOp(llvm::SMLoc at) {
+  // Tensors exist only inside an entry; a constant is a compile-time value.
+  if (!session.entry) {
+    error(at) << "this computes a tensor, and tensors exist only inside a "
+                 "def, loss or reward (constants are compile-time values)";
+    return failure();
+  }
   if (++session.opsCreated <= CompileLimits::kMaxOps)
     return success();
   if (!session.reportedOpLimit) {

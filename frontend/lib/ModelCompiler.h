@@ -212,7 +212,8 @@ public:
 
   /// The element type a dtype name stands for (f32, bf16, bool ...).
   mlir::Type dtypeNamed(llvm::StringRef name) const;
-  bool isDim(llvm::StringRef name) const { return dims.count(name); }
+  /// True for a name declared by `dim` (even before its maximum is known).
+  bool isDeclaredDim(llvm::StringRef name) const;
 
   //===--------------------------------------------------------------------===//
   // Evaluation (Evaluator.cpp)
@@ -257,6 +258,12 @@ private:
   void declareDims();
   void declareInputs();
   void declareParams();
+  /// Declares a parameter after the dims, params and imports declared so far
+  /// (checking it is a static float tensor of bearable size); null on error.
+  rec::ParamOp declareParam(llvm::SMLoc at, llvm::StringRef name,
+                            rec::RecTensorType type, rec::InitAttr init,
+                            bool buffer, bool noDecay);
+  void setInsertionPointToDeclarations();
   mlir::FailureOr<rec::RecTensorType> resolveType(const TypeExpr &type);
   mlir::FailureOr<rec::Dim> resolveDim(const Expr &expr);
   CompilerValue constValue(llvm::StringRef name, llvm::SMLoc use);
@@ -305,6 +312,20 @@ private:
   mlir::FailureOr<mlir::DictionaryAttr>
   hyperparameters(const CallExpr &call, llvm::ArrayRef<llvm::StringRef> allowed,
                   llvm::StringRef what);
+  /// `optimizer adamw(lr = ...)` or `schedule cosine(...)`: the kind named
+  /// by the call and its checked hyperparameters.
+  template <typename KindT>
+  struct ConfigCall {
+    KindT kind;
+    std::string name;
+    mlir::DictionaryAttr params;
+  };
+  template <typename KindT>
+  std::optional<ConfigCall<KindT>>
+  configCall(const CallExpr &call, llvm::StringRef what,
+             llvm::ArrayRef<llvm::StringRef> kinds,
+             std::optional<KindT> (*symbolize)(llvm::StringRef),
+             llvm::ArrayRef<llvm::StringRef> (*paramNames)(KindT));
 
   CompilerSession &session;
   const FileAST &file;

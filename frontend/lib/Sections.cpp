@@ -123,7 +123,8 @@ void ModelCompiler::compileGenerate(const GenerateDecl &gen) {
       return;
     if (value.isNone()) {
       constrain = rec::DecodeConstraint::none;
-    } else if (value.is(CompilerValue::Kind::Word) &&
+    } else if ((value.is(CompilerValue::Kind::Word) ||
+                value.is(CompilerValue::Kind::String)) &&
                value.getString() == "catalog") {
       constrain = rec::DecodeConstraint::catalog;
     } else {
@@ -361,10 +362,10 @@ static bool applySettings(ModelCompiler &compiler, Operation *op,
       attr = compiler.builder().getI64IntegerAttr(value.getInt());
     } else {
       compiler.error(setting.value->getLoc())
-          << "'" << setting.name << "' must be a "
-          << (setting.name == "grad_clip" ? "positive number"
-              : setting.name == "seed"    ? "integer"
-                                          : "positive integer")
+          << "'" << setting.name << "' must be "
+          << (setting.name == "grad_clip" ? "a positive number"
+              : setting.name == "seed"    ? "an integer"
+                                          : "a positive integer")
           << ", got " << value.describe();
       ok = false;
       continue;
@@ -372,6 +373,32 @@ static bool applySettings(ModelCompiler &compiler, Operation *op,
     op->setAttr(setting.name, attr);
   }
   return ok;
+}
+
+template <typename KindT>
+std::optional<ModelCompiler::ConfigCall<KindT>> ModelCompiler::configCall(
+    const CallExpr &call, llvm::StringRef what,
+    ArrayRef<llvm::StringRef> kinds,
+    std::optional<KindT> (*symbolize)(llvm::StringRef),
+    ArrayRef<llvm::StringRef> (*paramNames)(KindT)) {
+  auto *callee = llvm::dyn_cast<NameExpr>(call.callee.get());
+  std::optional<KindT> kind =
+      callee ? symbolize(callee->name) : std::optional<KindT>();
+  if (!kind) {
+    auto diag = error(call.getLoc());
+    diag << "unknown " << what;
+    if (callee)
+      diag << " '" << callee->name << "'"
+           << didYouMean(callee->name,
+                         std::vector<std::string>(kinds.begin(), kinds.end()));
+    diag << " (" << what << "s: " << llvm::join(kinds, ", ") << ")";
+    return std::nullopt;
+  }
+  FailureOr<DictionaryAttr> params =
+      hyperparameters(call, paramNames(*kind), callee->name);
+  if (failed(params))
+    return std::nullopt;
+  return ConfigCall<KindT>{*kind, callee->name, *params};
 }
 
 void ModelCompiler::compileTrain(const TrainDecl &train) {
@@ -383,59 +410,31 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
   applySettings(*this, trainOp, train.settings,
                 rec::TrainOp::getSettingNames(), "the training section");
 
-  if (!train.optimizer) {
+  if (!train.optimizer)
     error(train.loc) << "the training section needs an optimizer, e.g. "
                         "optimizer adamw(lr = 1e-3)";
-  } else {
-    const CallExpr &call = *train.optimizer;
-    auto *callee = llvm::dyn_cast<NameExpr>(call.callee.get());
-    std::optional<rec::OptimizerKind> kind =
-        callee ? rec::symbolizeOptimizerKind(callee->name) : std::nullopt;
-    if (!kind) {
-      static const std::vector<std::string> kNames = {"sgd", "adam", "adamw"};
-      error(call.getLoc()) << "unknown optimizer"
-                           << (callee ? " '" + callee->name + "'" +
-                                            didYouMean(callee->name, kNames)
-                                      : std::string())
-                           << " (optimizers: sgd, adam, adamw)";
-    } else {
-      FailureOr<DictionaryAttr> params = hyperparameters(
-          call, rec::OptimizerOp::getParamNames(*kind), callee->name);
-      if (succeeded(params)) {
-        if (!params->get("lr"))
-          error(call.getLoc()) << callee->name
-                               << " needs a learning rate: lr = ...";
-        else
-          builder().create<rec::OptimizerOp>(loc(call.getLoc()), *kind,
-                                             *params);
-      }
-    }
+  else if (auto config = configCall<rec::OptimizerKind>(
+               *train.optimizer, "optimizer", {"sgd", "adam", "adamw"},
+               rec::symbolizeOptimizerKind, rec::OptimizerOp::getParamNames)) {
+    if (!config->params.get("lr"))
+      error(train.optimizer->getLoc())
+          << config->name << " needs a learning rate: lr = ...";
+    else
+      builder().create<rec::OptimizerOp>(loc(train.optimizer->getLoc()),
+                                         config->kind, config->params);
   }
 
   if (train.schedule) {
-    const CallExpr &call = *train.schedule;
-    auto *callee = llvm::dyn_cast<NameExpr>(call.callee.get());
-    std::optional<rec::ScheduleKind> kind =
-        callee ? rec::symbolizeScheduleKind(callee->name) : std::nullopt;
-    if (!kind) {
-      static const std::vector<std::string> kNames = {"constant", "warmup",
-                                                      "cosine"};
-      error(call.getLoc()) << "unknown schedule"
-                           << (callee ? " '" + callee->name + "'" +
-                                            didYouMean(callee->name, kNames)
-                                      : std::string())
-                           << " (schedules: constant, warmup, cosine)";
-    } else {
-      FailureOr<DictionaryAttr> params = hyperparameters(
-          call, rec::ScheduleOp::getParamNames(*kind), callee->name);
-      if (succeeded(params)) {
-        if (*kind == rec::ScheduleKind::cosine && !params->get("total"))
-          error(call.getLoc()) << "cosine needs the total number of steps: "
-                                  "total = ...";
-        else
-          builder().create<rec::ScheduleOp>(loc(call.getLoc()), *kind,
-                                            *params);
-      }
+    if (auto config = configCall<rec::ScheduleKind>(
+            *train.schedule, "schedule", {"constant", "warmup", "cosine"},
+            rec::symbolizeScheduleKind, rec::ScheduleOp::getParamNames)) {
+      if (config->kind == rec::ScheduleKind::cosine &&
+          !config->params.get("total"))
+        error(train.schedule->getLoc())
+            << "cosine needs the total number of steps: total = ...";
+      else
+        builder().create<rec::ScheduleOp>(loc(train.schedule->getLoc()),
+                                          config->kind, config->params);
     }
   }
 

@@ -1,4 +1,12 @@
 // RUN: onerec-opt %s --split-input-file --verify-diagnostics --rec-bind-dims="dims=B=32,W=4" | FileCheck %s
+// RUN: not onerec-opt %s --split-input-file --rec-bind-dims="dims=B" 2>&1 | FileCheck %s --check-prefix=NOSIZE
+// RUN: not onerec-opt %s --split-input-file --rec-bind-dims="dims=W=0" 2>&1 | FileCheck %s --check-prefix=ZERO
+// RUN: not onerec-opt %s --split-input-file --rec-bind-dims="dims==4" 2>&1 | FileCheck %s --check-prefix=NONAME
+
+// A binding that is not NAME=SIZE with a positive size fails the pass.
+// NOSIZE: error: rec-bind-dims: expected NAME=SIZE with a positive size, got 'B'
+// ZERO: error: rec-bind-dims: expected NAME=SIZE with a positive size, got 'W=0'
+// NONAME: error: rec-bind-dims: expected NAME=SIZE with a positive size, got '=4'
 
 // CHECK-LABEL: module @bind
 // CHECK-NOT: rec.dim @B

@@ -50,6 +50,13 @@ std::string formatTensorType(mlir::Type type);
 /// Prints `B` or `64`.
 std::string formatDim(const Dim &dim);
 
+/// Prints a number the way people write it in messages: `1.5`, `-1`, `1e-06`
+/// (diagnostics print a double as `1.500000e+00` otherwise).
+std::string formatNumber(double value);
+
+/// Prints an element type as `.rdsl` writes it: `f32`, `bool`, `id<100>`.
+std::string formatElementType(mlir::Type type);
+
 /// Prints `[B, 256, 64]`.
 std::string formatDims(llvm::ArrayRef<Dim> dims);
 
