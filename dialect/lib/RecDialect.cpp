@@ -178,8 +178,7 @@ Attribute TermAttr::parse(AsmParser &parser, Type) {
   FlatSymbolRefAttr entry;
   double weight;
   if (parser.parseLess() || parser.parseAttribute(entry) ||
-      parser.parseComma() || parser.parseFloat(weight) ||
-      parser.parseGreater())
+      parser.parseComma() || parser.parseFloat(weight) || parser.parseGreater())
     return {};
   return TermAttr::get(parser.getContext(), entry, weight);
 }
@@ -249,7 +248,8 @@ static LogicalResult verifyEntry(func::FuncOp func, EntryKind kind) {
              << i << " needs '" << RecDialect::kRoleAttrName << "' and '"
              << RecDialect::kNameAttrName << "' attributes";
     if (!isa<RecTensorType>(func.getArgumentTypes()[i]))
-      return func.emitOpError("entry argument #") << i << " is not a rec tensor";
+      return func.emitOpError("entry argument #")
+             << i << " is not a rec tensor";
   }
   ArrayRef<Type> results = func.getResultTypes();
   if (kind == EntryKind::loss) {
@@ -274,22 +274,16 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
   if (name == kModelAttrName) {
     auto module = dyn_cast<ModuleOp>(op);
     if (!module || !isa<StringAttr>(attr.getValue()))
-      return op->emitError() << "'" << kModelAttrName
-                             << "' is a string attribute of a module";
+      return op->emitError()
+             << "'" << kModelAttrName << "' is a string attribute of a module";
     return verifyDeclaredDims(module);
-  }
-  if (name == kSourceAttrName) {
-    if (!isa<ModuleOp>(op) || !isa<StringAttr>(attr.getValue()))
-      return op->emitError() << "'" << kSourceAttrName
-                             << "' is a string attribute of a module";
-    return success();
   }
   if (name == kEntryAttrName) {
     auto func = dyn_cast<func::FuncOp>(op);
     auto kind = dyn_cast<EntryKindAttr>(attr.getValue());
     if (!func || !kind)
-      return op->emitError() << "'" << kEntryAttrName
-                             << "' is an entry kind on a func.func";
+      return op->emitError()
+             << "'" << kEntryAttrName << "' is an entry kind on a func.func";
     return verifyEntry(func, kind.getValue());
   }
   return op->emitError() << "unknown rec attribute '" << name << "'";

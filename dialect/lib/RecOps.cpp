@@ -35,14 +35,12 @@ static LogicalResult verifyEntryRef(Operation *user,
   auto func = symbolTable.lookupNearestSymbolFrom<func::FuncOp>(
       getEnclosingModule(user), symbol);
   if (!func)
-    return user->emitOpError() << role << " " << symbol
-                               << " is not a function of the module";
-  auto entry =
-      func->getAttrOfType<EntryKindAttr>(RecDialect::kEntryAttrName);
-  if (!entry || entry.getValue() != kind)
     return user->emitOpError()
-           << role << " " << symbol << " must be a " << stringifyEntryKind(kind)
-           << " entry";
+           << role << " " << symbol << " is not a function of the module";
+  auto entry = func->getAttrOfType<EntryKindAttr>(RecDialect::kEntryAttrName);
+  if (!entry || entry.getValue() != kind)
+    return user->emitOpError() << role << " " << symbol << " must be a "
+                               << stringifyEntryKind(kind) << " entry";
   return success();
 }
 
@@ -65,8 +63,8 @@ static LogicalResult verifyHyperparameters(Operation *op, StringRef what,
   for (NamedAttribute param : params) {
     StringRef name = param.getName().getValue();
     if (!llvm::is_contained(allowed, name)) {
-      auto diag = op->emitOpError() << what << " has no parameter '" << name
-                                    << "'; it takes ";
+      auto diag = op->emitOpError()
+                  << what << " has no parameter '" << name << "'; it takes ";
       llvm::interleaveComma(allowed, diag);
       return diag;
     }
@@ -101,8 +99,7 @@ LogicalResult ParamOp::verify() {
   return success();
 }
 
-LogicalResult
-ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult ParamRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto param = symbolTable.lookupNearestSymbolFrom<ParamOp>(*this, getParam());
   if (!param)
     return emitOpError("'") << getParam() << "' is not a rec.param";
@@ -126,8 +123,7 @@ LogicalResult GenerateOp::verify() {
   return success();
 }
 
-LogicalResult
-GenerateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult GenerateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   if (failed(verifyEntryRef(*this, symbolTable, getEncoderAttr(),
                             EntryKind::def, "encoder")) ||
       failed(verifyEntryRef(*this, symbolTable, getDecoderAttr(),
@@ -169,8 +165,8 @@ LogicalResult TrainOp::verify() {
   for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
     StringRef name = attr.getName().getValue();
     if (!llvm::is_contained(settings, name)) {
-      auto diag = emitOpError("unknown training setting '") << name
-                                                            << "'; known: ";
+      auto diag = emitOpError("unknown training setting '")
+                  << name << "'; known: ";
       llvm::interleaveComma(settings, diag);
       return diag;
     }
@@ -268,8 +264,7 @@ LogicalResult StageOp::verify() {
   return success();
 }
 
-LogicalResult
-MinimizeOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
+LogicalResult MinimizeOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   return verifyTerms(*this, symbolTable, getTerms(), EntryKind::loss, "loss");
 }
 
@@ -278,7 +273,8 @@ LogicalResult DpoOp::verify() {
     return emitOpError("beta must be positive");
   if (getGroup() < 2)
     return emitOpError("a preference pair needs a group of at least 2");
-  if (!(getFraction().convertToDouble() > 0 && getFraction().convertToDouble() <= 1))
+  if (!(getFraction().convertToDouble() > 0 &&
+        getFraction().convertToDouble() <= 1))
     return emitOpError("fraction must be in (0, 1]");
   return success();
 }
@@ -326,8 +322,7 @@ ParseResult ConstantOp::parse(OpAsmParser &parser, OperationState &result) {
   Attribute value;
   Type type;
   if (parser.parseLParen() || parser.parseAttribute(value) ||
-      parser.parseRParen() ||
-      parser.parseOptionalAttrDict(result.attributes) ||
+      parser.parseRParen() || parser.parseOptionalAttrDict(result.attributes) ||
       parser.parseColonType(type))
     return failure();
   if (!isa<FloatAttr, IntegerAttr>(value))
@@ -335,8 +330,8 @@ ParseResult ConstantOp::parse(OpAsmParser &parser, OperationState &result) {
                             "expects a float or integer value");
   // Store literals at the widths the op's attribute constraint names.
   if (auto f = dyn_cast<FloatAttr>(value))
-    value = FloatAttr::get(parser.getBuilder().getF64Type(),
-                           f.getValueAsDouble());
+    value =
+        FloatAttr::get(parser.getBuilder().getF64Type(), f.getValueAsDouble());
   if (auto i = dyn_cast<IntegerAttr>(value))
     value = IntegerAttr::get(parser.getBuilder().getI64Type(), i.getInt());
   result.getOrAddProperties<Properties>().value = value;
@@ -357,9 +352,9 @@ LogicalResult ConstantOp::verify() {
   auto type = cast<RecTensorType>(getType());
   bool isFloatValue = isa<FloatAttr>(getValue());
   if (type.isFloat() != isFloatValue)
-    return emitOpError("a ") << formatTensorType(type) << " constant needs "
-                             << (type.isFloat() ? "a float" : "an integer")
-                             << " value";
+    return emitOpError("a ")
+           << formatTensorType(type) << " constant needs "
+           << (type.isFloat() ? "a float" : "an integer") << " value";
   if (isFloatValue)
     return success();
   int64_t value = cast<IntegerAttr>(getValue()).getInt();
@@ -367,12 +362,12 @@ LogicalResult ConstantOp::verify() {
     return emitOpError("a boolean constant is 0 or 1, got ") << value;
   if (auto id = dyn_cast<IdType>(type.getElementType()))
     if (value < 0 || (id.getVocab() > 0 && value >= id.getVocab()))
-      return emitOpError("id ") << value << " is outside the vocabulary of "
-                                << id.getVocab();
+      return emitOpError("id ")
+             << value << " is outside the vocabulary of " << id.getVocab();
   if (auto sid = dyn_cast<SidType>(type.getElementType()))
     if (value < 0 || value >= sid.getCodebook())
-      return emitOpError("code ") << value << " is outside the codebook of "
-                                  << sid.getCodebook();
+      return emitOpError("code ")
+             << value << " is outside the codebook of " << sid.getCodebook();
   return success();
 }
 
@@ -382,8 +377,8 @@ LogicalResult IotaOp::verify() {
   auto type = cast<RecTensorType>(getType());
   int64_t axis = getAxisAttr().getInt();
   if (axis < 0 || axis >= type.getRank())
-    return emitOpError("axis ") << axis << " is out of range for "
-                                << formatTensorType(type);
+    return emitOpError("axis ")
+           << axis << " is out of range for " << formatTensorType(type);
   if (auto id = dyn_cast<IdType>(type.getElementType())) {
     Dim dim = type.getDim(axis);
     if (id.getVocab() > 0 && (dim.isSymbolic() || dim.size > id.getVocab()))
@@ -417,8 +412,8 @@ LogicalResult CastOp::verify() {
     return emitOpError("casts change the element type only: ")
            << formatTensorType(from) << " -> " << formatTensorType(to);
   if (!isLegalCast(from.getElementType(), to.getElementType()))
-    return emitOpError("cannot cast ") << formatTensorType(from) << " to "
-                                       << formatTensorType(to);
+    return emitOpError("cannot cast ")
+           << formatTensorType(from) << " to " << formatTensorType(to);
   return success();
 }
 
@@ -450,8 +445,7 @@ static bool isSplatOf(Attribute attr, double value) {
 
 /// Folds a float binary op over two constants, rounding through the element
 /// type so the result is what the runtime would have computed.
-static OpFoldResult foldFloatBinary(Operation *op, Attribute lhs,
-                                    Attribute rhs,
+static OpFoldResult foldFloatBinary(Operation *op, Attribute lhs, Attribute rhs,
                                     function_ref<double(double, double)> fn) {
   std::optional<double> l = getSplat(lhs), r = getSplat(rhs);
   auto type = dyn_cast<RecTensorType>(op->getResult(0).getType());
@@ -460,8 +454,8 @@ static OpFoldResult foldFloatBinary(Operation *op, Attribute lhs,
   auto floatType = cast<FloatType>(type.getElementType());
   llvm::APFloat value(fn(*l, *r));
   bool losesInfo = false;
-  value.convert(floatType.getFloatSemantics(), llvm::APFloat::rmNearestTiesToEven,
-                &losesInfo);
+  value.convert(floatType.getFloatSemantics(),
+                llvm::APFloat::rmNearestTiesToEven, &losesInfo);
   value.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
                 &losesInfo);
   return FloatAttr::get(Float64Type::get(op->getContext()),
@@ -525,7 +519,8 @@ OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
 
 /// Splits `dims` at its symbolic dimensions: the symbols in order, and the
 /// product of the static extents before, between and after them.
-static void splitAtSymbols(ArrayRef<Dim> dims, SmallVectorImpl<StringAttr> &symbols,
+static void splitAtSymbols(ArrayRef<Dim> dims,
+                           SmallVectorImpl<StringAttr> &symbols,
                            SmallVectorImpl<int64_t> &products) {
   products.assign(1, 1);
   for (const Dim &dim : dims) {

@@ -91,8 +91,8 @@ public:
   LogicalResult sameElementType(RecTensorType a, RecTensorType b) {
     if (a.getElementType() == b.getElementType())
       return success();
-    return error() << "element types differ: " << formatTensorType(a)
-                   << " and " << formatTensorType(b);
+    return error() << "element types differ: " << formatTensorType(a) << " and "
+                   << formatTensorType(b);
   }
 
   LogicalResult sameDims(RecTensorType a, RecTensorType b, StringRef aName,
@@ -147,7 +147,8 @@ LogicalResult onerec::rec::detail::verifyInferredResultTypes(Operation *op) {
   if (inferred.size() != op->getNumResults())
     return op->emitOpError("infers ")
            << inferred.size() << " results but has " << op->getNumResults();
-  for (auto [i, pair] : llvm::enumerate(llvm::zip(inferred, op->getResultTypes()))) {
+  for (auto [i, pair] :
+       llvm::enumerate(llvm::zip(inferred, op->getResultTypes()))) {
     auto [want, have] = pair;
     if (want != have)
       return op->emitOpError("result #")
@@ -183,8 +184,9 @@ LogicalResult onerec::rec::inferUnaryTypes(Operation *op,
   return success();
 }
 
-LogicalResult onerec::rec::inferArithmeticTypes(Operation *op,
-                                                SmallVectorImpl<Type> &results) {
+LogicalResult
+onerec::rec::inferArithmeticTypes(Operation *op,
+                                  SmallVectorImpl<Type> &results) {
   ShapeRule rule(op);
   FailureOr<RecTensorType> lhs = rule.tensor(op->getOperand(0), "left operand");
   FailureOr<RecTensorType> rhs =
@@ -220,8 +222,8 @@ LogicalResult CmpOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<RecTensorType> rhs = rule.tensor(getRhs(), "right operand");
   if (failed(lhs) || failed(rhs) || failed(rule.sameElementType(*lhs, *rhs)))
     return failure();
-  bool equality = getPredicate() == CmpPredicate::eq ||
-                  getPredicate() == CmpPredicate::ne;
+  bool equality =
+      getPredicate() == CmpPredicate::eq || getPredicate() == CmpPredicate::ne;
   if (!equality && !isNumeric(*lhs))
     return rule.error() << formatTensorType(*lhs)
                         << " values compare only for equality";
@@ -371,8 +373,8 @@ LogicalResult TransposeOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (!valid) {
     auto diag = rule.error() << "[";
     llvm::interleaveComma(perm, diag);
-    return diag << "] is not a permutation of the " << rank
-                << " dimensions of " << formatTensorType(*x);
+    return diag << "] is not a permutation of the " << rank << " dimensions of "
+                << formatTensorType(*x);
   }
   SmallVector<Dim> dims;
   for (int64_t axis : perm)
@@ -388,7 +390,8 @@ LogicalResult ConcatOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<RecTensorType> first = rule.tensor(getInputs()[0], "operand");
   if (failed(first))
     return failure();
-  FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), first->getRank(), *first);
+  FailureOr<int64_t> axis =
+      rule.axis(getAxisAttr().getInt(), first->getRank(), *first);
   if (failed(axis))
     return failure();
   SmallVector<Dim> dims(first->getDims());
@@ -428,12 +431,15 @@ LogicalResult SliceOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   FailureOr<int64_t> size = rule.staticDim(*x, *axis, "a sliced dimension");
   if (failed(size))
     return failure();
-  int64_t start = getStartAttr().getInt() < 0 ? getStartAttr().getInt() + *size : getStartAttr().getInt();
-  int64_t end = getEndAttr().getInt() < 0 ? getEndAttr().getInt() + *size : getEndAttr().getInt();
+  int64_t start = getStartAttr().getInt() < 0 ? getStartAttr().getInt() + *size
+                                              : getStartAttr().getInt();
+  int64_t end = getEndAttr().getInt() < 0 ? getEndAttr().getInt() + *size
+                                          : getEndAttr().getInt();
   if (start < 0 || end > *size || start >= end)
-    return rule.error() << "range [" << getStartAttr().getInt() << ", " << getEndAttr().getInt()
-                        << ") is empty or outside dimension " << *axis
-                        << " of " << formatTensorType(*x);
+    return rule.error() << "range [" << getStartAttr().getInt() << ", "
+                        << getEndAttr().getInt()
+                        << ") is empty or outside dimension " << *axis << " of "
+                        << formatTensorType(*x);
   SmallVector<Dim> dims(x->getDims());
   dims[*axis] = Dim::fixed(end - start);
   results.push_back(x->withDims(dims));
@@ -466,9 +472,8 @@ LogicalResult GatherOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (failed(x) || failed(indices))
     return failure();
   FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
-  if (failed(axis) ||
-      failed(checkIndexRange(rule, *indices, x->getDim(*axis),
-                             "the gathered axis")))
+  if (failed(axis) || failed(checkIndexRange(rule, *indices, x->getDim(*axis),
+                                             "the gathered axis")))
     return failure();
   SmallVector<Dim> dims(x->getDims().take_front(*axis));
   llvm::append_range(dims, indices->getDims());
@@ -489,9 +494,8 @@ LogicalResult ScatterAddOp::inferResultTypes(SmallVectorImpl<Type> &results) {
     return rule.error() << "expects numeric tensors, got "
                         << formatTensorType(*x);
   FailureOr<int64_t> axis = rule.axis(getAxisAttr().getInt(), x->getRank(), *x);
-  if (failed(axis) ||
-      failed(checkIndexRange(rule, *indices, x->getDim(*axis),
-                             "the scattered axis")))
+  if (failed(axis) || failed(checkIndexRange(rule, *indices, x->getDim(*axis),
+                                             "the scattered axis")))
     return failure();
   SmallVector<Dim> expected(x->getDims().take_front(*axis));
   llvm::append_range(expected, indices->getDims());
@@ -686,8 +690,7 @@ LogicalResult AttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   Dim lk = k->getDims().drop_back().back();
   if (v->getDims().drop_back().back() != lk)
     return rule.error() << "keys " << formatTensorType(*k) << " and values "
-                        << formatTensorType(*v)
-                        << " have different lengths";
+                        << formatTensorType(*v) << " have different lengths";
   FailureOr<SmallVector<Dim>> qk =
       rule.broadcast(q->getDims().drop_back(2), k->getDims().drop_back(2));
   if (failed(qk))
@@ -734,8 +737,8 @@ LogicalResult MoeOp::inferResultTypes(SmallVectorImpl<Type> &results) {
     return failure();
   if (gate->getRank() != 2 || !gate->hasStaticShape() ||
       gate->getDim(0).size != *d)
-    return rule.error() << "gate " << formatTensorType(*gate)
-                        << " must be [" << *d << ", experts]";
+    return rule.error() << "gate " << formatTensorType(*gate) << " must be ["
+                        << *d << ", experts]";
   int64_t experts = gate->getDim(1).size;
   if (static_cast<int64_t>(getTopK()) > experts)
     return rule.error() << "top_k = " << getTopK() << " exceeds " << experts
@@ -746,8 +749,7 @@ LogicalResult MoeOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (up->getRank() != 3 || !up->hasStaticShape() ||
       up->getDim(0).size != experts || up->getDim(1).size != *d)
     return rule.error() << "up projection " << formatTensorType(*up)
-                        << " must be [" << experts << ", " << *d
-                        << ", hidden]";
+                        << " must be [" << experts << ", " << *d << ", hidden]";
   int64_t hidden = up->getDim(2).size;
   bool gated = getActivation() == Activation::swiglu;
   if (gated != static_cast<bool>(getGateProj()))

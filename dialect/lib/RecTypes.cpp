@@ -92,7 +92,7 @@ std::string onerec::rec::formatTensorType(Type type) {
 //===----------------------------------------------------------------------===//
 
 std::optional<SmallVector<Dim>> onerec::rec::broadcastDims(ArrayRef<Dim> lhs,
-                                                          ArrayRef<Dim> rhs) {
+                                                           ArrayRef<Dim> rhs) {
   size_t rank = std::max(lhs.size(), rhs.size());
   SmallVector<Dim> result(rank);
   for (size_t i = 0; i < rank; ++i) {

@@ -12,8 +12,8 @@
 #include "Builtins.h"
 #include "ModelCompiler.h"
 
-#include <cmath>
 #include "llvm/Support/MathExtras.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace onerec;
@@ -23,8 +23,6 @@ using rec::RecTensorType;
 
 namespace {
 
-CompilerValue poison() { return CompilerValue::poison(); }
-RecTensorType typeOf(Value value) { return cast<RecTensorType>(value.getType()); }
 
 /// Creates the parameters of one layer instance.
 class Weights {
@@ -77,8 +75,7 @@ FailureOr<int64_t> featureWidth(ModelCompiler &c, llvm::SMLoc at,
 
 /// Applies dropout with a stream named after the layer.
 FailureOr<Value> maybeDropout(ModelCompiler &c, llvm::SMLoc at,
-                              const std::string &prefix, Value x,
-                              double rate) {
+                              const std::string &prefix, Value x, double rate) {
   if (rate == 0)
     return x;
   CompilerValue out = c.emit<rec::DropoutOp>(
@@ -122,8 +119,7 @@ FailureOr<Value> rmsNormCore(ModelCompiler &c, llvm::SMLoc at,
   FailureOr<Value> gain = Weights(c, at, prefix).ones("gain", {*d});
   if (failed(gain))
     return failure();
-  CompilerValue y =
-      c.emit<rec::RmsNormOp>(at, x, *gain, llvm::APFloat(eps));
+  CompilerValue y = c.emit<rec::RmsNormOp>(at, x, *gain, llvm::APFloat(eps));
   if (y.isPoison())
     return failure();
   return y.getTensor();
@@ -144,24 +140,21 @@ struct AttentionConfig {
 /// and values are projected from `xkv`, or taken as given (`keys`/`values`,
 /// OneRec-V2's lazy cross-attention, which has no K/V projections).
 FailureOr<Value> attentionCore(ModelCompiler &c, llvm::SMLoc at,
-                               llvm::StringRef layer,
-                               const std::string &prefix, Value xq, Value xkv,
-                               Value keys, Value values,
+                               llvm::StringRef layer, const std::string &prefix,
+                               Value xq, Value xkv, Value keys, Value values,
                                const AttentionConfig &config) {
   FailureOr<int64_t> d = featureWidth(c, at, layer, xq);
   if (failed(d))
     return failure();
   if (config.heads < 1 || config.kvHeads < 1 ||
       config.heads % config.kvHeads != 0) {
-    c.error(at) << layer << ": " << config.heads
-                << " query heads cannot share " << config.kvHeads
-                << " key/value heads evenly";
+    c.error(at) << layer << ": " << config.heads << " query heads cannot share "
+                << config.kvHeads << " key/value heads evenly";
     return failure();
   }
   if (!config.headDim && *d % config.heads != 0) {
-    c.error(at) << layer << ": model width " << *d
-                << " is not divisible by " << config.heads
-                << " heads; give head_dim";
+    c.error(at) << layer << ": model width " << *d << " is not divisible by "
+                << config.heads << " heads; give head_dim";
     return failure();
   }
   int64_t headDim = config.headDim ? config.headDim : *d / config.heads;
@@ -226,9 +219,15 @@ FailureOr<Value> ffnCore(ModelCompiler &c, llvm::SMLoc at,
     return failure();
   CompilerValue h;
   switch (act) {
-  case rec::Activation::gelu: h = c.emit<rec::GeluOp>(at, *up); break;
-  case rec::Activation::relu: h = c.emit<rec::ReluOp>(at, *up); break;
-  case rec::Activation::silu: h = c.emit<rec::SiluOp>(at, *up); break;
+  case rec::Activation::gelu:
+    h = c.emit<rec::GeluOp>(at, *up);
+    break;
+  case rec::Activation::relu:
+    h = c.emit<rec::ReluOp>(at, *up);
+    break;
+  case rec::Activation::silu:
+    h = c.emit<rec::SiluOp>(at, *up);
+    break;
   case rec::Activation::swiglu: {
     // silu(x W_gate) * (x W_up)
     FailureOr<Value> gate =
@@ -278,7 +277,8 @@ CompilerValue linear(BuiltinCall &call) {
   FailureOr<std::optional<rec::InitAttr>> init = initArg(call, prefix + ".w");
   if (failed(init))
     return poison();
-  FailureOr<Value> y = linearCore(c, call.loc(), prefix, *x, *out, *bias, *init);
+  FailureOr<Value> y =
+      linearCore(c, call.loc(), prefix, *x, *out, *bias, *init);
   return succeeded(y) ? CompilerValue::tensor(*y) : poison();
 }
 
@@ -301,9 +301,8 @@ CompilerValue embed(BuiltinCall &call) {
   }
   std::string prefix = c.instance().next("embed");
   if (*hashBuckets > 0) {
-    CompilerValue hashed =
-        c.emit<rec::HashOp>(at, indices, static_cast<uint64_t>(*hashBuckets),
-                            uint64_t(0));
+    CompilerValue hashed = c.emit<rec::HashOp>(
+        at, indices, static_cast<uint64_t>(*hashBuckets), uint64_t(0));
     if (hashed.isPoison())
       return hashed;
     indices = hashed.getTensor();
@@ -425,9 +424,9 @@ CompilerValue attn(BuiltinCall &call) {
   if (failed(x) || failed(config) || failed(bias))
     return poison();
   config->bias = *bias;
-  FailureOr<Value> y = attentionCore(c, call.loc(), "attn",
-                                     c.instance().next("attn"), *x, *x,
-                                     Value(), Value(), *config);
+  FailureOr<Value> y =
+      attentionCore(c, call.loc(), "attn", c.instance().next("attn"), *x, *x,
+                    Value(), Value(), *config);
   return succeeded(y) ? CompilerValue::tensor(*y) : poison();
 }
 
@@ -503,30 +502,28 @@ CompilerValue moe(BuiltinCall &call) {
           ? weights.zeros("gate_bias", {*experts}, /*buffer=*/true)
           : FailureOr<Value>(Value());
   if (succeeded(bias) && !*bias) {
-    CompilerValue zero =
-        c.constant(at, CompilerValue::floating(0.0), c.f32());
+    CompilerValue zero = c.constant(at, CompilerValue::floating(0.0), c.f32());
     CompilerValue zeros =
-        zero.isPoison()
-            ? zero
-            : c.emitTyped<rec::BroadcastOp>(
-                  at, RecTensorType::getStatic({*experts}, c.f32()),
-                  zero.getTensor());
+        zero.isPoison() ? zero
+                        : c.emitTyped<rec::BroadcastOp>(
+                              at, RecTensorType::getStatic({*experts}, c.f32()),
+                              zero.getTensor());
     if (zeros.isPoison())
       return poison();
     bias = zeros.getTensor();
   }
   FailureOr<Value> up = weights.make("up", {*experts, *d, *hidden});
   FailureOr<Value> down = weights.make("down", {*experts, *hidden, *d});
-  FailureOr<Value> gateProj = *act == rec::Activation::swiglu
-                                  ? weights.make("gate_proj",
-                                                 {*experts, *d, *hidden})
-                                  : FailureOr<Value>(Value());
+  FailureOr<Value> gateProj =
+      *act == rec::Activation::swiglu
+          ? weights.make("gate_proj", {*experts, *d, *hidden})
+          : FailureOr<Value>(Value());
   if (failed(gate) || failed(bias) || failed(up) || failed(down) ||
       failed(gateProj))
     return poison();
-  CompilerValue result = c.emit2<rec::MoeOp>(
-      at, *x, *gate, *bias, *up, *gateProj, *down,
-      static_cast<uint64_t>(*topK), balanceKind, *act);
+  CompilerValue result =
+      c.emit2<rec::MoeOp>(at, *x, *gate, *bias, *up, *gateProj, *down,
+                          static_cast<uint64_t>(*topK), balanceKind, *act);
   if (result.isPoison())
     return result;
   // The expert load (second result) feeds load balancing, not the model.
@@ -539,7 +536,8 @@ CompilerValue qformer(BuiltinCall &call) {
   ModelCompiler &c = call.compiler();
   llvm::SMLoc at = call.loc();
   FailureOr<Value> x = call.floatTensor("x");
-  FailureOr<int64_t> queries = call.integer("queries", 1, CompileLimits::kMaxDim);
+  FailureOr<int64_t> queries =
+      call.integer("queries", 1, CompileLimits::kMaxDim);
   FailureOr<int64_t> heads = call.integer("heads", 1);
   FailureOr<int64_t> layers = call.integer("layers", 1, 64);
   if (failed(x) || failed(queries) || failed(heads) || failed(layers))
@@ -555,7 +553,8 @@ CompilerValue qformer(BuiltinCall &call) {
   }
   int64_t hidden = 4 * *d;
   if (call.has("hidden")) {
-    FailureOr<int64_t> given = call.integer("hidden", 1, CompileLimits::kMaxDim);
+    FailureOr<int64_t> given =
+        call.integer("hidden", 1, CompileLimits::kMaxDim);
     if (failed(given))
       return poison();
     hidden = *given;
@@ -579,11 +578,13 @@ CompilerValue qformer(BuiltinCall &call) {
   for (int64_t i = 0; i < *layers; ++i) {
     InstanceScope scope(prefix + "." + std::to_string(i));
     ModelCompiler::InstanceGuard guard(c, scope);
-    FailureOr<Value> n1 = rmsNormCore(c, at, scope.next("rmsnorm"), state, 1e-6);
+    FailureOr<Value> n1 =
+        rmsNormCore(c, at, scope.next("rmsnorm"), state, 1e-6);
     if (failed(n1))
       return poison();
-    FailureOr<Value> a = attentionCore(c, at, "qformer", scope.next("cross_attn"),
-                                       *n1, *x, Value(), Value(), config);
+    FailureOr<Value> a =
+        attentionCore(c, at, "qformer", scope.next("cross_attn"), *n1, *x,
+                      Value(), Value(), config);
     if (failed(a))
       return poison();
     CompilerValue r1 = c.emit<rec::AddOp>(at, state, *a);
@@ -613,7 +614,8 @@ CompilerValue sessionHead(BuiltinCall &call) {
   llvm::SMLoc at = call.loc();
   FailureOr<Value> h = call.floatTensor("h");
   FailureOr<int64_t> levels = call.integer("levels", 1, 64);
-  FailureOr<int64_t> codebook = call.integer("codebook", 1, CompileLimits::kMaxDim);
+  FailureOr<int64_t> codebook =
+      call.integer("codebook", 1, CompileLimits::kMaxDim);
   if (failed(h) || failed(levels) || failed(codebook))
     return poison();
   RecTensorType type = typeOf(*h);
@@ -650,18 +652,17 @@ CompilerValue sessionHead(BuiltinCall &call) {
       *levels);
   if (predicting.isPoison())
     return predicting;
-  CompilerValue rows = c.reshape(
-      at, predicting.getTensor(),
-      with({Dim::fixed(items), Dim::fixed(*levels), Dim::fixed(1),
-            Dim::fixed(*d)}));
+  CompilerValue rows = c.reshape(at, predicting.getTensor(),
+                                 with({Dim::fixed(items), Dim::fixed(*levels),
+                                       Dim::fixed(1), Dim::fixed(*d)}));
   if (rows.isPoison())
     return rows;
   CompilerValue logits = c.emit<rec::MatmulOp>(at, rows.getTensor(), *head);
   if (logits.isPoison())
     return logits;
-  return c.reshape(at, logits.getTensor(),
-                   with({Dim::fixed(items), Dim::fixed(*levels),
-                         Dim::fixed(*codebook)}));
+  return c.reshape(
+      at, logits.getTensor(),
+      with({Dim::fixed(items), Dim::fixed(*levels), Dim::fixed(*codebook)}));
 }
 
 } // namespace
@@ -674,57 +675,66 @@ std::vector<Builtin> onerec::frontend::layerBuiltins() {
   layers.push_back({"linear",
                     {required("x"), required("out"),
                      withDefault("bias", b(true)), optional("init")},
-                    linear, "x W + b; creates W [in, out] and b [out]"});
+                    linear,
+                    "x W + b; creates W [in, out] and b [out]"});
   layers.push_back({"embed",
                     {required("ids"), optional("dim"), optional("table"),
                      withDefault("hash", CompilerValue::integer(0)),
                      withDefault("combine", w("sum")), optional("init")},
                     embed,
                     "embedding lookup; semantic ids use one table per level"});
-  layers.push_back({"rmsnorm", {required("x"), withDefault("eps", f(1e-6))},
-                    rmsnorm, "RMS normalization with a learned gain"});
-  layers.push_back({"layernorm", {required("x"), withDefault("eps", f(1e-5))},
-                    layernorm, "layer normalization with gain and bias"});
-  layers.push_back({"attn",
-                    {required("x"), required("heads"), optional("mask"),
-                     optional("padding"), optional("kv_heads"),
-                     optional("head_dim"), withDefault("dropout", f(0.0)),
-                     optional("bias")},
-                    attn,
-                    "multi-head self-attention (mask = causal, kv_heads for "
-                    "grouped-query attention)"});
+  layers.push_back({"rmsnorm",
+                    {required("x"), withDefault("eps", f(1e-6))},
+                    rmsnorm,
+                    "RMS normalization with a learned gain"});
+  layers.push_back({"layernorm",
+                    {required("x"), withDefault("eps", f(1e-5))},
+                    layernorm,
+                    "layer normalization with gain and bias"});
+  layers.push_back(
+      {"attn",
+       {required("x"), required("heads"), optional("mask"), optional("padding"),
+        optional("kv_heads"), optional("head_dim"),
+        withDefault("dropout", f(0.0)), optional("bias")},
+       attn,
+       "multi-head self-attention (mask = causal, kv_heads for "
+       "grouped-query attention)"});
   layers.push_back({"cross_attn",
                     {required("x"), required("memory"), required("heads"),
                      optional("kv_heads"), optional("head_dim"),
                      optional("padding"), withDefault("dropout", f(0.0))},
-                    crossAttn, "multi-head attention from x to memory"});
-  layers.push_back({"lazy_cross_attn",
-                    {required("x"), required("keys"), required("values"),
-                     required("heads"), optional("kv_heads"),
-                     optional("head_dim"), optional("padding"),
-                     withDefault("dropout", f(0.0))},
-                    lazyCrossAttn,
-                    "cross-attention to given keys/values, no K/V projections "
-                    "(OneRec-V2)"});
-  layers.push_back({"ffn",
-                    {required("x"), required("hidden"),
-                     withDefault("act", w("gelu")), withDefault("bias", b(false)),
-                     withDefault("dropout", f(0.0))},
-                    ffn, "feed-forward block (act = gelu, relu, silu, swiglu)"});
+                    crossAttn,
+                    "multi-head attention from x to memory"});
+  layers.push_back(
+      {"lazy_cross_attn",
+       {required("x"), required("keys"), required("values"), required("heads"),
+        optional("kv_heads"), optional("head_dim"), optional("padding"),
+        withDefault("dropout", f(0.0))},
+       lazyCrossAttn,
+       "cross-attention to given keys/values, no K/V projections "
+       "(OneRec-V2)"});
+  layers.push_back(
+      {"ffn",
+       {required("x"), required("hidden"), withDefault("act", w("gelu")),
+        withDefault("bias", b(false)), withDefault("dropout", f(0.0))},
+       ffn,
+       "feed-forward block (act = gelu, relu, silu, swiglu)"});
   layers.push_back({"moe",
                     {required("x"), required("experts"), required("top_k"),
                      required("hidden"), withDefault("act", w("swiglu")),
                      withDefault("balance", w("aux_free"))},
-                    moe, "mixture of experts with top-k routing"});
-  layers.push_back({"qformer",
-                    {required("x"), required("queries"), required("heads"),
-                     withDefault("layers", CompilerValue::integer(1)),
-                     optional("hidden")},
-                    qformer,
-                    "compresses a long sequence into learned queries"});
-  layers.push_back({"session_head",
-                    {required("h"), required("levels"), required("codebook")},
-                    sessionHead,
-                    "per-level next-token logits [B, items, levels, codebook]"});
+                    moe,
+                    "mixture of experts with top-k routing"});
+  layers.push_back(
+      {"qformer",
+       {required("x"), required("queries"), required("heads"),
+        withDefault("layers", CompilerValue::integer(1)), optional("hidden")},
+       qformer,
+       "compresses a long sequence into learned queries"});
+  layers.push_back(
+      {"session_head",
+       {required("h"), required("levels"), required("codebook")},
+       sessionHead,
+       "per-level next-token logits [B, items, levels, codebook]"});
   return layers;
 }

@@ -1,16 +1,16 @@
-//===- BuiltinOps.cpp - builtins without parameters -----------------------===//
+//===- BuiltinOps.cpp - math, reductions, shapes and bare attention -------===//
 //
-// Elementwise math, shapes, reductions, losses, alignment objectives, catalog
-// queries and initializer specs. Each maps to a handful of rec ops; none
-// creates weights (those are in BuiltinLayers.cpp).
+// Builtins that map to one or a few rec ops and create no weights (layers are
+// in BuiltinLayers.cpp; losses, rewards and initializers in
+// BuiltinObjectives.cpp).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Builtins.h"
 #include "ModelCompiler.h"
 
-#include <cmath>
 #include "llvm/Support/MathExtras.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace onerec;
@@ -21,15 +21,12 @@ using K = CompilerValue::Kind;
 
 namespace {
 
-CompilerValue poison() { return CompilerValue::poison(); }
-
 /// A negative axis counts from the end; out-of-range axes are left for the
 /// op's shape rule to report.
 int64_t normalizeAxis(int64_t axis, int64_t rank) {
   return axis < 0 && axis + rank >= 0 ? axis + rank : axis;
 }
 
-RecTensorType typeOf(Value value) { return cast<RecTensorType>(value.getType()); }
 
 //===----------------------------------------------------------------------===//
 // Elementwise
@@ -58,14 +55,14 @@ double rsqrt(double x) { return 1.0 / std::sqrt(x); }
 double relu(double x) { return x > 0 ? x : 0; }
 double silu(double x) { return x * sigmoid(x); }
 double gelu(double x) {
-  return 0.5 * x * (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+  return 0.5 * x *
+         (1 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 
 /// The two operands of a binary builtin as tensors of one element type; a
 /// compile-time number adopts the tensor's element type.
-FailureOr<std::pair<Value, Value>> tensorPair(BuiltinCall &call,
-                                              llvm::StringRef a,
-                                              llvm::StringRef b) {
+FailureOr<std::pair<Value, Value>>
+tensorPair(BuiltinCall &call, llvm::StringRef a, llvm::StringRef b) {
   const CompilerValue &x = call.get(a), &y = call.get(b);
   ModelCompiler &c = call.compiler();
   if (!x.isTensor() && !y.isTensor()) {
@@ -144,7 +141,8 @@ CompilerValue asId(BuiltinCall &call) {
   }
   return call.compiler().emitTyped<rec::CastOp>(
       call.loc(),
-      from.withElementType(rec::IdType::get(call.compiler().getContext(), *vocab)),
+      from.withElementType(
+          rec::IdType::get(call.compiler().getContext(), *vocab)),
       *x);
 }
 
@@ -161,16 +159,21 @@ double foldList(Reduce kind, ArrayRef<double> values) {
   for (double v : values) {
     switch (kind) {
     case Reduce::Sum:
-    case Reduce::Mean: acc += v; break;
-    case Reduce::Max: acc = std::max(acc, v); break;
-    case Reduce::Min: acc = std::min(acc, v); break;
+    case Reduce::Mean:
+      acc += v;
+      break;
+    case Reduce::Max:
+      acc = std::max(acc, v);
+      break;
+    case Reduce::Min:
+      acc = std::min(acc, v);
+      break;
     }
   }
   return kind == Reduce::Mean ? acc / values.size() : acc;
 }
 
-template <typename OpT>
-CompilerValue reduce(BuiltinCall &call, Reduce kind) {
+template <typename OpT> CompilerValue reduce(BuiltinCall &call, Reduce kind) {
   const CompilerValue &x = call.get("x");
   // Compile-time forms: max(a, b) and sum([1, 2, 3]).
   if (x.isNumber() && (kind == Reduce::Max || kind == Reduce::Min) &&
@@ -217,8 +220,7 @@ CompilerValue reduce(BuiltinCall &call, Reduce kind) {
   return call.compiler().emit<OpT>(call.loc(), *value, axes, *keepdim);
 }
 
-template <typename OpT>
-CompilerValue softmaxLike(BuiltinCall &call) {
+template <typename OpT> CompilerValue softmaxLike(BuiltinCall &call) {
   FailureOr<Value> x = call.floatTensor("x");
   FailureOr<int64_t> axis = call.integer("axis", INT64_MIN);
   if (failed(x) || failed(axis))
@@ -353,12 +355,12 @@ CompilerValue broadcast(BuiltinCall &call) {
     return poison();
   RecTensorType from = typeOf(*x);
   if (!rec::isBroadcastableTo(from.getDims(), *shape)) {
-    call.error() << "cannot broadcast " << rec::formatTensorType(from)
-                 << " to " << rec::formatDims(*shape);
+    call.error() << "cannot broadcast " << rec::formatTensorType(from) << " to "
+                 << rec::formatDims(*shape);
     return poison();
   }
-  return call.compiler().emitTyped<rec::BroadcastOp>(
-      call.loc(), from.withDims(*shape), *x);
+  return call.compiler().emitTyped<rec::BroadcastOp>(call.loc(),
+                                                     from.withDims(*shape), *x);
 }
 
 CompilerValue concat(BuiltinCall &call) {
@@ -394,8 +396,8 @@ CompilerValue slice(BuiltinCall &call) {
     return poison();
   return call.compiler().emit<rec::SliceOp>(
       call.loc(), *x,
-      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())),
-      *start, *end);
+      static_cast<uint64_t>(normalizeAxis(*axis, typeOf(*x).getRank())), *start,
+      *end);
 }
 
 CompilerValue split(BuiltinCall &call) {
@@ -408,8 +410,8 @@ CompilerValue split(BuiltinCall &call) {
   int64_t at = normalizeAxis(*axis, type.getRank());
   if (at < 0 || at >= type.getRank() || type.getDim(at).isSymbolic() ||
       type.getDim(at).size % *parts != 0) {
-    call.error() << "cannot split " << rec::formatTensorType(type)
-                 << " into " << *parts << " equal parts along axis " << *axis;
+    call.error() << "cannot split " << rec::formatTensorType(type) << " into "
+                 << *parts << " equal parts along axis " << *axis;
     return poison();
   }
   int64_t size = type.getDim(at).size / *parts;
@@ -602,293 +604,9 @@ CompilerValue attention(BuiltinCall &call) {
   rec::ScoreNorm scoreNorm =
       *norm == "silu" ? rec::ScoreNorm::silu : rec::ScoreNorm::softmax;
   return call.compiler().emit<rec::AttentionOp>(
-      call.loc(), *q, *k, *v, mask->mask, *bias,
-      static_cast<uint64_t>(*heads), static_cast<uint64_t>(kvHeads),
-      mask->causal, llvm::APFloat(scale), scoreNorm);
-}
-
-//===----------------------------------------------------------------------===//
-// Losses and objectives
-//===----------------------------------------------------------------------===//
-
-FailureOr<rec::Reduction> reductionArg(BuiltinCall &call) {
-  FailureOr<std::string> r = call.choice("reduction", {"mean", "sum", "none"});
-  if (failed(r))
-    return failure();
-  return *rec::symbolizeReduction(*r);
-}
-
-CompilerValue crossEntropy(BuiltinCall &call) {
-  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
-  FailureOr<Value> mask = call.optionalTensor("mask");
-  FailureOr<rec::Reduction> reduction = reductionArg(call);
-  FailureOr<double> smoothing = call.number("label_smoothing");
-  if (failed(logits) || failed(labels) || failed(mask) || failed(reduction) ||
-      failed(smoothing))
-    return poison();
-  return call.compiler().emit<rec::CrossEntropyOp>(
-      call.loc(), *logits, *labels, *mask, *reduction,
-      llvm::APFloat(*smoothing));
-}
-
-CompilerValue sessionNtp(BuiltinCall &call) {
-  FailureOr<Value> logits = call.tensor("logits"), items = call.tensor("items");
-  FailureOr<Value> mask = call.optionalTensor("mask");
-  if (failed(logits) || failed(items) || failed(mask))
-    return poison();
-  if (!isa<rec::SidType>(typeOf(*items).getElementType())) {
-    call.errorAt("items") << "expects semantic-id items sid<K>[B, items, "
-                             "levels], got "
-                          << rec::formatTensorType(typeOf(*items));
-    return poison();
-  }
-  return call.compiler().emit<rec::CrossEntropyOp>(
-      call.loc(), *logits, *items, *mask, rec::Reduction::mean,
-      llvm::APFloat(0.0));
-}
-
-CompilerValue sequenceLogp(BuiltinCall &call) {
-  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
-  if (failed(logits) || failed(labels))
-    return poison();
-  ModelCompiler &c = call.compiler();
-  CompilerValue nll = c.emit<rec::CrossEntropyOp>(
-      call.loc(), *logits, *labels, Value(), rec::Reduction::none,
-      llvm::APFloat(0.0));
-  if (nll.isPoison())
-    return nll;
-  int64_t rank = nll.getTensorType().getRank();
-  if (rank < 1) {
-    call.error() << "needs a batch dimension";
-    return poison();
-  }
-  SmallVector<int64_t> axes;
-  for (int64_t i = 1; i < rank; ++i)
-    axes.push_back(i);
-  CompilerValue total = axes.empty()
-                            ? nll
-                            : c.emit<rec::ReduceSumOp>(call.loc(),
-                                                       nll.getTensor(), axes,
-                                                       false);
-  if (total.isPoison())
-    return total;
-  return c.emit<rec::NegOp>(call.loc(), total.getTensor());
-}
-
-CompilerValue bce(BuiltinCall &call) {
-  FailureOr<Value> logits = call.tensor("logits"), labels = call.tensor("labels");
-  FailureOr<Value> mask = call.optionalTensor("mask");
-  FailureOr<rec::Reduction> reduction = reductionArg(call);
-  if (failed(logits) || failed(labels) || failed(mask) || failed(reduction))
-    return poison();
-  return call.compiler().emit<rec::BceWithLogitsOp>(call.loc(), *logits,
-                                                    *labels, *mask, *reduction);
-}
-
-CompilerValue sampledSoftmax(BuiltinCall &call) {
-  FailureOr<Value> h = call.tensor("h"), table = call.tensor("table"),
-                   pos = call.tensor("pos"), neg = call.tensor("neg");
-  FailureOr<Value> mask = call.optionalTensor("mask");
-  FailureOr<rec::Reduction> reduction = reductionArg(call);
-  if (failed(h) || failed(table) || failed(pos) || failed(neg) ||
-      failed(mask) || failed(reduction))
-    return poison();
-  return call.compiler().emit<rec::SampledSoftmaxOp>(
-      call.loc(), *h, *table, *pos, *neg, *mask, *reduction);
-}
-
-CompilerValue dpoLoss(BuiltinCall &call) {
-  FailureOr<Value> pw = call.tensor("policy_chosen"),
-                   pl = call.tensor("policy_rejected"),
-                   rw = call.tensor("ref_chosen"),
-                   rl = call.tensor("ref_rejected");
-  FailureOr<double> beta = call.number("beta");
-  if (failed(pw) || failed(pl) || failed(rw) || failed(rl) || failed(beta))
-    return poison();
-  return call.compiler().emit<rec::DpoLossOp>(call.loc(), *pw, *pl, *rw, *rl,
-                                              llvm::APFloat(*beta));
-}
-
-CompilerValue ecpoLoss(BuiltinCall &call) {
-  FailureOr<Value> logp = call.tensor("logp"), old = call.tensor("old_logp"),
-                   adv = call.tensor("advantage");
-  FailureOr<Value> mask = call.optionalTensor("mask");
-  FailureOr<double> epsilon = call.number("epsilon"), delta = call.number("delta");
-  if (failed(logp) || failed(old) || failed(adv) || failed(mask) ||
-      failed(epsilon) || failed(delta))
-    return poison();
-  return call.compiler().emit<rec::EcpoLossOp>(
-      call.loc(), *logp, *old, *adv, *mask, llvm::APFloat(*epsilon),
-      llvm::APFloat(*delta));
-}
-
-/// Decoder input for session-wise generation: each item [s1, s2, s3] becomes
-/// [BOS, s1, s2, s3], level l's code c the id l * K + c (one table holds every
-/// level), BOS the id levels * K. With bos = false, items are just flattened
-/// into tokens (an encoder's input, as in TIGER).
-CompilerValue sessionTokens(BuiltinCall &call) {
-  FailureOr<Value> items = call.tensor("items");
-  FailureOr<bool> withBos = call.flag("bos");
-  if (failed(items) || failed(withBos))
-    return poison();
-  RecTensorType type = typeOf(*items);
-  auto sid = dyn_cast<rec::SidType>(type.getElementType());
-  if (!sid || type.getRank() < 2 || !type.getDims().back().isStatic() ||
-      !type.getDims().drop_back().back().isStatic()) {
-    call.errorAt("items") << "expects semantic-id sessions sid<K>[B, items, "
-                             "levels] with static items and levels, got "
-                          << rec::formatTensorType(type);
-    return poison();
-  }
-  ModelCompiler &c = call.compiler();
-  MLIRContext *ctx = c.getContext();
-  llvm::SMLoc at = call.loc();
-  int64_t levels = type.getDims().back().size;
-  int64_t items_ = type.getDims().drop_back().back().size;
-  int64_t codebook = sid.getCodebook();
-  int64_t vocabulary;
-  if (llvm::MulOverflow(levels, codebook, vocabulary) ||
-      vocabulary >= CompileLimits::kMaxDim) {
-    call.errorAt("items") << "levels * codebook of "
-                          << rec::formatTensorType(type)
-                          << " is too large for a token vocabulary";
-    return poison();
-  }
-  Type i64 = IntegerType::get(ctx, 64);
-  auto tokenId = rec::IdType::get(ctx, vocabulary + 1);
-
-  CompilerValue codes =
-      c.emitTyped<rec::CastOp>(at, type.withElementType(i64), *items);
-  CompilerValue level = c.emitTyped<rec::IotaOp>(
-      at, RecTensorType::getStatic({levels}, i64), uint64_t(0));
-  CompilerValue k = c.constant(at, CompilerValue::integer(codebook), i64);
-  if (codes.isPoison() || level.isPoison() || k.isPoison())
-    return poison();
-  CompilerValue offsets = c.emit<rec::MulOp>(at, level.getTensor(), k.getTensor());
-  if (offsets.isPoison())
-    return offsets;
-  CompilerValue shifted =
-      c.emit<rec::AddOp>(at, codes.getTensor(), offsets.getTensor());
-  if (shifted.isPoison())
-    return shifted;
-  CompilerValue ids = c.emitTyped<rec::CastOp>(
-      at, type.withElementType(tokenId), shifted.getTensor());
-  SmallVector<Dim> flat(type.getDims().drop_back(2));
-  if (!*withBos) {
-    if (ids.isPoison())
-      return ids;
-    flat.push_back(Dim::fixed(items_ * levels));
-    return c.reshape(at, ids.getTensor(), flat);
-  }
-  SmallVector<Dim> bosDims(type.getDims().drop_back());
-  bosDims.push_back(Dim::fixed(1));
-  CompilerValue bosScalar =
-      c.constant(at, CompilerValue::integer(levels * codebook), tokenId);
-  if (ids.isPoison() || bosScalar.isPoison())
-    return poison();
-  CompilerValue bos = c.emitTyped<rec::BroadcastOp>(
-      at, RecTensorType::get(bosDims, tokenId), bosScalar.getTensor());
-  CompilerValue joined = c.emit<rec::ConcatOp>(
-      at, ValueRange{bos.getTensor(), ids.getTensor()},
-      static_cast<uint64_t>(type.getRank() - 1));
-  if (joined.isPoison())
-    return joined;
-  flat.push_back(Dim::fixed(items_ * (levels + 1)));
-  return c.reshape(at, joined.getTensor(), flat);
-}
-
-//===----------------------------------------------------------------------===//
-// Rewards
-//===----------------------------------------------------------------------===//
-
-CompilerValue inCatalog(BuiltinCall &call) {
-  FailureOr<Value> sessions = call.tensor("sessions");
-  if (failed(sessions))
-    return poison();
-  return call.compiler().emit<rec::InCatalogOp>(call.loc(), *sessions);
-}
-
-CompilerValue itemFlag(BuiltinCall &call) {
-  FailureOr<Value> sessions = call.tensor("sessions");
-  const CompilerValue &flag = call.get("flag");
-  if (failed(sessions))
-    return poison();
-  if (!flag.is(K::String) && !flag.is(K::Word)) {
-    call.errorAt("flag") << "expected the catalog flag's name, such as "
-                            "\"viral\", got "
-                         << flag.describe();
-    return poison();
-  }
-  return call.compiler().emit<rec::ItemFlagOp>(call.loc(), *sessions,
-                                               flag.getString());
-}
-
-/// The fraction of true values along the last axis, as f32.
-CompilerValue share(BuiltinCall &call) {
-  FailureOr<Value> flags = call.tensor("flags");
-  if (failed(flags))
-    return poison();
-  RecTensorType type = typeOf(*flags);
-  if (!type.isBool() || type.getRank() < 1) {
-    call.errorAt("flags") << "expects booleans with at least one dimension, "
-                             "got "
-                          << rec::formatTensorType(type);
-    return poison();
-  }
-  ModelCompiler &c = call.compiler();
-  CompilerValue f = c.emitTyped<rec::CastOp>(
-      call.loc(), type.withElementType(c.f32()), *flags);
-  if (f.isPoison())
-    return f;
-  return c.emit<rec::ReduceMeanOp>(call.loc(), f.getTensor(),
-                                   ArrayRef<int64_t>{type.getRank() - 1},
-                                   false);
-}
-
-/// OneRec's industrial reward: alpha where `cond` holds, 1 elsewhere.
-CompilerValue penalize(BuiltinCall &call) {
-  FailureOr<Value> cond = call.tensor("cond");
-  FailureOr<double> alpha = call.number("alpha");
-  if (failed(cond) || failed(alpha))
-    return poison();
-  if (!(*alpha > 0 && *alpha < 1)) {
-    call.errorAt("alpha") << "alpha must be in (0, 1), got "
-                          << rec::formatNumber(*alpha);
-    return poison();
-  }
-  ModelCompiler &c = call.compiler();
-  CompilerValue a = c.constant(call.loc(), CompilerValue::floating(*alpha), c.f32());
-  CompilerValue one = c.constant(call.loc(), CompilerValue::floating(1.0), c.f32());
-  if (a.isPoison() || one.isPoison())
-    return poison();
-  return c.emit<rec::SelectOp>(call.loc(), *cond, a.getTensor(),
-                               one.getTensor());
-}
-
-//===----------------------------------------------------------------------===//
-// Initializer specs (param ... = normal(0, 0.02), linear(..., init = ...))
-//===----------------------------------------------------------------------===//
-
-/// An initializer spec is the tuple [kind, a, b, seed-or-none] that
-/// ModelCompiler::initializerFrom reads.
-CompilerValue initSpec(BuiltinCall &call, llvm::StringRef kind,
-                       llvm::StringRef a, llvm::StringRef b,
-                       bool hasSeed = true) {
-  FailureOr<double> first = a.empty() ? FailureOr<double>(0.0) : call.number(a);
-  FailureOr<double> second =
-      b.empty() ? FailureOr<double>(0.0) : call.number(b);
-  if (failed(first) || failed(second))
-    return poison();
-  CompilerValue seed = CompilerValue::none();
-  if (hasSeed && call.has("seed")) {
-    FailureOr<int64_t> given = call.integer("seed", 0);
-    if (failed(given))
-      return poison();
-    seed = CompilerValue::integer(*given);
-  }
-  return CompilerValue::tuple({CompilerValue::word(kind.str()),
-                               CompilerValue::floating(*first),
-                               CompilerValue::floating(*second), seed});
+      call.loc(), *q, *k, *v, mask->mask, *bias, static_cast<uint64_t>(*heads),
+      static_cast<uint64_t>(kvHeads), mask->causal, llvm::APFloat(scale),
+      scoreNorm);
 }
 
 } // namespace
@@ -897,9 +615,9 @@ CompilerValue initSpec(BuiltinCall &call, llvm::StringRef kind,
 // Shared with layers
 //===----------------------------------------------------------------------===//
 
-FailureOr<MaskArgument> onerec::frontend::maskArgument(BuiltinCall &call,
-                                                       llvm::StringRef maskName,
-                                                       llvm::StringRef paddingName) {
+FailureOr<MaskArgument>
+onerec::frontend::maskArgument(BuiltinCall &call, llvm::StringRef maskName,
+                               llvm::StringRef paddingName) {
   MaskArgument result;
   ModelCompiler &c = call.compiler();
   const CompilerValue &mask =
@@ -908,8 +626,9 @@ FailureOr<MaskArgument> onerec::frontend::maskArgument(BuiltinCall &call,
     result.causal = true;
   } else if (mask.isTensor()) {
     if (!mask.getTensorType().isBool()) {
-      call.errorAt(maskName) << "a mask holds booleans (true = may attend), got "
-                             << rec::formatTensorType(mask.getTensorType());
+      call.errorAt(maskName)
+          << "a mask holds booleans (true = may attend), got "
+          << rec::formatTensorType(mask.getTensorType());
       return failure();
     }
     result.mask = mask.getTensor();
@@ -941,8 +660,8 @@ FailureOr<MaskArgument> onerec::frontend::maskArgument(BuiltinCall &call,
     result.mask = expanded.getTensor();
     return result;
   }
-  CompilerValue both = c.emit<rec::AndOp>(call.loc(), result.mask,
-                                          expanded.getTensor());
+  CompilerValue both =
+      c.emit<rec::AndOp>(call.loc(), result.mask, expanded.getTensor());
   if (both.isPoison())
     return failure();
   result.mask = both.getTensor();
@@ -957,40 +676,54 @@ std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
   b.push_back({NAME, x(),                                                      \
                +[](BuiltinCall &c) { return unaryMath<rec::OP>(c, FOLD); },    \
                SUMMARY});
-  UNARY("exp", ExpOp, +[](double v) { return std::exp(v); }, "e^x, elementwise")
-  UNARY("log", LogOp, +[](double v) { return std::log(v); }, "natural logarithm")
-  UNARY("sqrt", SqrtOp, +[](double v) { return std::sqrt(v); }, "square root")
+  UNARY(
+      "exp", ExpOp, +[](double v) { return std::exp(v); }, "e^x, elementwise")
+  UNARY(
+      "log", LogOp, +[](double v) { return std::log(v); }, "natural logarithm")
+  UNARY(
+      "sqrt", SqrtOp, +[](double v) { return std::sqrt(v); }, "square root")
   UNARY("rsqrt", RsqrtOp, rsqrt, "1 / sqrt(x)")
-  UNARY("tanh", TanhOp, +[](double v) { return std::tanh(v); }, "tanh")
+  UNARY(
+      "tanh", TanhOp, +[](double v) { return std::tanh(v); }, "tanh")
   UNARY("sigmoid", SigmoidOp, sigmoid, "1 / (1 + e^-x)")
   UNARY("silu", SiluOp, silu, "x * sigmoid(x)")
   UNARY("gelu", GeluOp, gelu, "GELU (tanh approximation)")
   UNARY("relu", ReluOp, relu, "max(x, 0)")
-  UNARY("abs", AbsOp, +[](double v) { return std::fabs(v); }, "absolute value")
+  UNARY(
+      "abs", AbsOp, +[](double v) { return std::fabs(v); }, "absolute value")
 #undef UNARY
-  b.push_back({"pow", {required("a"), required("b")},
+  b.push_back({"pow",
+               {required("a"), required("b")},
                +[](BuiltinCall &c) {
                  return binaryMath<rec::PowOp>(
                      c, +[](double a, double p) { return std::pow(a, p); });
                },
                "a ** b, elementwise"});
-  b.push_back({"maximum", {required("a"), required("b")},
+  b.push_back({"maximum",
+               {required("a"), required("b")},
                +[](BuiltinCall &c) {
                  return binaryMath<rec::MaximumOp>(
                      c, +[](double a, double v) { return std::max(a, v); });
                },
                "elementwise maximum"});
-  b.push_back({"minimum", {required("a"), required("b")},
+  b.push_back({"minimum",
+               {required("a"), required("b")},
                +[](BuiltinCall &c) {
                  return binaryMath<rec::MinimumOp>(
                      c, +[](double a, double v) { return std::min(a, v); });
                },
                "elementwise minimum"});
-  b.push_back({"where", {required("cond"), required("a"), required("b")},
-               where, "cond ? a : b, elementwise"});
-  b.push_back({"cast", {required("x"), required("dtype")}, castTo,
+  b.push_back({"where",
+               {required("cond"), required("a"), required("b")},
+               where,
+               "cond ? a : b, elementwise"});
+  b.push_back({"cast",
+               {required("x"), required("dtype")},
+               castTo,
                "converts the element type: cast(mask, f32)"});
-  b.push_back({"as_id", {required("x"), required("vocab")}, asId,
+  b.push_back({"as_id",
+               {required("x"), required("vocab")},
+               asId,
                "integers as ids of a vocabulary: as_id(x, items)"});
 
   auto reduceParams = [&] {
@@ -998,79 +731,124 @@ std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
         required("x"), optional("axis"),
         withDefault("keepdim", CompilerValue::boolean(false))};
   };
-  b.push_back({"sum", reduceParams(),
-               +[](BuiltinCall &c) { return reduce<rec::ReduceSumOp>(c, Reduce::Sum); },
-               "sum over axes (all when none)"});
+  b.push_back(
+      {"sum", reduceParams(),
+       +[](BuiltinCall &c) { return reduce<rec::ReduceSumOp>(c, Reduce::Sum); },
+       "sum over axes (all when none)"});
   b.push_back({"mean", reduceParams(),
-               +[](BuiltinCall &c) { return reduce<rec::ReduceMeanOp>(c, Reduce::Mean); },
+               +[](BuiltinCall &c) {
+                 return reduce<rec::ReduceMeanOp>(c, Reduce::Mean);
+               },
                "mean over axes (all when none)"});
-  b.push_back({"max", reduceParams(),
-               +[](BuiltinCall &c) { return reduce<rec::ReduceMaxOp>(c, Reduce::Max); },
-               "maximum over axes; max(a, b) of two numbers"});
-  b.push_back({"min", reduceParams(),
-               +[](BuiltinCall &c) { return reduce<rec::ReduceMinOp>(c, Reduce::Min); },
-               "minimum over axes; min(a, b) of two numbers"});
-  b.push_back({"softmax", {required("x"), axisLast},
-               softmaxLike<rec::SoftmaxOp>, "softmax along an axis"});
-  b.push_back({"log_softmax", {required("x"), axisLast},
-               softmaxLike<rec::LogSoftmaxOp>, "log-softmax along an axis"});
+  b.push_back(
+      {"max", reduceParams(),
+       +[](BuiltinCall &c) { return reduce<rec::ReduceMaxOp>(c, Reduce::Max); },
+       "maximum over axes; max(a, b) of two numbers"});
+  b.push_back(
+      {"min", reduceParams(),
+       +[](BuiltinCall &c) { return reduce<rec::ReduceMinOp>(c, Reduce::Min); },
+       "minimum over axes; min(a, b) of two numbers"});
+  b.push_back({"softmax",
+               {required("x"), axisLast},
+               softmaxLike<rec::SoftmaxOp>,
+               "softmax along an axis"});
+  b.push_back({"log_softmax",
+               {required("x"), axisLast},
+               softmaxLike<rec::LogSoftmaxOp>,
+               "log-softmax along an axis"});
 
   b.push_back({"matmul",
                {required("a"), required("b"),
                 withDefault("transpose_b", CompilerValue::boolean(false))},
-               matmul, "batched matrix product with broadcasting"});
-  b.push_back({"transpose", {required("x"), optional("perm")}, transpose,
+               matmul,
+               "batched matrix product with broadcasting"});
+  b.push_back({"transpose",
+               {required("x"), optional("perm")},
+               transpose,
                "permutes axes (default: swaps the last two)"});
-  b.push_back({"reshape", {required("x"), required("shape")}, reshape,
+  b.push_back({"reshape",
+               {required("x"), required("shape")},
+               reshape,
                "reshape(x, [B, 8, -1])"});
-  b.push_back({"unsqueeze", {required("x"), required("axis")}, unsqueeze,
+  b.push_back({"unsqueeze",
+               {required("x"), required("axis")},
+               unsqueeze,
                "inserts an axis of size 1"});
-  b.push_back({"squeeze", {required("x"), required("axis")}, squeeze,
+  b.push_back({"squeeze",
+               {required("x"), required("axis")},
+               squeeze,
                "removes an axis of size 1"});
-  b.push_back({"broadcast", {required("x"), required("shape")}, broadcast,
+  b.push_back({"broadcast",
+               {required("x"), required("shape")},
+               broadcast,
                "expands to a shape by broadcasting"});
-  b.push_back({"concat", {required("xs"), axisLast}, concat,
+  b.push_back({"concat",
+               {required("xs"), axisLast},
+               concat,
                "joins a list of tensors along an axis"});
-  b.push_back({"slice",
-               {required("x"), required("axis"), required("start"),
-                required("end")},
-               slice, "elements start <= i < end along a static axis"});
-  b.push_back({"split", {required("x"), required("parts"), axisLast}, split,
+  b.push_back(
+      {"slice",
+       {required("x"), required("axis"), required("start"), required("end")},
+       slice,
+       "elements start <= i < end along a static axis"});
+  b.push_back({"split",
+               {required("x"), required("parts"), axisLast},
+               split,
                "equal parts along an axis: a, b = split(x, 2)"});
   b.push_back({"gather",
                {required("x"), required("indices"),
                 withDefault("axis", CompilerValue::integer(0))},
-               gather, "selects slices by index along an axis"});
+               gather,
+               "selects slices by index along an axis"});
   b.push_back({"scatter_add",
                {required("x"), required("indices"), required("src"),
                 withDefault("axis", CompilerValue::integer(0))},
-               scatterAdd, "adds slices into x at indices"});
-  b.push_back({"topk", {required("x"), required("k")}, topk,
+               scatterAdd,
+               "adds slices into x at indices"});
+  b.push_back({"topk",
+               {required("x"), required("k")},
+               topk,
                "values, indices = topk(x, k) over the last axis"});
-  b.push_back({"argmax", {required("x"), axisLast}, argmax,
+  b.push_back({"argmax",
+               {required("x"), axisLast},
+               argmax,
                "position of the largest value"});
   b.push_back({"hash",
                {required("ids"), required("buckets"),
                 withDefault("salt", CompilerValue::integer(0))},
-               hash, "raw ids into id<buckets>"});
-  b.push_back({"dropout", {required("x"), required("p")}, dropout,
+               hash,
+               "raw ids into id<buckets>"});
+  b.push_back({"dropout",
+               {required("x"), required("p")},
+               dropout,
                "zeroes elements with probability p when training"});
-  b.push_back({"arange", {required("n"), withDefault("dtype", CompilerValue::word("i64"))},
-               arange, "positions 0 .. n-1"});
-  b.push_back({"ones", {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
-               +[](BuiltinCall &c) { return fill(c, 1.0); },
-               "a tensor of ones"});
-  b.push_back({"zeros", {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
-               +[](BuiltinCall &c) { return fill(c, 0.0); },
-               "a tensor of zeros"});
+  b.push_back(
+      {"arange",
+       {required("n"), withDefault("dtype", CompilerValue::word("i64"))},
+       arange,
+       "positions 0 .. n-1"});
+  b.push_back(
+      {"ones",
+       {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
+       +[](BuiltinCall &c) { return fill(c, 1.0); },
+       "a tensor of ones"});
+  b.push_back(
+      {"zeros",
+       {required("shape"), withDefault("dtype", CompilerValue::word("f32"))},
+       +[](BuiltinCall &c) { return fill(c, 0.0); },
+       "a tensor of zeros"});
   b.push_back({"full",
                {required("shape"), required("value"),
                 withDefault("dtype", CompilerValue::word("f32"))},
                +[](BuiltinCall &c) { return fill(c, std::nullopt); },
                "a tensor filled with value"});
-  b.push_back({"range", {required("a"), optional("b")}, range,
+  b.push_back({"range",
+               {required("a"), optional("b")},
+               range,
                "the integers [0, a) or [a, b), for 'for' loops"});
-  b.push_back({"size", {required("x"), required("axis")}, sizeOf,
+  b.push_back({"size",
+               {required("x"), required("axis")},
+               sizeOf,
                "the size of an axis (a number, or the symbolic dimension)"});
   b.push_back({"attention",
                {required("q"), required("k"), required("v"), required("heads"),
@@ -1081,83 +859,5 @@ std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
                "multi-head attention of projected q, k, v (norm = softmax or "
                "silu for HSTU)"});
 
-  b.push_back({"cross_entropy",
-               {required("logits"), required("labels"), optional("mask"),
-                withDefault("reduction", CompilerValue::word("mean")),
-                withDefault("label_smoothing", CompilerValue::floating(0.0))},
-               crossEntropy, "softmax cross-entropy against class labels"});
-  b.push_back({"session_ntp",
-               {required("logits"), required("items"), optional("mask")},
-               sessionNtp,
-               "OneRec's session-wise next-token loss over semantic ids"});
-  b.push_back({"sequence_logp", {required("logits"), required("labels")},
-               sequenceLogp, "log-probability of each row's whole sequence"});
-  b.push_back({"bce",
-               {required("logits"), required("labels"), optional("mask"),
-                withDefault("reduction", CompilerValue::word("mean"))},
-               bce, "binary cross-entropy on logits"});
-  b.push_back({"sampled_softmax",
-               {required("h"), required("table"), required("pos"),
-                required("neg"), optional("mask"),
-                withDefault("reduction", CompilerValue::word("mean"))},
-               sampledSoftmax,
-               "softmax over the positive and sampled negatives"});
-  b.push_back({"dpo_loss",
-               {required("policy_chosen"), required("policy_rejected"),
-                required("ref_chosen"), required("ref_rejected"),
-                withDefault("beta", CompilerValue::floating(0.1))},
-               dpoLoss, "direct preference optimization loss"});
-  b.push_back({"ecpo_loss",
-               {required("logp"), required("old_logp"), required("advantage"),
-                optional("mask"),
-                withDefault("epsilon", CompilerValue::floating(0.2)),
-                withDefault("delta", CompilerValue::floating(0.1))},
-               ecpoLoss, "early-clipped GRPO policy loss"});
-  b.push_back({"session_tokens",
-               {required("items"), withDefault("bos", CompilerValue::boolean(true))},
-               sessionTokens,
-               "semantic ids as one token sequence: [BOS, s1, s2, s3] per item"});
-
-  b.push_back({"in_catalog", {required("sessions")}, inCatalog,
-               "whether each generated item is real"});
-  b.push_back({"item_flag", {required("sessions"), required("flag")}, itemFlag,
-               "a boolean catalog attribute of each generated item"});
-  b.push_back({"share", {required("flags")}, share,
-               "fraction of true values along the last axis"});
-  b.push_back({"penalize", {required("cond"), required("alpha")}, penalize,
-               "alpha where cond holds, 1 elsewhere"});
-
-  b.push_back({"normal",
-               {withDefault("mean", CompilerValue::floating(0.0)),
-                withDefault("std", CompilerValue::floating(0.02)),
-                optional("seed")},
-               +[](BuiltinCall &c) { return initSpec(c, "normal", "mean", "std"); },
-               "initializer: normal(mean, std)"});
-  b.push_back({"truncated_normal",
-               {withDefault("mean", CompilerValue::floating(0.0)),
-                withDefault("std", CompilerValue::floating(0.02)),
-                optional("seed")},
-               +[](BuiltinCall &c) {
-                 return initSpec(c, "truncated_normal", "mean", "std");
-               },
-               "initializer: normal cut at two standard deviations"});
-  b.push_back({"uniform",
-               {withDefault("low", CompilerValue::floating(-0.05)),
-                withDefault("high", CompilerValue::floating(0.05)),
-                optional("seed")},
-               +[](BuiltinCall &c) { return initSpec(c, "uniform", "low", "high"); },
-               "initializer: uniform(low, high)"});
-  b.push_back({"xavier_uniform",
-               {withDefault("gain", CompilerValue::floating(1.0)),
-                optional("seed")},
-               +[](BuiltinCall &c) {
-                 return initSpec(c, "xavier_uniform", "gain", "");
-               },
-               "initializer: Glorot uniform"});
-  b.push_back({"constant", {required("value")},
-               +[](BuiltinCall &c) {
-                 return initSpec(c, "constant", "value", "", /*hasSeed=*/false);
-               },
-               "initializer: every element equals value"});
   return b;
 }

@@ -16,7 +16,8 @@ using namespace onerec::frontend;
 static const llvm::StringMap<Builtin> &registry() {
   static const llvm::StringMap<Builtin> table = [] {
     llvm::StringMap<Builtin> map;
-    for (std::vector<Builtin> family : {primitiveBuiltins(), layerBuiltins()})
+    for (std::vector<Builtin> family :
+         {primitiveBuiltins(), objectiveBuiltins(), layerBuiltins()})
       for (Builtin &builtin : family) {
         std::string name = builtin.name;
         bool inserted = map.try_emplace(name, std::move(builtin)).second;
@@ -57,19 +58,25 @@ void onerec::frontend::printBuiltinReference(llvm::raw_ostream &os) {
 
 static std::string formatDefault(const CompilerValue &value) {
   switch (value.getKind()) {
-  case CompilerValue::Kind::None: return "none";
-  case CompilerValue::Kind::Int: return std::to_string(value.getInt());
+  case CompilerValue::Kind::None:
+    return "none";
+  case CompilerValue::Kind::Int:
+    return std::to_string(value.getInt());
   case CompilerValue::Kind::Float: {
-    std::string text = llvm::formatv("{0}", llvm::format("%g", value.getFloat()))
-                           .str();
+    std::string text =
+        llvm::formatv("{0}", llvm::format("%g", value.getFloat())).str();
     if (text.find_first_of(".e") == std::string::npos)
       text += ".0";
     return text;
   }
-  case CompilerValue::Kind::Bool: return value.getBool() ? "true" : "false";
-  case CompilerValue::Kind::Word: return value.getString();
-  case CompilerValue::Kind::String: return "\"" + value.getString() + "\"";
-  default: return value.describe();
+  case CompilerValue::Kind::Bool:
+    return value.getBool() ? "true" : "false";
+  case CompilerValue::Kind::Word:
+    return value.getString();
+  case CompilerValue::Kind::String:
+    return "\"" + value.getString() + "\"";
+  default:
+    return value.describe();
   }
 }
 
@@ -128,8 +135,8 @@ BuiltinCall::bind(ModelCompiler &compiler, const Builtin &builtin,
       continue;
     }
     if (given[index]) {
-      compiler.error(arg->loc) << builtin.name << ": argument '" << arg->name
-                               << "' is given twice";
+      compiler.error(arg->loc)
+          << builtin.name << ": argument '" << arg->name << "' is given twice";
       ok = false;
       continue;
     }
@@ -251,8 +258,8 @@ FailureOr<bool> BuiltinCall::flag(llvm::StringRef name) {
   return failure();
 }
 
-FailureOr<std::string>
-BuiltinCall::choice(llvm::StringRef name, ArrayRef<llvm::StringRef> allowed) {
+FailureOr<std::string> BuiltinCall::choice(llvm::StringRef name,
+                                           ArrayRef<llvm::StringRef> allowed) {
   const CompilerValue &value = get(name);
   bool textual = value.is(CompilerValue::Kind::Word) ||
                  value.is(CompilerValue::Kind::String);
@@ -262,8 +269,8 @@ BuiltinCall::choice(llvm::StringRef name, ArrayRef<llvm::StringRef> allowed) {
     return value.getString();
   std::vector<std::string> options(allowed.begin(), allowed.end());
   auto diag = errorAt(name);
-  diag << "argument '" << name << "' must be one of " << llvm::join(allowed, ", ")
-       << ", got " << value.describe();
+  diag << "argument '" << name << "' must be one of "
+       << llvm::join(allowed, ", ") << ", got " << value.describe();
   if (textual)
     diag << didYouMean(value.getString(), options);
   return failure();
@@ -279,8 +286,8 @@ FailureOr<SmallVector<int64_t>> BuiltinCall::integers(llvm::StringRef name) {
   if (value.is(CompilerValue::Kind::List)) {
     for (const CompilerValue &element : value.getElements()) {
       if (!element.is(CompilerValue::Kind::Int)) {
-        errorAt(name) << "argument '" << name
-                      << "' must list integers, found " << element.describe();
+        errorAt(name) << "argument '" << name << "' must list integers, found "
+                      << element.describe();
         return failure();
       }
       result.push_back(element.getInt());

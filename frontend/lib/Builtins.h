@@ -1,4 +1,5 @@
-//===- Builtins.h - the builtin op library of .rdsl ---------------*- C++ -*-===//
+//===- Builtins.h - the builtin op library of .rdsl ---------------*- C++
+//-*-===//
 //
 // Builtins are functions the language provides: primitives that map to one
 // or a few rec ops (BuiltinOps.cpp), and layers that also create parameters
@@ -48,9 +49,16 @@ const Builtin *lookupBuiltin(llvm::StringRef name);
 std::vector<const Builtin *> allBuiltins();
 std::vector<std::string> builtinNames();
 
-/// Tables of the two builtin families.
+/// Tables of the builtin families.
 std::vector<Builtin> primitiveBuiltins();
+std::vector<Builtin> objectiveBuiltins();
 std::vector<Builtin> layerBuiltins();
+
+/// Shorthands the builtin implementations share.
+inline CompilerValue poison() { return CompilerValue::poison(); }
+inline rec::RecTensorType typeOf(mlir::Value value) {
+  return llvm::cast<rec::RecTensorType>(value.getType());
+}
 
 /// Shorthands for builtin tables.
 inline BuiltinParam required(std::string name) { return {std::move(name), {}}; }

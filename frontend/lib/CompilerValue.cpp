@@ -75,8 +75,8 @@ bool CompilerValue::isCompileTime() const {
     return false;
   case Kind::List:
   case Kind::Tuple:
-    return llvm::all_of(elements,
-                        [](const CompilerValue &e) { return e.isCompileTime(); });
+    return llvm::all_of(
+        elements, [](const CompilerValue &e) { return e.isCompileTime(); });
   default:
     return true;
   }
@@ -85,8 +85,8 @@ bool CompilerValue::isCompileTime() const {
 bool CompilerValue::containsPoison() const {
   if (kind == Kind::Poison)
     return true;
-  return llvm::any_of(elements,
-                      [](const CompilerValue &e) { return e.containsPoison(); });
+  return llvm::any_of(
+      elements, [](const CompilerValue &e) { return e.containsPoison(); });
 }
 
 double CompilerValue::asDouble() const {
@@ -101,9 +101,15 @@ std::string CompilerValue::describe() const {
   std::string out;
   llvm::raw_string_ostream os(out);
   switch (kind) {
-  case Kind::Poison: os << "an invalid value"; break;
-  case Kind::None: os << "none"; break;
-  case Kind::Int: os << "the integer " << intValue; break;
+  case Kind::Poison:
+    os << "an invalid value";
+    break;
+  case Kind::None:
+    os << "none";
+    break;
+  case Kind::Int:
+    os << "the integer " << intValue;
+    break;
   case Kind::Float: {
     std::string number = rec::formatNumber(floatValue);
     if (number.find_first_of(".ein") == std::string::npos)
@@ -111,14 +117,31 @@ std::string CompilerValue::describe() const {
     os << "the number " << number;
     break;
   }
-  case Kind::Bool: os << (intValue ? "true" : "false"); break;
-  case Kind::String: os << "the string \"" << text << "\""; break;
-  case Kind::Word: os << "the word '" << text << "'"; break;
-  case Kind::DType: os << "the type " << rec::formatTensorType(rec::RecTensorType::getScalar(type)); break;
-  case Kind::Dim: os << "the dimension '" << text << "'"; break;
-  case Kind::List: os << "a list of " << elements.size(); break;
-  case Kind::Tensor: os << "a tensor " << rec::formatTensorType(value.getType()); break;
-  case Kind::Tuple: os << elements.size() << " values"; break;
+  case Kind::Bool:
+    os << (intValue ? "true" : "false");
+    break;
+  case Kind::String:
+    os << "the string \"" << text << "\"";
+    break;
+  case Kind::Word:
+    os << "the word '" << text << "'";
+    break;
+  case Kind::DType:
+    os << "the type "
+       << rec::formatTensorType(rec::RecTensorType::getScalar(type));
+    break;
+  case Kind::Dim:
+    os << "the dimension '" << text << "'";
+    break;
+  case Kind::List:
+    os << "a list of " << elements.size();
+    break;
+  case Kind::Tensor:
+    os << "a tensor " << rec::formatTensorType(value.getType());
+    break;
+  case Kind::Tuple:
+    os << elements.size() << " values";
+    break;
   }
   return out;
 }

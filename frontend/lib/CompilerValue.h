@@ -1,4 +1,5 @@
-//===- CompilerValue.h - values of .rdsl expressions --------------*- C++ -*-===//
+//===- CompilerValue.h - values of .rdsl expressions --------------*- C++
+//-*-===//
 //
 // An expression evaluates either to a compile-time value (a number, a flag, a
 // word such as `swiglu`, a list, a dimension name) or to a tensor, which is an

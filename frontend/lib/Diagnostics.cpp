@@ -27,8 +27,7 @@ DiagnosticReporter::DiagnosticReporter(llvm::SourceMgr &sourceMgr,
           return mlir::failure(); // let the printer show it
         ++numErrors;
         // Returning success consumes (hides) the diagnostic.
-        return mlir::success(this->maxErrors &&
-                             numErrors > this->maxErrors);
+        return mlir::success(this->maxErrors && numErrors > this->maxErrors);
       });
 }
 
@@ -56,8 +55,8 @@ static unsigned editDistance(llvm::StringRef a, llvm::StringRef b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     for (size_t j = 1; j <= b.size(); ++j) {
       unsigned cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                          d[i - 1][j - 1] + cost});
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
         d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
@@ -65,8 +64,9 @@ static unsigned editDistance(llvm::StringRef a, llvm::StringRef b) {
   return d[a.size()][b.size()];
 }
 
-std::string onerec::frontend::closestMatch(llvm::StringRef name,
-                                           llvm::ArrayRef<std::string> candidates) {
+std::string
+onerec::frontend::closestMatch(llvm::StringRef name,
+                               llvm::ArrayRef<std::string> candidates) {
   std::string best;
   unsigned bestDistance = ~0u;
   // Allow about one edit per three characters: `atten` -> `attn`, not
@@ -91,8 +91,9 @@ std::string onerec::frontend::closestMatch(llvm::StringRef name,
   return best;
 }
 
-std::string onerec::frontend::didYouMean(llvm::StringRef name,
-                                         llvm::ArrayRef<std::string> candidates) {
+std::string
+onerec::frontend::didYouMean(llvm::StringRef name,
+                             llvm::ArrayRef<std::string> candidates) {
   std::string match = closestMatch(name, candidates);
   if (match.empty())
     return "";

@@ -23,9 +23,9 @@ using rec::RecTensorType;
 /// Words that stand for themselves where a name is expected: enum values of
 /// builtin arguments (`act = swiglu`, `attn(x, h, causal)`).
 static constexpr const char *kWords[] = {
-    "gelu", "relu",     "silu",     "swiglu",  "causal", "catalog",
-    "sum",  "mean",     "concat",   "aux_free", "aux_loss", "softmax",
-    "zeros", "ones",    "beam",     "greedy"};
+    "gelu",  "relu", "silu",   "swiglu",   "causal",   "catalog",
+    "sum",   "mean", "concat", "aux_free", "aux_loss", "softmax",
+    "zeros", "ones", "beam",   "greedy"};
 
 static bool isWord(llvm::StringRef name) {
   return llvm::is_contained(kWords, name);
@@ -108,8 +108,7 @@ CompilerValue ModelCompiler::lookup(llvm::StringRef name, llvm::SMLoc at) {
   }
   std::vector<std::string> candidates = visibleNames();
   candidates.insert(candidates.end(), std::begin(kWords), std::end(kWords));
-  error(at) << "unknown name '" << name << "'"
-            << didYouMean(name, candidates);
+  error(at) << "unknown name '" << name << "'" << didYouMean(name, candidates);
   return CompilerValue::poison();
 }
 
@@ -272,19 +271,30 @@ CompilerValue ModelCompiler::foldConstant(llvm::SMLoc at, BinaryOp op,
   bool ints = lhs.is(K::Int) && rhs.is(K::Int);
   double a = lhs.asDouble(), b = rhs.asDouble();
   switch (op) {
-  case BinaryOp::Lt: return CompilerValue::boolean(a < b);
-  case BinaryOp::Le: return CompilerValue::boolean(a <= b);
-  case BinaryOp::Gt: return CompilerValue::boolean(a > b);
-  case BinaryOp::Ge: return CompilerValue::boolean(a >= b);
-  default: break;
+  case BinaryOp::Lt:
+    return CompilerValue::boolean(a < b);
+  case BinaryOp::Le:
+    return CompilerValue::boolean(a <= b);
+  case BinaryOp::Gt:
+    return CompilerValue::boolean(a > b);
+  case BinaryOp::Ge:
+    return CompilerValue::boolean(a >= b);
+  default:
+    break;
   }
   if (ints) {
     int64_t x = lhs.getInt(), y = rhs.getInt(), r = 0;
     bool overflow = false;
     switch (op) {
-    case BinaryOp::Add: overflow = llvm::AddOverflow(x, y, r); break;
-    case BinaryOp::Sub: overflow = llvm::SubOverflow(x, y, r); break;
-    case BinaryOp::Mul: overflow = llvm::MulOverflow(x, y, r); break;
+    case BinaryOp::Add:
+      overflow = llvm::AddOverflow(x, y, r);
+      break;
+    case BinaryOp::Sub:
+      overflow = llvm::SubOverflow(x, y, r);
+      break;
+    case BinaryOp::Mul:
+      overflow = llvm::MulOverflow(x, y, r);
+      break;
     case BinaryOp::Div:
     case BinaryOp::Mod:
       if (y == 0) {
@@ -298,9 +308,8 @@ CompilerValue ModelCompiler::foldConstant(llvm::SMLoc at, BinaryOp op,
       if (op == BinaryOp::Mod)
         return CompilerValue::integer(x % y);
       if (x % y != 0) {
-        error(at) << x << " / " << y
-                  << " is not an integer; write a float (" << x
-                  << ".0 / " << y << ") for a fractional result";
+        error(at) << x << " / " << y << " is not an integer; write a float ("
+                  << x << ".0 / " << y << ") for a fractional result";
         return CompilerValue::poison();
       }
       r = x / y;
@@ -324,9 +333,15 @@ CompilerValue ModelCompiler::foldConstant(llvm::SMLoc at, BinaryOp op,
   }
   double r = 0;
   switch (op) {
-  case BinaryOp::Add: r = a + b; break;
-  case BinaryOp::Sub: r = a - b; break;
-  case BinaryOp::Mul: r = a * b; break;
+  case BinaryOp::Add:
+    r = a + b;
+    break;
+  case BinaryOp::Sub:
+    r = a - b;
+    break;
+  case BinaryOp::Mul:
+    r = a * b;
+    break;
   case BinaryOp::Div:
     if (b == 0) {
       error(at) << "division by zero";
@@ -334,7 +349,9 @@ CompilerValue ModelCompiler::foldConstant(llvm::SMLoc at, BinaryOp op,
     }
     r = a / b;
     break;
-  case BinaryOp::Pow: r = std::pow(a, b); break;
+  case BinaryOp::Pow:
+    r = std::pow(a, b);
+    break;
   case BinaryOp::Mod:
     error(at) << "'%' takes integers";
     return CompilerValue::poison();
@@ -368,33 +385,48 @@ CompilerValue ModelCompiler::arithmetic(llvm::SMLoc at, BinaryOp op,
     error(at) << "'%' works on compile-time integers, not tensors";
     return CompilerValue::poison();
   }
-  RecTensorType like = lhs.isTensor() ? lhs.getTensorType()
-                                      : rhs.getTensorType();
+  RecTensorType like =
+      lhs.isTensor() ? lhs.getTensorType() : rhs.getTensorType();
   CompilerValue l = asTensorLike(at, lhs, like);
   CompilerValue r = asTensorLike(at, rhs, like);
   if (l.isPoison() || r.isPoison())
     return CompilerValue::poison();
   Value a = l.getTensor(), b = r.getTensor();
   switch (op) {
-  case BinaryOp::Add: return emit<rec::AddOp>(at, a, b);
-  case BinaryOp::Sub: return emit<rec::SubOp>(at, a, b);
-  case BinaryOp::Mul: return emit<rec::MulOp>(at, a, b);
-  case BinaryOp::Div: return emit<rec::DivOp>(at, a, b);
-  case BinaryOp::Pow: return emit<rec::PowOp>(at, a, b);
-  case BinaryOp::And: return emit<rec::AndOp>(at, a, b);
-  case BinaryOp::Or: return emit<rec::OrOp>(at, a, b);
-  case BinaryOp::Eq: return emit<rec::CmpOp>(at, rec::CmpPredicate::eq, a, b);
-  case BinaryOp::Ne: return emit<rec::CmpOp>(at, rec::CmpPredicate::ne, a, b);
-  case BinaryOp::Lt: return emit<rec::CmpOp>(at, rec::CmpPredicate::lt, a, b);
-  case BinaryOp::Le: return emit<rec::CmpOp>(at, rec::CmpPredicate::le, a, b);
-  case BinaryOp::Gt: return emit<rec::CmpOp>(at, rec::CmpPredicate::gt, a, b);
-  case BinaryOp::Ge: return emit<rec::CmpOp>(at, rec::CmpPredicate::ge, a, b);
-  case BinaryOp::Mod: break;
+  case BinaryOp::Add:
+    return emit<rec::AddOp>(at, a, b);
+  case BinaryOp::Sub:
+    return emit<rec::SubOp>(at, a, b);
+  case BinaryOp::Mul:
+    return emit<rec::MulOp>(at, a, b);
+  case BinaryOp::Div:
+    return emit<rec::DivOp>(at, a, b);
+  case BinaryOp::Pow:
+    return emit<rec::PowOp>(at, a, b);
+  case BinaryOp::And:
+    return emit<rec::AndOp>(at, a, b);
+  case BinaryOp::Or:
+    return emit<rec::OrOp>(at, a, b);
+  case BinaryOp::Eq:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::eq, a, b);
+  case BinaryOp::Ne:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::ne, a, b);
+  case BinaryOp::Lt:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::lt, a, b);
+  case BinaryOp::Le:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::le, a, b);
+  case BinaryOp::Gt:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::gt, a, b);
+  case BinaryOp::Ge:
+    return emit<rec::CmpOp>(at, rec::CmpPredicate::ge, a, b);
+  case BinaryOp::Mod:
+    break;
   }
   return CompilerValue::poison();
 }
 
-CompilerValue ModelCompiler::constant(llvm::SMLoc at, const CompilerValue &value,
+CompilerValue ModelCompiler::constant(llvm::SMLoc at,
+                                      const CompilerValue &value,
                                       Type elementType) {
   auto type = RecTensorType::getScalar(elementType);
   std::string element = rec::formatElementType(elementType);
@@ -501,8 +533,8 @@ CompilerValue ModelCompiler::evalIndex(const IndexExpr &expr) {
     int64_t size = base.getElements().size();
     int64_t i = *index < 0 ? *index + size : *index;
     if (i < 0 || i >= size) {
-      error(expr.items[0].loc) << "index " << *index
-                               << " is out of range for a list of " << size;
+      error(expr.items[0].loc)
+          << "index " << *index << " is out of range for a list of " << size;
       return CompilerValue::poison();
     }
     return base.getElements()[i];
@@ -628,8 +660,9 @@ CompilerValue ModelCompiler::evalCall(const CallExpr &call) {
       return CompilerValue::poison();
     }
     EvaluatedArgs args = evalArgs(*this, call);
-    FailureOr<std::vector<CompilerValue>> bound = imported->bindArguments(
-        *it->second, call, std::move(args.positional), std::move(args.keywords));
+    FailureOr<std::vector<CompilerValue>> bound =
+        imported->bindArguments(*it->second, call, std::move(args.positional),
+                                std::move(args.keywords));
     if (failed(bound))
       return CompilerValue::poison();
     return imported->callDef(*it->second, call, std::move(*bound));
@@ -692,8 +725,8 @@ FailureOr<std::vector<CompilerValue>> ModelCompiler::bindArguments(
   bool ok = true, poisoned = false;
   if (positional.size() > n) {
     error(call.args[n].loc) << what << " '" << fn.name << "' takes " << n
-                            << (n == 1 ? " argument" : " arguments")
-                            << ", got " << positional.size();
+                            << (n == 1 ? " argument" : " arguments") << ", got "
+                            << positional.size();
     return failure();
   }
   for (size_t i = 0; i < positional.size(); ++i) {
@@ -764,9 +797,9 @@ FailureOr<std::vector<CompilerValue>> ModelCompiler::bindArguments(
         ok = false;
       } else if (bound[i]->getTensorType() != *want) {
         error(call.getLoc())
-            << "argument '" << formal.name << "' of " << what << " '"
-            << fn.name << "' must be " << rec::formatTensorType(*want)
-            << ", got " << rec::formatTensorType(bound[i]->getTensorType());
+            << "argument '" << formal.name << "' of " << what << " '" << fn.name
+            << "' must be " << rec::formatTensorType(*want) << ", got "
+            << rec::formatTensorType(bound[i]->getTensorType());
         ok = false;
       }
     } else if (formal.type && !bound[i]->containsPoison()) {
@@ -881,9 +914,9 @@ CompilerValue ModelCompiler::evalRepeat(const RepeatExpr &expr) {
   if (failed(count))
     return CompilerValue::poison();
   if (*count < 0 || *count > CompileLimits::kMaxRepeat) {
-    error(expr.count->getLoc()) << "repeat count must be between 0 and "
-                                << CompileLimits::kMaxRepeat << ", got "
-                                << *count;
+    error(expr.count->getLoc())
+        << "repeat count must be between 0 and " << CompileLimits::kMaxRepeat
+        << ", got " << *count;
     return CompilerValue::poison();
   }
   const CallExpr &call = *expr.call;
@@ -905,8 +938,9 @@ CompilerValue ModelCompiler::evalRepeat(const RepeatExpr &expr) {
     return CompilerValue::poison();
   if (bound->empty() || !bound->front().isTensor()) {
     error(call.getLoc()) << "repeat threads the first argument of '"
-                         << block.name << "' through the layers; it must be a "
-                                          "tensor";
+                         << block.name
+                         << "' through the layers; it must be a "
+                            "tensor";
     return CompilerValue::poison();
   }
   // `repeat 4 layer(x)`: layer instances enc_layer0.0 .. enc_layer0.3.
@@ -949,13 +983,12 @@ void ModelCompiler::execute(const Stmt &stmt, Frame &current) {
       return;
     }
     size_t want = assign->targets.size();
-    if (!value.isPoison() &&
-        (!value.is(CompilerValue::Kind::Tuple) ||
-         value.getElements().size() != want)) {
+    if (!value.isPoison() && (!value.is(CompilerValue::Kind::Tuple) ||
+                              value.getElements().size() != want)) {
       error(assign->getLoc())
           << want << " names are assigned, but the right side gives "
           << (value.is(CompilerValue::Kind::Tuple) ? value.getElements().size()
-                                                    : 1)
+                                                   : 1)
           << " value" << (value.is(CompilerValue::Kind::Tuple) ? "s" : "");
       value = CompilerValue::poison();
     }

@@ -17,11 +17,9 @@ void onerec::frontend::loadFrontendDialects(MLIRContext &context) {
   context.loadDialect<onerec::rec::RecDialect, func::FuncDialect>();
 }
 
-OwningOpRef<ModuleOp>
-onerec::frontend::compileModel(llvm::SourceMgr &sourceMgr, unsigned bufferId,
-                               MLIRContext &context,
-                               const FrontendOptions &options,
-                               bool *stoppedAtLimit) {
+OwningOpRef<ModuleOp> onerec::frontend::compileModel(
+    llvm::SourceMgr &sourceMgr, unsigned bufferId, MLIRContext &context,
+    const FrontendOptions &options, bool *stoppedAtLimit) {
   loadFrontendDialects(context);
   DiagnosticReporter diag(sourceMgr, &context, options.maxErrors);
   auto report = [&] {
@@ -30,8 +28,8 @@ onerec::frontend::compileModel(llvm::SourceMgr &sourceMgr, unsigned bufferId,
   };
 
   const llvm::MemoryBuffer *buffer = sourceMgr.getMemoryBuffer(bufferId);
-  auto file = std::make_unique<FileAST>(
-      Parser(buffer->getBuffer(), diag).parseFile());
+  auto file =
+      std::make_unique<FileAST>(Parser(buffer->getBuffer(), diag).parseFile());
   if (diag.hadErrors() || !file->model) {
     report();
     return nullptr;

@@ -45,36 +45,66 @@ bool Token::isKeyword() const {
 
 llvm::StringRef onerec::frontend::spell(TokenKind kind) {
   switch (kind) {
-  case TokenKind::Eof: return "end of file";
-  case TokenKind::Error: return "invalid token";
-  case TokenKind::Newline: return "end of line";
-  case TokenKind::Identifier: return "a name";
-  case TokenKind::Integer: return "an integer";
-  case TokenKind::Float: return "a number";
-  case TokenKind::String: return "a string";
-  case TokenKind::LParen: return "'('";
-  case TokenKind::RParen: return "')'";
-  case TokenKind::LSquare: return "'['";
-  case TokenKind::RSquare: return "']'";
-  case TokenKind::LBrace: return "'{'";
-  case TokenKind::RBrace: return "'}'";
-  case TokenKind::Comma: return "','";
-  case TokenKind::Colon: return "':'";
-  case TokenKind::Semicolon: return "';'";
-  case TokenKind::Dot: return "'.'";
-  case TokenKind::Equal: return "'='";
-  case TokenKind::Plus: return "'+'";
-  case TokenKind::Minus: return "'-'";
-  case TokenKind::Star: return "'*'";
-  case TokenKind::StarStar: return "'**'";
-  case TokenKind::Slash: return "'/'";
-  case TokenKind::Percent: return "'%'";
-  case TokenKind::Less: return "'<'";
-  case TokenKind::LessEqual: return "'<='";
-  case TokenKind::Greater: return "'>'";
-  case TokenKind::GreaterEqual: return "'>='";
-  case TokenKind::EqualEqual: return "'=='";
-  case TokenKind::NotEqual: return "'!='";
+  case TokenKind::Eof:
+    return "end of file";
+  case TokenKind::Error:
+    return "invalid token";
+  case TokenKind::Newline:
+    return "end of line";
+  case TokenKind::Identifier:
+    return "a name";
+  case TokenKind::Integer:
+    return "an integer";
+  case TokenKind::Float:
+    return "a number";
+  case TokenKind::String:
+    return "a string";
+  case TokenKind::LParen:
+    return "'('";
+  case TokenKind::RParen:
+    return "')'";
+  case TokenKind::LSquare:
+    return "'['";
+  case TokenKind::RSquare:
+    return "']'";
+  case TokenKind::LBrace:
+    return "'{'";
+  case TokenKind::RBrace:
+    return "'}'";
+  case TokenKind::Comma:
+    return "','";
+  case TokenKind::Colon:
+    return "':'";
+  case TokenKind::Semicolon:
+    return "';'";
+  case TokenKind::Dot:
+    return "'.'";
+  case TokenKind::Equal:
+    return "'='";
+  case TokenKind::Plus:
+    return "'+'";
+  case TokenKind::Minus:
+    return "'-'";
+  case TokenKind::Star:
+    return "'*'";
+  case TokenKind::StarStar:
+    return "'**'";
+  case TokenKind::Slash:
+    return "'/'";
+  case TokenKind::Percent:
+    return "'%'";
+  case TokenKind::Less:
+    return "'<'";
+  case TokenKind::LessEqual:
+    return "'<='";
+  case TokenKind::Greater:
+    return "'>'";
+  case TokenKind::GreaterEqual:
+    return "'>='";
+  case TokenKind::EqualEqual:
+    return "'=='";
+  case TokenKind::NotEqual:
+    return "'!='";
 #define ONEREC_KEYWORD(NAME)                                                   \
   case TokenKind::Kw_##NAME:                                                   \
     return "'" #NAME "'";
@@ -99,7 +129,7 @@ bool Lexer::skipTrivia() {
     char c = *cur;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
       ++cur;
-    } else if (c == '/' && cur + 1 < end && cur[1] == '/' ) {
+    } else if (c == '/' && cur + 1 < end && cur[1] == '/') {
       // `//` always starts a comment (so the language has no `//` operator).
       while (cur < end && *cur != '\n')
         ++cur;
@@ -116,8 +146,8 @@ bool Lexer::skipTrivia() {
       }
       cur += 2;
     } else if (c == '\\' && cur + 1 < end &&
-               (cur[1] == '\n' || (cur[1] == '\r' && cur + 2 < end &&
-                                   cur[2] == '\n'))) {
+               (cur[1] == '\n' ||
+                (cur[1] == '\r' && cur + 2 < end && cur[2] == '\n'))) {
       // A backslash at the end of a line continues the statement.
       cur += cur[1] == '\n' ? 2 : 3;
     } else {
@@ -161,14 +191,22 @@ Token Lexer::next() {
     case '}':
       bracketDepth = 0;
       return make(TokenKind::RBrace, start);
-    case ',': return make(TokenKind::Comma, start);
-    case ':': return make(TokenKind::Colon, start);
-    case ';': return make(TokenKind::Semicolon, start);
-    case '.': return make(TokenKind::Dot, start);
-    case '+': return make(TokenKind::Plus, start);
-    case '-': return make(TokenKind::Minus, start);
-    case '%': return make(TokenKind::Percent, start);
-    case '/': return make(TokenKind::Slash, start);
+    case ',':
+      return make(TokenKind::Comma, start);
+    case ':':
+      return make(TokenKind::Colon, start);
+    case ';':
+      return make(TokenKind::Semicolon, start);
+    case '.':
+      return make(TokenKind::Dot, start);
+    case '+':
+      return make(TokenKind::Plus, start);
+    case '-':
+      return make(TokenKind::Minus, start);
+    case '%':
+      return make(TokenKind::Percent, start);
+    case '/':
+      return make(TokenKind::Slash, start);
     case '*':
       if (cur < end && *cur == '*') {
         ++cur;
@@ -259,8 +297,8 @@ Token Lexer::lexNumber(const char *start) {
   if (isFloat) {
     token.floatValue = std::strtod(digits.c_str(), nullptr);
     if (!std::isfinite(token.floatValue)) {
-      diag.error(token.getLoc()) << "number '" << token.spelling
-                                 << "' is out of range";
+      diag.error(token.getLoc())
+          << "number '" << token.spelling << "' is out of range";
       token.floatValue = 0; // the error is reported
     }
     return token;
@@ -268,10 +306,9 @@ Token Lexer::lexNumber(const char *start) {
   uint64_t value = 0;
   if (llvm::StringRef(digits).getAsInteger(10, value) ||
       value > static_cast<uint64_t>(INT64_MAX)) {
-    diag.error(token.getLoc()) << "integer '" << token.spelling
-                               << "' does not fit in 64 bits";
+    diag.error(token.getLoc())
+        << "integer '" << token.spelling << "' does not fit in 64 bits";
     return token; // value 0; the error is reported
-
   }
   token.intValue = static_cast<int64_t>(value);
   return token;
@@ -284,10 +321,18 @@ Token Lexer::lexString(const char *start) {
     if (c == '\\' && cur < end) {
       char escaped = *cur++;
       switch (escaped) {
-      case 'n': value.push_back('\n'); break;
-      case 't': value.push_back('\t'); break;
-      case '\\': value.push_back('\\'); break;
-      case '"': value.push_back('"'); break;
+      case 'n':
+        value.push_back('\n');
+        break;
+      case 't':
+        value.push_back('\t');
+        break;
+      case '\\':
+        value.push_back('\\');
+        break;
+      case '"':
+        value.push_back('"');
+        break;
       default:
         diag.error(llvm::SMLoc::getFromPointer(cur - 2))
             << "unknown escape '\\" << llvm::StringRef(cur - 1, 1) << "'";

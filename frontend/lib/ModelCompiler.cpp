@@ -50,7 +50,8 @@ InstanceScope &ModelCompiler::instance() {
 //===----------------------------------------------------------------------===//
 
 ModelCompiler::ModelCompiler(CompilerSession &session, const FileAST &file,
-                             ModuleOp module, std::vector<std::string> symbolPath,
+                             ModuleOp module,
+                             std::vector<std::string> symbolPath,
                              const FrontendOptions *options,
                              std::vector<ImportBinding> bindings)
     : session(session), file(file), model(*file.model), module(module),
@@ -167,9 +168,9 @@ CompilerValue ModelCompiler::constValue(llvm::StringRef name, llvm::SMLoc use) {
   session.entry = savedEntry;
   state.inProgress = false;
   if (!value.isPoison() && !value.isCompileTime()) {
-    error(expr.getLoc())
-        << "constant '" << name << "' must be known at compile time, got "
-        << value.describe();
+    error(expr.getLoc()) << "constant '" << name
+                         << "' must be known at compile time, got "
+                         << value.describe();
     value = CompilerValue::poison();
   }
   state.value = value;
@@ -230,25 +231,19 @@ void ModelCompiler::applyOptions(const FrontendOptions &options) {
       for (const Binding &binding : config->values) {
         if (auto it = consts.find(binding.name); it != consts.end())
           it->second.configured = binding.value.get();
-        else if (llvm::any_of(model.dims, [&](const DimDecl &d) {
-                   return d.name == binding.name;
-                 }))
+        else if (isDeclaredDim(binding.name))
           configuredDims[binding.name] = binding.value.get();
         else
-          error(binding.loc) << "configuration '" << config->name
-                             << "' sets '" << binding.name
-                             << "', which is not a constant or dimension"
-                             << didYouMean(binding.name, candidates());
+          error(binding.loc)
+              << "configuration '" << config->name << "' sets '" << binding.name
+              << "', which is not a constant or dimension"
+              << didYouMean(binding.name, candidates());
       }
     }
   }
   for (const auto &define : options.defines) {
-    // (A lambda cannot capture a structured binding in C++17.)
     const std::string &name = define.first, &text = define.second;
-    bool known = consts.count(name) ||
-                 llvm::any_of(model.dims,
-                              [&](const DimDecl &d) { return d.name == name; });
-    if (!known) {
+    if (!consts.count(name) && !isDeclaredDim(name)) {
       error(model.loc) << "-D " << name << "=" << text << ": model '"
                        << model.name << "' has no constant '" << name << "'"
                        << didYouMean(name, candidates());
@@ -279,10 +274,7 @@ void ModelCompiler::applyOptions(const FrontendOptions &options) {
 
 void ModelCompiler::applyImportBindings() {
   for (const ImportBinding &binding : importBindings) {
-    bool isDim = llvm::any_of(model.dims, [&](const DimDecl &d) {
-      return d.name == binding.name;
-    });
-    if (!consts.count(binding.name) && !isDim) {
+    if (!consts.count(binding.name) && !isDeclaredDim(binding.name)) {
       std::vector<std::string> names;
       for (const ConstDecl &c : model.consts)
         names.push_back(c.name);
@@ -313,8 +305,8 @@ void ModelCompiler::declareDims() {
       }
       max = it->second.getInt();
     } else if (!decl.max && !configuredDims.count(decl.name)) {
-      error(decl.loc) << "dimension '" << decl.name
-                      << "' needs a maximum: dim " << decl.name << " <= 1024";
+      error(decl.loc) << "dimension '" << decl.name << "' needs a maximum: dim "
+                      << decl.name << " <= 1024";
       continue;
     } else {
       const Expr *maxExpr = configuredDims.lookup(decl.name);
@@ -361,7 +353,8 @@ FailureOr<Dim> ModelCompiler::resolveDim(const Expr &expr) {
       return Dim::symbolic(StringAttr::get(getContext(), name->name));
     if (isDeclaredDim(name->name))
       return failure(); // its declaration was reported
-    if (!consts.count(name->name) && (!frame || !frame->locals.count(name->name))) {
+    if (!consts.count(name->name) &&
+        (!frame || !frame->locals.count(name->name))) {
       std::vector<std::string> candidates;
       for (const auto &d : dims)
         candidates.push_back(d.getKey().str());
@@ -427,8 +420,8 @@ FailureOr<RecTensorType> ModelCompiler::resolveType(const TypeExpr &type) {
         return failure();
       if (*v < (isSid ? 1 : 0) || *v > CompileLimits::kMaxDim) {
         error(type.vocab->getLoc())
-            << "vocabulary size must be between " << (isSid ? 1 : 0)
-            << " and " << CompileLimits::kMaxDim << ", got " << *v;
+            << "vocabulary size must be between " << (isSid ? 1 : 0) << " and "
+            << CompileLimits::kMaxDim << ", got " << *v;
         return failure();
       }
       vocab = *v;
@@ -512,9 +505,9 @@ ModelCompiler::initializerFrom(const CompilerValue &spec, llvm::SMLoc at,
         attr = rec::InitAttr::get(getContext(), *kind, e[1].asDouble(),
                                   e[2].asDouble(),
                                   static_cast<uint64_t>(e[3].getInt()));
-      if (failed(rec::InitAttr::verify(
-              [&] { return error(at); }, attr.getKind(), attr.getA(),
-              attr.getB(), attr.getSeed())))
+      if (failed(rec::InitAttr::verify([&] { return error(at); },
+                                       attr.getKind(), attr.getA(), attr.getB(),
+                                       attr.getSeed())))
         return failure();
       return attr;
     }
@@ -531,8 +524,9 @@ SymbolRefAttr ModelCompiler::paramSymbol(llvm::StringRef name) const {
   // model reads an imported model's parameter as @alias::@name.
   size_t ownerDepth =
       session.entry ? session.entry->owner->symbolPath.size() : 0;
-  ArrayRef<std::string> path = ArrayRef<std::string>(symbolPath).drop_front(
-      std::min(ownerDepth, symbolPath.size()));
+  ArrayRef<std::string> path =
+      ArrayRef<std::string>(symbolPath)
+          .drop_front(std::min(ownerDepth, symbolPath.size()));
   MLIRContext *ctx = getContext();
   if (path.empty())
     return FlatSymbolRefAttr::get(ctx, name);
@@ -561,8 +555,8 @@ rec::ParamOp ModelCompiler::declareParam(llvm::SMLoc at, llvm::StringRef name,
   std::optional<int64_t> elements = type.getStaticNumElements();
   if (!elements || *elements > CompileLimits::kMaxParamElements) {
     error(at) << "parameter '" << name << "' " << rec::formatTensorType(type)
-              << " is too large (more than "
-              << CompileLimits::kMaxParamElements << " elements)";
+              << " is too large (more than " << CompileLimits::kMaxParamElements
+              << " elements)";
     return {};
   }
   OpBuilder::InsertionGuard guard(builder());
@@ -601,10 +595,10 @@ void ModelCompiler::declareParams() {
     if (failed(type))
       continue;
     FailureOr<rec::InitAttr> init =
-        decl.init ? initializerFrom(eval(*decl.init), decl.init->getLoc(),
-                                    decl.name)
-                  : FailureOr<rec::InitAttr>(initializer(
-                        rec::InitKind::normal, 0.0, 0.02, decl.name));
+        decl.init
+            ? initializerFrom(eval(*decl.init), decl.init->getLoc(), decl.name)
+            : FailureOr<rec::InitAttr>(
+                  initializer(rec::InitKind::normal, 0.0, 0.02, decl.name));
     if (succeeded(init))
       declareParam(decl.type.loc, decl.name, *type, *init, /*buffer=*/false,
                    /*noDecay=*/false);
@@ -689,7 +683,8 @@ void ModelCompiler::compileImports() {
     llvm::StringRef text =
         sourceMgr.getMemoryBuffer(sourceMgr.getNumBuffers())->getBuffer();
     unsigned errorsBefore = session.diag.getNumErrors();
-    auto ast = std::make_unique<FileAST>(Parser(text, session.diag).parseFile());
+    auto ast =
+        std::make_unique<FileAST>(Parser(text, session.diag).parseFile());
     if (session.diag.getNumErrors() != errorsBefore || !ast->model)
       continue;
 
@@ -776,8 +771,7 @@ void ModelCompiler::compileEntry(const FunctionDecl &fn) {
                                                         : rec::ArgRole::input;
     } else {
       error(formal.loc) << "parameter '" << formal.name << "' of def '"
-                        << fn.name
-                        << "' needs a type, e.g. " << formal.name
+                        << fn.name << "' needs a type, e.g. " << formal.name
                         << " : f32[B, d] (only parameters named after an "
                            "input may omit it)";
     }
@@ -786,7 +780,8 @@ void ModelCompiler::compileEntry(const FunctionDecl &fn) {
       continue;
     }
     BlockArgument arg = body->addArgument(type, loc(formal.loc));
-    state.arguments.push_back({role, formal.name, 0, /*fromParameterList=*/true});
+    state.arguments.push_back(
+        {role, formal.name, 0, /*fromParameterList=*/true});
     if (role != rec::ArgRole::argument)
       state.inputs[formal.name] = arg;
     args.push_back(CompilerValue::tensor(arg));
@@ -909,9 +904,9 @@ Value ModelCompiler::inputArgument(llvm::StringRef name, llvm::SMLoc use) {
   }
   Block &body = entry->func.getBody().front();
   Value arg = body.insertArgument(index, type, session.diag.location(declLoc));
-  entry->arguments.insert(
-      entry->arguments.begin() + index,
-      EntryState::Argument{role, name.str(), order, /*fromParameterList=*/false});
+  entry->arguments.insert(entry->arguments.begin() + index,
+                          EntryState::Argument{role, name.str(), order,
+                                               /*fromParameterList=*/false});
   entry->inputs[name] = arg;
   return arg;
 }
@@ -935,7 +930,8 @@ LogicalResult ModelCompiler::countOp(llvm::SMLoc at) {
 
 CompilerValue ModelCompiler::finishInferred(Operation *op) {
   SmallVector<Type> types;
-  if (failed(cast<rec::ShapeInferenceOpInterface>(op).inferResultTypes(types))) {
+  if (failed(
+          cast<rec::ShapeInferenceOpInterface>(op).inferResultTypes(types))) {
     op->erase();
     return CompilerValue::poison();
   }

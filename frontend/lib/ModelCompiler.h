@@ -1,4 +1,5 @@
-//===- ModelCompiler.h - from .rdsl AST to rec IR -----------------*- C++ -*-===//
+//===- ModelCompiler.h - from .rdsl AST to rec IR -----------------*- C++
+//-*-===//
 //
 // The model compiler evaluates a model's declarations and builds its module:
 // constants are evaluated (after -D and config overrides), types resolved,
@@ -34,7 +35,7 @@ class ModelCompiler;
 struct CompileLimits {
   static constexpr int64_t kMaxRepeat = 4096;
   static constexpr unsigned kMaxCallDepth = 64;
-  static constexpr uint64_t kMaxOps = 2'000'000;
+  static constexpr uint64_t kMaxOps = 500'000;
   static constexpr int64_t kMaxDim = int64_t(1) << 40;
   static constexpr int64_t kMaxParamElements = int64_t(1) << 36;
 };
@@ -249,7 +250,8 @@ private:
     rec::RecTensorType type;
   };
 
-  //===--- Declarations (ModelCompiler.cpp) --------------------------------===//
+  //===--- Declarations (ModelCompiler.cpp)
+  //--------------------------------===//
   bool declareNames();
   void applyOptions(const FrontendOptions &options);
   void applyImportBindings();
@@ -276,7 +278,8 @@ private:
   CompilerValue finishInferred(mlir::Operation *op);
   mlir::SymbolRefAttr paramSymbol(llvm::StringRef name) const;
 
-  //===--- Statements and calls (Evaluator.cpp) ----------------------------===//
+  //===--- Statements and calls (Evaluator.cpp)
+  //----------------------------===//
   void execute(const StmtList &body, Frame &frame);
   void execute(const Stmt &stmt, Frame &frame);
   CompilerValue lookup(llvm::StringRef name, llvm::SMLoc at);
@@ -298,24 +301,24 @@ private:
                 std::vector<std::pair<const Arg *, CompilerValue>> keywords);
   CompilerValue runBody(const FunctionDecl &fn, llvm::SMLoc callSite,
                         std::vector<CompilerValue> args, InstanceScope &scope);
-  CompilerValue arithmetic(llvm::SMLoc at, BinaryOp op, const CompilerValue &lhs,
-                           const CompilerValue &rhs);
+  CompilerValue arithmetic(llvm::SMLoc at, BinaryOp op,
+                           const CompilerValue &lhs, const CompilerValue &rhs);
   CompilerValue foldConstant(llvm::SMLoc at, BinaryOp op,
-                             const CompilerValue &lhs, const CompilerValue &rhs);
+                             const CompilerValue &lhs,
+                             const CompilerValue &rhs);
 
-  //===--- Generation and training sections (Sections.cpp) -----------------===//
+  //===--- Generation and training sections (Sections.cpp)
+  //-----------------===//
   void compileGenerate(const GenerateDecl &gen);
   void compileTrain(const TrainDecl &train);
-  mlir::FailureOr<mlir::ArrayAttr> weightedEntries(const Expr &expr,
-                                                   rec::EntryKind kind,
-                                                   llvm::StringRef what);
+  mlir::FailureOr<mlir::ArrayAttr>
+  weightedEntries(const Expr &expr, rec::EntryKind kind, llvm::StringRef what);
   mlir::FailureOr<mlir::DictionaryAttr>
   hyperparameters(const CallExpr &call, llvm::ArrayRef<llvm::StringRef> allowed,
                   llvm::StringRef what);
   /// `optimizer adamw(lr = ...)` or `schedule cosine(...)`: the kind named
   /// by the call and its checked hyperparameters.
-  template <typename KindT>
-  struct ConfigCall {
+  template <typename KindT> struct ConfigCall {
     KindT kind;
     std::string name;
     mlir::DictionaryAttr params;

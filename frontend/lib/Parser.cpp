@@ -27,29 +27,46 @@ using namespace onerec::frontend;
 
 llvm::StringRef onerec::frontend::spell(UnaryOp op) {
   switch (op) {
-  case UnaryOp::Neg: return "-";
-  case UnaryOp::Plus: return "+";
-  case UnaryOp::Not: return "not";
+  case UnaryOp::Neg:
+    return "-";
+  case UnaryOp::Plus:
+    return "+";
+  case UnaryOp::Not:
+    return "not";
   }
   return "?";
 }
 
 llvm::StringRef onerec::frontend::spell(BinaryOp op) {
   switch (op) {
-  case BinaryOp::Add: return "+";
-  case BinaryOp::Sub: return "-";
-  case BinaryOp::Mul: return "*";
-  case BinaryOp::Div: return "/";
-  case BinaryOp::Mod: return "%";
-  case BinaryOp::Pow: return "**";
-  case BinaryOp::Eq: return "==";
-  case BinaryOp::Ne: return "!=";
-  case BinaryOp::Lt: return "<";
-  case BinaryOp::Le: return "<=";
-  case BinaryOp::Gt: return ">";
-  case BinaryOp::Ge: return ">=";
-  case BinaryOp::And: return "and";
-  case BinaryOp::Or: return "or";
+  case BinaryOp::Add:
+    return "+";
+  case BinaryOp::Sub:
+    return "-";
+  case BinaryOp::Mul:
+    return "*";
+  case BinaryOp::Div:
+    return "/";
+  case BinaryOp::Mod:
+    return "%";
+  case BinaryOp::Pow:
+    return "**";
+  case BinaryOp::Eq:
+    return "==";
+  case BinaryOp::Ne:
+    return "!=";
+  case BinaryOp::Lt:
+    return "<";
+  case BinaryOp::Le:
+    return "<=";
+  case BinaryOp::Gt:
+    return ">";
+  case BinaryOp::Ge:
+    return ">=";
+  case BinaryOp::And:
+    return "and";
+  case BinaryOp::Or:
+    return "or";
   }
   return "?";
 }
@@ -226,9 +243,9 @@ FileAST Parser::parseFile() {
     return file;
   }
   if (!tok().is(TokenKind::Eof))
-    diag.error(tok().getLoc()) << "expected end of file after the model, found "
-                               << describe(tok())
-                               << " (a file holds one model)";
+    diag.error(tok().getLoc())
+        << "expected end of file after the model, found " << describe(tok())
+        << " (a file holds one model)";
   return file;
 }
 
@@ -347,8 +364,8 @@ bool Parser::parseModelItem(ModelDecl &model) {
   case TokenKind::Kw_input:
   case TokenKind::Kw_target: {
     InputDecl input;
-    input.role = tok().is(TokenKind::Kw_input) ? InputRole::Input
-                                                : InputRole::Target;
+    input.role =
+        tok().is(TokenKind::Kw_input) ? InputRole::Input : InputRole::Target;
     consume();
     if (!parseIdentifier(input.name, "for the input", &input.loc) ||
         !expect(TokenKind::Colon, "before the input's type") ||
@@ -400,8 +417,8 @@ bool Parser::parseModelItem(ModelDecl &model) {
           << describe(tok());
     if (tok().is(TokenKind::Identifier)) {
       static const std::vector<std::string> kDecls = {
-          "const", "dim",  "config", "input",    "target", "param",
-          "block", "def",  "loss",   "reward",   "generate", "train"};
+          "const", "dim", "config", "input",  "target",   "param",
+          "block", "def", "loss",   "reward", "generate", "train"};
       error << didYouMean(tok().spelling, kDecls);
     }
     return false;
@@ -444,8 +461,8 @@ bool Parser::parseFunction(FunctionDecl::Kind kind, ModelDecl &model) {
   consume();
   if (!parseIdentifier(fn.name, "after '" + keyword.str() + "'", &fn.loc))
     return false;
-  bool hasParams = kind == FunctionDecl::Kind::Block ||
-                   kind == FunctionDecl::Kind::Def;
+  bool hasParams =
+      kind == FunctionDecl::Kind::Block || kind == FunctionDecl::Kind::Def;
   if (hasParams) {
     if (!expect(TokenKind::LParen, "to open the parameter list") ||
         !parseFormals(fn.params))
@@ -576,8 +593,7 @@ bool Parser::parseTrain(ModelDecl &model) {
       ok = train.schedule != nullptr;
     } else if (tok().is(TokenKind::Identifier) && word == "stage") {
       ok = parseStage(train);
-    } else if (tok().is(TokenKind::Identifier) &&
-               peek().is(TokenKind::Equal)) {
+    } else if (tok().is(TokenKind::Identifier) && peek().is(TokenKind::Equal)) {
       do {
         Binding binding;
         ok = parseBinding(binding, "in the training section");
@@ -628,8 +644,7 @@ bool Parser::parseStage(TrainDecl &train) {
       ok = objective.minimize != nullptr;
       if (ok)
         stage.objectives.push_back(std::move(objective));
-    } else if (tok().is(TokenKind::Identifier) &&
-               peek().is(TokenKind::Equal)) {
+    } else if (tok().is(TokenKind::Identifier) && peek().is(TokenKind::Equal)) {
       do {
         Binding binding;
         ok = parseBinding(binding, "in the stage");
@@ -849,13 +864,20 @@ ExprPtr Parser::parseNot() {
 
 static std::optional<BinaryOp> comparisonOp(TokenKind kind) {
   switch (kind) {
-  case TokenKind::EqualEqual: return BinaryOp::Eq;
-  case TokenKind::NotEqual: return BinaryOp::Ne;
-  case TokenKind::Less: return BinaryOp::Lt;
-  case TokenKind::LessEqual: return BinaryOp::Le;
-  case TokenKind::Greater: return BinaryOp::Gt;
-  case TokenKind::GreaterEqual: return BinaryOp::Ge;
-  default: return std::nullopt;
+  case TokenKind::EqualEqual:
+    return BinaryOp::Eq;
+  case TokenKind::NotEqual:
+    return BinaryOp::Ne;
+  case TokenKind::Less:
+    return BinaryOp::Lt;
+  case TokenKind::LessEqual:
+    return BinaryOp::Le;
+  case TokenKind::Greater:
+    return BinaryOp::Gt;
+  case TokenKind::GreaterEqual:
+    return BinaryOp::Ge;
+  default:
+    return std::nullopt;
   }
 }
 
@@ -870,8 +892,8 @@ ExprPtr Parser::parseComparison() {
     ExprPtr rhs = parseAdditive();
     if (!rhs)
       return nullptr;
-    lhs = std::make_unique<BinaryExpr>(loc, *op, std::move(lhs),
-                                       std::move(rhs));
+    lhs =
+        std::make_unique<BinaryExpr>(loc, *op, std::move(lhs), std::move(rhs));
     if (comparisonOp(tok().kind)) {
       diag.error(tok().getLoc())
           << "comparisons do not chain; combine them with 'and'";
@@ -973,8 +995,8 @@ ExprPtr Parser::parsePostfix() {
       std::string member;
       if (!parseIdentifier(member, "after '.'"))
         return nullptr;
-      expr = std::make_unique<MemberExpr>(loc, std::move(expr),
-                                          std::move(member));
+      expr =
+          std::make_unique<MemberExpr>(loc, std::move(expr), std::move(member));
     } else {
       break;
     }
@@ -1137,8 +1159,7 @@ ExprPtr Parser::parsePrimary() {
         parseCall("after 'repeat <count>', e.g. repeat 4 layer(x)");
     if (!call)
       return nullptr;
-    return std::make_unique<RepeatExpr>(loc, std::move(count),
-                                        std::move(call));
+    return std::make_unique<RepeatExpr>(loc, std::move(count), std::move(call));
   }
   default: {
     auto error = diag.error(loc);

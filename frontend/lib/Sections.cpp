@@ -128,8 +128,7 @@ void ModelCompiler::compileGenerate(const GenerateDecl &gen) {
                value.getString() == "catalog") {
       constrain = rec::DecodeConstraint::catalog;
     } else {
-      error(arg->getLoc()) << what
-                           << ": constrain is 'catalog' or 'none', got "
+      error(arg->getLoc()) << what << ": constrain is 'catalog' or 'none', got "
                            << value.describe();
       return;
     }
@@ -150,10 +149,9 @@ void ModelCompiler::compileGenerate(const GenerateDecl &gen) {
     return;
   }
   if (logits.getDim(1).isStatic() && logits.getDim(1).size < *items) {
-    error(call.getLoc()) << what << ": items = " << *items
-                         << " but decoder '" << entries[1].getSymName()
-                         << "' scores " << logits.getDim(1).size
-                         << " items per session";
+    error(call.getLoc()) << what << ": items = " << *items << " but decoder '"
+                         << entries[1].getSymName() << "' scores "
+                         << logits.getDim(1).size << " items per session";
     return;
   }
   auto type = RecTensorType::get(
@@ -342,8 +340,8 @@ static bool applySettings(ModelCompiler &compiler, Operation *op,
       std::vector<std::string> names(allowed.begin(), allowed.end());
       compiler.error(setting.loc)
           << "unknown setting '" << setting.name << "' in " << where
-          << didYouMean(setting.name, names) << " (settings: "
-          << llvm::join(allowed, ", ") << ")";
+          << didYouMean(setting.name, names)
+          << " (settings: " << llvm::join(allowed, ", ") << ")";
       ok = false;
       continue;
     }
@@ -376,11 +374,11 @@ static bool applySettings(ModelCompiler &compiler, Operation *op,
 }
 
 template <typename KindT>
-std::optional<ModelCompiler::ConfigCall<KindT>> ModelCompiler::configCall(
-    const CallExpr &call, llvm::StringRef what,
-    ArrayRef<llvm::StringRef> kinds,
-    std::optional<KindT> (*symbolize)(llvm::StringRef),
-    ArrayRef<llvm::StringRef> (*paramNames)(KindT)) {
+std::optional<ModelCompiler::ConfigCall<KindT>>
+ModelCompiler::configCall(const CallExpr &call, llvm::StringRef what,
+                          ArrayRef<llvm::StringRef> kinds,
+                          std::optional<KindT> (*symbolize)(llvm::StringRef),
+                          ArrayRef<llvm::StringRef> (*paramNames)(KindT)) {
   auto *callee = llvm::dyn_cast<NameExpr>(call.callee.get());
   std::optional<KindT> kind =
       callee ? symbolize(callee->name) : std::optional<KindT>();
@@ -407,8 +405,8 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
   auto trainOp = builder().create<rec::TrainOp>(loc(train.loc));
   Block *body = builder().createBlock(&trainOp.getBody());
   builder().setInsertionPointToStart(body);
-  applySettings(*this, trainOp, train.settings,
-                rec::TrainOp::getSettingNames(), "the training section");
+  applySettings(*this, trainOp, train.settings, rec::TrainOp::getSettingNames(),
+                "the training section");
 
   if (!train.optimizer)
     error(train.loc) << "the training section needs an optimizer, e.g. "
@@ -447,7 +445,8 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
     builder().setInsertionPointToStart(
         builder().createBlock(&stageOp.getBody()));
     applySettings(*this, stageOp, stage.settings,
-                  rec::StageOp::getSettingNames(), "stage '" + stage.name + "'");
+                  rec::StageOp::getSettingNames(),
+                  "stage '" + stage.name + "'");
     if (stage.objectives.empty())
       error(stage.loc) << "stage '" << stage.name
                        << "' has no objective; add 'minimize <loss>'";
@@ -463,8 +462,8 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
       auto *callee = llvm::dyn_cast<NameExpr>(call.callee.get());
       llvm::StringRef name = callee ? llvm::StringRef(callee->name) : "";
       if (name != "dpo" && name != "ecpo") {
-        error(call.getLoc()) << "unknown alignment objective '" << name
-                             << "'" << didYouMean(name, {"dpo", "ecpo"})
+        error(call.getLoc()) << "unknown alignment objective '" << name << "'"
+                             << didYouMean(name, {"dpo", "ecpo"})
                              << " (objectives: minimize, dpo, ecpo)";
         continue;
       }
@@ -478,8 +477,9 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
         continue;
       const Expr *reward = findArg(call, "reward", 0);
       if (!reward) {
-        error(call.getLoc()) << name << " needs the reward to align to: "
-                             << name << "(reward = preference, ...)";
+        error(call.getLoc())
+            << name << " needs the reward to align to: " << name
+            << "(reward = preference, ...)";
         continue;
       }
       FailureOr<ArrayAttr> rewards = weightedEntries(
@@ -504,11 +504,11 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
                           weight = number("weight", 1.0),
                           fraction = number("fraction", 0.01);
         if (succeeded(beta) && succeeded(weight) && succeeded(fraction))
-          builder().create<rec::DpoOp>(
-              loc(call.getLoc()), *rewards, builder().getF64FloatAttr(*beta),
-              builder().getF64FloatAttr(*weight),
-              builder().getI64IntegerAttr(*group),
-              builder().getF64FloatAttr(*fraction));
+          builder().create<rec::DpoOp>(loc(call.getLoc()), *rewards,
+                                       builder().getF64FloatAttr(*beta),
+                                       builder().getF64FloatAttr(*weight),
+                                       builder().getI64IntegerAttr(*group),
+                                       builder().getF64FloatAttr(*fraction));
         continue;
       }
       FlatSymbolRefAttr format;
@@ -518,7 +518,8 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
         if (failed(formatTerm))
           continue;
         auto terms = formatTerm->getAsRange<rec::TermAttr>();
-        if (formatTerm->size() != 1 || (*terms.begin()).getWeight().convertToDouble() != 1.0) {
+        if (formatTerm->size() != 1 ||
+            (*terms.begin()).getWeight().convertToDouble() != 1.0) {
           error(arg->getLoc()) << "format names one reward, such as 'legal'";
           continue;
         }
@@ -528,12 +529,11 @@ void ModelCompiler::compileTrain(const TrainDecl &train) {
                         epsilon = number("epsilon", 0.2);
       FailureOr<int64_t> formatK = integer("format_k", 5);
       if (succeeded(delta) && succeeded(epsilon) && succeeded(formatK))
-        builder().create<rec::EcpoOp>(
-            loc(call.getLoc()), *rewards, format,
-            builder().getI64IntegerAttr(*group),
-            builder().getF64FloatAttr(*delta),
-            builder().getF64FloatAttr(*epsilon),
-            builder().getI64IntegerAttr(*formatK));
+        builder().create<rec::EcpoOp>(loc(call.getLoc()), *rewards, format,
+                                      builder().getI64IntegerAttr(*group),
+                                      builder().getF64FloatAttr(*delta),
+                                      builder().getF64FloatAttr(*epsilon),
+                                      builder().getI64IntegerAttr(*formatK));
     }
   }
 }

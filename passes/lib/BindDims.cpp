@@ -15,8 +15,7 @@ using namespace mlir;
 using namespace onerec;
 
 namespace {
-struct RecBindDimsPass
-    : public onerec::impl::RecBindDimsBase<RecBindDimsPass> {
+struct RecBindDimsPass : public onerec::impl::RecBindDimsBase<RecBindDimsPass> {
   using RecBindDimsBase::RecBindDimsBase;
 
   void runOnOperation() override {
@@ -51,21 +50,22 @@ struct RecBindDimsPass
     // Rewrite every type that names a bound dimension, wherever it appears
     // (values, function signatures, type attributes of params and generate).
     AttrTypeReplacer replacer;
-    replacer.addReplacement([&](rec::RecTensorType type) -> std::optional<Type> {
-      SmallVector<rec::Dim> dims(type.getDims());
-      bool changed = false;
-      for (rec::Dim &dim : dims) {
-        if (dim.isSymbolic())
-          if (auto it = bindings.find(dim.symbol.getValue());
-              it != bindings.end()) {
-            dim = rec::Dim::fixed(it->second);
-            changed = true;
+    replacer.addReplacement(
+        [&](rec::RecTensorType type) -> std::optional<Type> {
+          SmallVector<rec::Dim> dims(type.getDims());
+          bool changed = false;
+          for (rec::Dim &dim : dims) {
+            if (dim.isSymbolic())
+              if (auto it = bindings.find(dim.symbol.getValue());
+                  it != bindings.end()) {
+                dim = rec::Dim::fixed(it->second);
+                changed = true;
+              }
           }
-      }
-      if (!changed)
-        return std::nullopt;
-      return type.withDims(dims);
-    });
+          if (!changed)
+            return std::nullopt;
+          return type.withDims(dims);
+        });
     replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
                                           /*replaceLocs=*/false,
                                           /*replaceTypes=*/true);

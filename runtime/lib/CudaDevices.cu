@@ -19,10 +19,10 @@ namespace {
 Status cudaStatus(cudaError_t error, const std::string &what) {
   if (error == cudaSuccess)
     return Status::ok();
-  Status::Code code = error == cudaErrorNoDevice ||
-                              error == cudaErrorInsufficientDriver
-                          ? Status::Code::Unavailable
-                          : Status::Code::Internal;
+  Status::Code code =
+      error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver
+          ? Status::Code::Unavailable
+          : Status::Code::Internal;
   return Status::error(code, what + ": " + cudaGetErrorString(error));
 }
 
@@ -47,9 +47,9 @@ StatusOr<std::vector<CudaDeviceInfo>> onerec::runtime::queryCudaDevices() {
   std::vector<CudaDeviceInfo> devices;
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop;
-    if (Status s = cudaStatus(cudaGetDeviceProperties(&prop, i),
-                              "cudaGetDeviceProperties(" + std::to_string(i) +
-                                  ")");
+    if (Status s =
+            cudaStatus(cudaGetDeviceProperties(&prop, i),
+                       "cudaGetDeviceProperties(" + std::to_string(i) + ")");
         !s.isOk())
       return s;
     CudaDeviceInfo info;
@@ -88,9 +88,9 @@ Status onerec::runtime::checkCudaDevice(int index) {
   for (int i = 0; i < n; ++i)
     if (host[i] != 3 * i + 1)
       return Status::error(Status::Code::Internal,
-                           where + ": element " + std::to_string(i) +
-                               " is " + std::to_string(host[i]) +
-                               ", expected " + std::to_string(3 * i + 1));
+                           where + ": element " + std::to_string(i) + " is " +
+                               std::to_string(host[i]) + ", expected " +
+                               std::to_string(3 * i + 1));
   return Status::ok();
 }
 

@@ -6,14 +6,22 @@ using namespace onerec::runtime;
 
 const char *Status::codeName(Code code) {
   switch (code) {
-  case Code::Ok: return "ok";
-  case Code::InvalidArgument: return "invalid argument";
-  case Code::NotFound: return "not found";
-  case Code::IoError: return "i/o error";
-  case Code::Corrupt: return "corrupt";
-  case Code::Unsupported: return "unsupported";
-  case Code::Unavailable: return "unavailable";
-  case Code::Internal: return "internal error";
+  case Code::Ok:
+    return "ok";
+  case Code::InvalidArgument:
+    return "invalid argument";
+  case Code::NotFound:
+    return "not found";
+  case Code::IoError:
+    return "i/o error";
+  case Code::Corrupt:
+    return "corrupt";
+  case Code::Unsupported:
+    return "unsupported";
+  case Code::Unavailable:
+    return "unavailable";
+  case Code::Internal:
+    return "internal error";
   }
   return "unknown";
 }

@@ -38,13 +38,59 @@ void onCrash(int signal) {
   std::raise(signal);
 }
 
-const char *const kTokens[] = {
-    "model", "const", "dim", "input", "target", "param", "block", "def",
-    "loss", "reward", "generate", "train", "repeat", "if", "else", "for",
-    "in", "return", "import", "(", ")", "[", "]", "{", "}", "<", ">", ",",
-    ":", "=", "+", "*", "**", "-1", "0", "1e999", "99999999999999999999",
-    "f32", "id<", "sid<", "B", "\n", "//", "/*", "\"", "attn(", "repeat 4096",
-    "moe(", "embed(", "session_tokens(", "beam(", "minimize", "stage"};
+const char *const kTokens[] = {"model",
+                               "const",
+                               "dim",
+                               "input",
+                               "target",
+                               "param",
+                               "block",
+                               "def",
+                               "loss",
+                               "reward",
+                               "generate",
+                               "train",
+                               "repeat",
+                               "if",
+                               "else",
+                               "for",
+                               "in",
+                               "return",
+                               "import",
+                               "(",
+                               ")",
+                               "[",
+                               "]",
+                               "{",
+                               "}",
+                               "<",
+                               ">",
+                               ",",
+                               ":",
+                               "=",
+                               "+",
+                               "*",
+                               "**",
+                               "-1",
+                               "0",
+                               "1e999",
+                               "99999999999999999999",
+                               "f32",
+                               "id<",
+                               "sid<",
+                               "B",
+                               "\n",
+                               "//",
+                               "/*",
+                               "\"",
+                               "attn(",
+                               "repeat 4096",
+                               "moe(",
+                               "embed(",
+                               "session_tokens(",
+                               "beam(",
+                               "minimize",
+                               "stage"};
 
 std::string mutate(const std::string &input, const std::string &other,
                    std::mt19937_64 &rng) {
@@ -139,7 +185,7 @@ int main(int argc, char **argv) {
       ++runs;
     }
   }
-  std::printf("onerec-fuzz-driver: %zu inputs from %zu files, no crash\n",
-              runs, files.size());
+  std::printf("onerec-fuzz-driver: %zu inputs from %zu files, no crash\n", runs,
+              files.size());
   return 0;
 }

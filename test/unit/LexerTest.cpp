@@ -1,7 +1,7 @@
 //===- LexerTest.cpp - .rdsl tokens ---------------------------------------===//
 
-#include "TestSource.h"
 #include "onerec/Frontend/Lexer.h"
+#include "TestSource.h"
 
 #include <gtest/gtest.h>
 
@@ -31,11 +31,11 @@ TEST(LexerTest, NumbersKeywordsAndOperators) {
   TestSource source("const x = 1_000 * 2.5e-3 ** y <= z != w");
   std::vector<Token> tokens = lex(source);
   using K = TokenKind;
-  EXPECT_EQ(kinds(tokens),
-            (std::vector<K>{K::Kw_const, K::Identifier, K::Equal, K::Integer,
-                            K::Star, K::Float, K::StarStar, K::Identifier,
-                            K::LessEqual, K::Identifier, K::NotEqual,
-                            K::Identifier, K::Eof}));
+  EXPECT_EQ(
+      kinds(tokens),
+      (std::vector<K>{K::Kw_const, K::Identifier, K::Equal, K::Integer, K::Star,
+                      K::Float, K::StarStar, K::Identifier, K::LessEqual,
+                      K::Identifier, K::NotEqual, K::Identifier, K::Eof}));
   EXPECT_EQ(tokens[3].intValue, 1000);
   EXPECT_DOUBLE_EQ(tokens[5].floatValue, 2.5e-3);
   EXPECT_TRUE(source.errors.empty());

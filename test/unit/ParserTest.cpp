@@ -1,7 +1,7 @@
 //===- ParserTest.cpp - the .rdsl parser ----------------------------------===//
 
-#include "TestSource.h"
 #include "onerec/Frontend/Parser.h"
+#include "TestSource.h"
 
 #include <gtest/gtest.h>
 

@@ -4,8 +4,8 @@
 // them), so the propagation of rec-infer-shapes is tested here: retype an
 // argument, run the pass, read the types it derived.
 
-#include "onerec/Dialect/Rec/IR/Rec.h"
 #include "onerec/Passes/Passes.h"
+#include "onerec/Dialect/Rec/IR/Rec.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
@@ -54,8 +54,8 @@ TEST_F(PassesTest, InferShapesPropagatesAChangedArgument) {
   auto func = *module->getOps<func::FuncOp>().begin();
   Block &body = func.getBody().front();
   // A change made outside the shape rules: the batch becomes static.
-  body.getArgument(0).setType(rec::RecTensorType::getStatic(
-      {4, 8}, Float32Type::get(&context)));
+  body.getArgument(0).setType(
+      rec::RecTensorType::getStatic({4, 8}, Float32Type::get(&context)));
 
   PassManager pm(&context);
   pm.addPass(createRecInferShapes());
@@ -76,8 +76,8 @@ func.func @f(%x: !rec.tensor<[B, 16], f32>, %w: !rec.tensor<[16, 4], f32>) -> !r
 )mlir");
   ASSERT_TRUE(module);
   auto func = *module->getOps<func::FuncOp>().begin();
-  func.getBody().front().getArgument(0).setType(rec::RecTensorType::getStatic(
-      {4, 8}, Float32Type::get(&context)));
+  func.getBody().front().getArgument(0).setType(
+      rec::RecTensorType::getStatic({4, 8}, Float32Type::get(&context)));
   PassManager pm(&context);
   pm.addPass(createRecInferShapes());
   EXPECT_TRUE(failed(pm.run(*module)));

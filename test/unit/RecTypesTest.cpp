@@ -2,8 +2,8 @@
 
 #include "onerec/Dialect/Rec/IR/Rec.h"
 
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 
 #include <gtest/gtest.h>
@@ -29,7 +29,8 @@ TEST_F(RecTypesTest, BroadcastFollowsNumpyWithNamedDims) {
   ASSERT_TRUE(bcast);
   EXPECT_EQ(formatDims(*bcast), "[B, 5, 8]");
   // A symbol matches itself or 1, never a different symbol or a number.
-  EXPECT_TRUE(broadcastDims({B, Dim::fixed(8)}, {Dim::fixed(1), Dim::fixed(8)}));
+  EXPECT_TRUE(
+      broadcastDims({B, Dim::fixed(8)}, {Dim::fixed(1), Dim::fixed(8)}));
   EXPECT_FALSE(broadcastDims({B}, {L}));
   EXPECT_FALSE(broadcastDims({B}, {Dim::fixed(4)}));
   EXPECT_TRUE(isBroadcastableTo({Dim::fixed(8)}, {B, Dim::fixed(8)}));
@@ -42,8 +43,8 @@ TEST_F(RecTypesTest, TypesPrintTheWayUsersWriteThem) {
                               SidType::get(&context, 8192));
   EXPECT_EQ(formatTensorType(t), "sid<8192>[B, 256, 3]");
   EXPECT_EQ(formatTensorType(RecTensorType::getScalar(f32)), "f32[]");
-  EXPECT_EQ(formatTensorType(RecTensorType::getStatic(
-                {4}, IntegerType::get(&context, 1))),
+  EXPECT_EQ(formatTensorType(
+                RecTensorType::getStatic({4}, IntegerType::get(&context, 1))),
             "bool[4]");
   EXPECT_FALSE(t.hasStaticShape());
   EXPECT_FALSE(t.getStaticNumElements());
@@ -52,10 +53,10 @@ TEST_F(RecTypesTest, TypesPrintTheWayUsersWriteThem) {
 }
 
 TEST_F(RecTypesTest, TypesRoundTripThroughText) {
-  for (StringRef text : {"!rec.tensor<[B, 200, 64], f32>",
-                         "!rec.tensor<[], bf16>",
-                         "!rec.tensor<[B, 5, 3], !rec.sid<256>>",
-                         "!rec.tensor<[B], !rec.id<0>>"}) {
+  for (StringRef text :
+       {"!rec.tensor<[B, 200, 64], f32>", "!rec.tensor<[], bf16>",
+        "!rec.tensor<[B, 5, 3], !rec.sid<256>>",
+        "!rec.tensor<[B], !rec.id<0>>"}) {
     Type type = parseType(text, &context);
     ASSERT_TRUE(type) << text.str();
     std::string printed;

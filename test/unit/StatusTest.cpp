@@ -18,7 +18,8 @@ TEST(StatusTest, ErrorCarriesCodeMessageAndContext) {
   EXPECT_FALSE(status.isOk());
   EXPECT_EQ(status.code(), Status::Code::Corrupt);
   Status located = status.withContext("plan.fb");
-  EXPECT_EQ(located.message(), "plan.fb: truncated (12 bytes, need at least 24)");
+  EXPECT_EQ(located.message(),
+            "plan.fb: truncated (12 bytes, need at least 24)");
   EXPECT_EQ(located.toString(),
             "corrupt: plan.fb: truncated (12 bytes, need at least 24)");
   EXPECT_TRUE(Status::ok().withContext("x").isOk());

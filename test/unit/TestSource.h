@@ -1,4 +1,5 @@
-//===- TestSource.h - a .rdsl buffer with captured diagnostics ----*- C++ -*-===//
+//===- TestSource.h - a .rdsl buffer with captured diagnostics ----*- C++
+//-*-===//
 #ifndef ONEREC_TEST_UNIT_TESTSOURCE_H
 #define ONEREC_TEST_UNIT_TESTSOURCE_H
 

@@ -1,4 +1,5 @@
-//===- onerec-run.cpp - the onerec runtime driver --------------------------===//
+//===- onerec-run.cpp - the onerec runtime driver
+//--------------------------===//
 //
 // onerec-run <command> [options]
 //
@@ -32,9 +33,15 @@ std::string jsonEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
     default:
       if (static_cast<unsigned char>(c) < 0x20)
         out += fmt::format("\\u{:04x}", c);
@@ -92,8 +99,7 @@ int runDevices(const std::vector<std::string_view> &args) {
                    gpu.totalMemoryBytes);
         if (i < checks.size())
           fmt::print(", \"check\": \"{}\"",
-                     jsonEscape(checks[i].isOk() ? "ok"
-                                                 : checks[i].message()));
+                     jsonEscape(checks[i].isOk() ? "ok" : checks[i].message()));
         fmt::print("}}");
       }
       fmt::print("]}},\n");
@@ -104,10 +110,14 @@ int runDevices(const std::vector<std::string_view> &args) {
   }
 
   std::vector<std::string> features;
-  if (cpu.avx2) features.push_back("AVX2");
-  if (cpu.fma) features.push_back("FMA");
-  if (cpu.avx512f) features.push_back("AVX-512F");
-  if (cpu.avx512bf16) features.push_back("AVX-512 BF16");
+  if (cpu.avx2)
+    features.push_back("AVX2");
+  if (cpu.fma)
+    features.push_back("FMA");
+  if (cpu.avx512f)
+    features.push_back("AVX-512F");
+  if (cpu.avx512bf16)
+    features.push_back("AVX-512 BF16");
   fmt::print("CPU   {} ({} logical cores{}{})\n", cpu.model, cpu.logicalCores,
              features.empty() ? "" : ", ", fmt::join(features, " "));
   fmt::print("CUDA  {}\n", describeCudaVersions());
@@ -122,9 +132,9 @@ int runDevices(const std::vector<std::string_view> &args) {
                  gpu.name, gpu.computeMajor, gpu.computeMinor,
                  gpu.multiprocessors, gpu.totalMemoryBytes / double(1 << 30),
                  i < checks.size()
-                     ? (checks[i].isOk() ? "  check: ok"
-                                         : "  check FAILED: " +
-                                               checks[i].message())
+                     ? (checks[i].isOk()
+                            ? "  check: ok"
+                            : "  check FAILED: " + checks[i].message())
                      : std::string());
     }
   }

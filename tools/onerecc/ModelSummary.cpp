@@ -28,7 +28,8 @@ std::string humanCount(double n) {
   return text;
 }
 
-void printModel(ModuleOp module, llvm::raw_ostream &os, llvm::StringRef indent) {
+void printModel(ModuleOp module, llvm::raw_ostream &os,
+                llvm::StringRef indent) {
   auto name = module->getAttrOfType<StringAttr>(
       onerec::rec::RecDialect::kModelAttrName);
   os << indent << "model " << (name ? name.getValue() : "?") << "\n";

@@ -1,4 +1,5 @@
-//===- ModelSummary.h - a readable overview of a compiled model ---*- C++ -*-===//
+//===- ModelSummary.h - a readable overview of a compiled model ---*- C++
+//-*-===//
 #ifndef ONEREC_TOOLS_ONERECC_MODELSUMMARY_H
 #define ONEREC_TOOLS_ONERECC_MODELSUMMARY_H
 

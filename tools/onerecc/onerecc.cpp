@@ -28,7 +28,8 @@ static cl::OptionCategory category("onerecc options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.rdsl>"),
                                       cl::cat(category));
 
-static cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
+static cl::opt<std::string> outputFile("o",
+                                       cl::desc("Output file ('-' for stdout)"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(category));
 
@@ -75,10 +76,10 @@ static cl::opt<bool> splitInputFile(
              "model (line numbers stay those of the whole file)"),
     cl::init(false), cl::cat(category));
 
-static cl::opt<bool>
-    listBuiltins("list-builtins",
-                 cl::desc("List the builtin functions of the language and exit"),
-                 cl::init(false), cl::cat(category));
+static cl::opt<bool> listBuiltins(
+    "list-builtins",
+    cl::desc("List the builtin functions of the language and exit"),
+    cl::init(false), cl::cat(category));
 
 /// Splits at lines `// -----`; each chunk keeps its line numbers by starting
 /// with as many empty lines as precede it in the file.

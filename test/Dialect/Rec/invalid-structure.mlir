@@ -32,7 +32,7 @@ func.func @negative_vocab(%x: !rec.tensor<[4], !rec.id<-1>>)
 // -----
 
 //===----------------------------------------------------------------------===//
-// Discardable attributes: rec.model, rec.source, rec.entry, rec.role, rec.name
+// Discardable attributes: rec.model, rec.entry, rec.role, rec.name (and no others)
 //===----------------------------------------------------------------------===//
 
 // expected-error @+1 {{'rec.model' is a string attribute of a module}}
@@ -48,8 +48,8 @@ func.func @model_on_func() attributes {rec.model = "m"} {
 
 // -----
 
-// expected-error @+1 {{'rec.source' is a string attribute of a module}}
-module attributes {rec.source = 3 : i64} {
+// expected-error @+1 {{unknown rec attribute 'rec.source'}}
+module attributes {rec.source = "m.rdsl"} {
 }
 
 // -----

@@ -1,4 +1,5 @@
-//===- AST.h - the .rdsl abstract syntax tree ---------------------*- C++ -*-===//
+//===- AST.h - the .rdsl abstract syntax tree ---------------------*- C++
+//-*-===//
 //
 // What the parser produces and the model compiler consumes. Every node keeps
 // the source position of its first token so diagnostics and IR locations
@@ -50,8 +51,7 @@ private:
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
-template <Expr::Kind K>
-class ExprBase : public Expr {
+template <Expr::Kind K> class ExprBase : public Expr {
 public:
   explicit ExprBase(llvm::SMLoc loc) : Expr(K, loc) {}
   static bool classof(const Expr *e) { return e->getKind() == K; }
@@ -336,7 +336,7 @@ struct GenerateDecl {
 /// `minimize ntp + 0.1 * aux`, or an alignment objective `ecpo(...)`.
 struct Objective {
   llvm::SMLoc loc;
-  ExprPtr minimize;                   // set for `minimize`
+  ExprPtr minimize;                    // set for `minimize`
   std::unique_ptr<CallExpr> alignment; // set for dpo/ecpo
 };
 

@@ -1,4 +1,5 @@
-//===- Diagnostics.h - located errors for .rdsl programs ----------*- C++ -*-===//
+//===- Diagnostics.h - located errors for .rdsl programs ----------*- C++
+//-*-===//
 //
 // The frontend reports through MLIR's diagnostic engine: a position in a
 // `.rdsl` buffer becomes a FileLineColLoc, and the SourceMgr diagnostic

@@ -1,4 +1,5 @@
-//===- Frontend.h - compile .rdsl models to rec IR ----------------*- C++ -*-===//
+//===- Frontend.h - compile .rdsl models to rec IR ----------------*- C++
+//-*-===//
 //
 // The public entry of the frontend: source text in, a verified `builtin.module`
 // of the rec dialect out. Errors go to the MLIR context's diagnostic handlers
@@ -33,10 +34,11 @@ struct FrontendOptions {
 /// Compiles the model in buffer `bufferId` of `sourceMgr` into a new, verified
 /// module in `context`. Returns null after reporting errors. Compilation stops
 /// once `options.maxErrors` errors were reported; `stoppedAtLimit` says so.
-mlir::OwningOpRef<mlir::ModuleOp>
-compileModel(llvm::SourceMgr &sourceMgr, unsigned bufferId,
-             mlir::MLIRContext &context, const FrontendOptions &options,
-             bool *stoppedAtLimit = nullptr);
+mlir::OwningOpRef<mlir::ModuleOp> compileModel(llvm::SourceMgr &sourceMgr,
+                                               unsigned bufferId,
+                                               mlir::MLIRContext &context,
+                                               const FrontendOptions &options,
+                                               bool *stoppedAtLimit = nullptr);
 
 /// Lists the builtin functions of the language: signature and summary.
 void printBuiltinReference(llvm::raw_ostream &os);

@@ -1,4 +1,5 @@
-//===- Lexer.h - .rdsl tokens -------------------------------------*- C++ -*-===//
+//===- Lexer.h - .rdsl tokens -------------------------------------*- C++
+//-*-===//
 #ifndef ONEREC_FRONTEND_LEXER_H
 #define ONEREC_FRONTEND_LEXER_H
 
@@ -41,7 +42,7 @@ enum class TokenKind {
   GreaterEqual,
   EqualEqual,
   NotEqual,
-  // Keywords.
+// Keywords.
 #define ONEREC_KEYWORD(NAME) Kw_##NAME,
 #include "onerec/Frontend/Keywords.def"
 };

@@ -1,4 +1,5 @@
-//===- Parser.h - .rdsl parser -------------------------------------*- C++ -*-===//
+//===- Parser.h - .rdsl parser -------------------------------------*- C++
+//-*-===//
 #ifndef ONEREC_FRONTEND_PARSER_H
 #define ONEREC_FRONTEND_PARSER_H
 

@@ -1,4 +1,5 @@
-//===- Passes.h - onerec compiler passes --------------------------*- C++ -*-===//
+//===- Passes.h - onerec compiler passes --------------------------*- C++
+//-*-===//
 #ifndef ONEREC_PASSES_PASSES_H
 #define ONEREC_PASSES_PASSES_H
 

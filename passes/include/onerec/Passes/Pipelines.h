@@ -1,4 +1,5 @@
-//===- Pipelines.h - the onerec pass pipelines --------------------*- C++ -*-===//
+//===- Pipelines.h - the onerec pass pipelines --------------------*- C++
+//-*-===//
 //
 // One function per compilation stage, each readable top to bottom: onerecc
 // calls them; onerec-opt runs any pass alone.

@@ -1,4 +1,5 @@
-//===- Devices.h - what this machine can run on -------------------*- C++ -*-===//
+//===- Devices.h - what this machine can run on -------------------*- C++
+//-*-===//
 //
 // Discovery of the CPU (cores, vector extensions) and of CUDA devices, plus a
 // health check that runs a kernel on a device and verifies its result. CUDA

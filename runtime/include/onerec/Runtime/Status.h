@@ -1,4 +1,5 @@
-//===- Status.h - errors of the runtime ---------------------------*- C++ -*-===//
+//===- Status.h - errors of the runtime ---------------------------*- C++
+//-*-===//
 //
 // The runtime reports failures as values: a Status (ok or a code and a
 // message that says where and what), or a StatusOr<T>. Messages name the file,
@@ -61,8 +62,7 @@ private:
 };
 
 /// A value or the error that prevented computing it.
-template <typename T>
-class [[nodiscard]] StatusOr {
+template <typename T> class [[nodiscard]] StatusOr {
 public:
   StatusOr(T value) : value_(std::move(value)) {}
   StatusOr(Status status) : status_(std::move(status)) {

@@ -1,4 +1,5 @@
-//===- Rec.h - everything a user of the rec dialect includes ------*- C++ -*-===//
+//===- Rec.h - everything a user of the rec dialect includes ------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_REC_H
 #define ONEREC_DIALECT_REC_IR_REC_H
 

@@ -1,4 +1,5 @@
-//===- RecAttrs.h - rec dialect attributes ------------------------*- C++ -*-===//
+//===- RecAttrs.h - rec dialect attributes ------------------------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_RECATTRS_H
 #define ONEREC_DIALECT_REC_IR_RECATTRS_H
 

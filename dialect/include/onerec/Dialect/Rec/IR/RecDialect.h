@@ -1,4 +1,5 @@
-//===- RecDialect.h - the rec dialect -----------------------------*- C++ -*-===//
+//===- RecDialect.h - the rec dialect -----------------------------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_RECDIALECT_H
 #define ONEREC_DIALECT_REC_IR_RECDIALECT_H
 

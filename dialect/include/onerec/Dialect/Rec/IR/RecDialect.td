@@ -48,7 +48,6 @@ def Rec_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kRoleAttrName = "rec.role";
     static constexpr ::llvm::StringLiteral kNameAttrName = "rec.name";
     static constexpr ::llvm::StringLiteral kModelAttrName = "rec.model";
-    static constexpr ::llvm::StringLiteral kSourceAttrName = "rec.source";
   }];
 }
 

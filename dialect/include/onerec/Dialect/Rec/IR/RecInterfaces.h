@@ -1,4 +1,5 @@
-//===- RecInterfaces.h - rec dialect op interfaces ----------------*- C++ -*-===//
+//===- RecInterfaces.h - rec dialect op interfaces ----------------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_RECINTERFACES_H
 #define ONEREC_DIALECT_REC_IR_RECINTERFACES_H
 

@@ -1,4 +1,5 @@
-//===- RecOps.h - rec dialect operations --------------------------*- C++ -*-===//
+//===- RecOps.h - rec dialect operations --------------------------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_RECOPS_H
 #define ONEREC_DIALECT_REC_IR_RECOPS_H
 

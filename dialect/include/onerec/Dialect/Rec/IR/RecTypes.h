@@ -1,4 +1,5 @@
-//===- RecTypes.h - rec dialect types -----------------------------*- C++ -*-===//
+//===- RecTypes.h - rec dialect types -----------------------------*- C++
+//-*-===//
 #ifndef ONEREC_DIALECT_REC_IR_RECTYPES_H
 #define ONEREC_DIALECT_REC_IR_RECTYPES_H
 
