@@ -23,7 +23,6 @@ using rec::RecTensorType;
 
 namespace {
 
-
 /// Creates the parameters of one layer instance.
 class Weights {
 public:

@@ -27,7 +27,6 @@ int64_t normalizeAxis(int64_t axis, int64_t rank) {
   return axis < 0 && axis + rank >= 0 ? axis + rank : axis;
 }
 
-
 //===----------------------------------------------------------------------===//
 // Elementwise
 //===----------------------------------------------------------------------===//
@@ -218,6 +217,39 @@ template <typename OpT> CompilerValue reduce(BuiltinCall &call, Reduce kind) {
       axes.push_back(normalizeAxis(axis, typeOf(*value).getRank()));
   }
   return call.compiler().emit<OpT>(call.loc(), *value, axes, *keepdim);
+}
+
+double expOf(double x) { return std::exp(x); }
+double logOf(double x) { return std::log(x); }
+double sqrtOf(double x) { return std::sqrt(x); }
+double tanhOf(double x) { return std::tanh(x); }
+double absOf(double x) { return std::fabs(x); }
+double powOf(double a, double b) { return std::pow(a, b); }
+double maxOf(double a, double b) { return std::max(a, b); }
+double minOf(double a, double b) { return std::min(a, b); }
+
+/// Table entries of the elementwise and reduction families.
+template <typename OpT, double (*Fold)(double)>
+Builtin unaryBuiltin(const char *name, const char *summary) {
+  return {name,
+          {required("x")},
+          [](BuiltinCall &call) { return unaryMath<OpT>(call, Fold); },
+          summary};
+}
+template <typename OpT, double (*Fold)(double, double)>
+Builtin binaryBuiltin(const char *name, const char *summary) {
+  return {name,
+          {required("a"), required("b")},
+          [](BuiltinCall &call) { return binaryMath<OpT>(call, Fold); },
+          summary};
+}
+template <typename OpT, Reduce Kind>
+Builtin reduceBuiltin(const char *name, const char *summary) {
+  return {name,
+          {required("x"), optional("axis"),
+           withDefault("keepdim", CompilerValue::boolean(false))},
+          [](BuiltinCall &call) { return reduce<OpT>(call, Kind); },
+          summary};
 }
 
 template <typename OpT> CompilerValue softmaxLike(BuiltinCall &call) {
@@ -669,50 +701,30 @@ onerec::frontend::maskArgument(BuiltinCall &call, llvm::StringRef maskName,
 }
 
 std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
-  auto x = [] { return std::vector<BuiltinParam>{required("x")}; };
   auto axisLast = withDefault("axis", CompilerValue::integer(-1));
-  std::vector<Builtin> b;
-#define UNARY(NAME, OP, FOLD, SUMMARY)                                         \
-  b.push_back({NAME, x(),                                                      \
-               +[](BuiltinCall &c) { return unaryMath<rec::OP>(c, FOLD); },    \
-               SUMMARY});
-  UNARY(
-      "exp", ExpOp, +[](double v) { return std::exp(v); }, "e^x, elementwise")
-  UNARY(
-      "log", LogOp, +[](double v) { return std::log(v); }, "natural logarithm")
-  UNARY(
-      "sqrt", SqrtOp, +[](double v) { return std::sqrt(v); }, "square root")
-  UNARY("rsqrt", RsqrtOp, rsqrt, "1 / sqrt(x)")
-  UNARY(
-      "tanh", TanhOp, +[](double v) { return std::tanh(v); }, "tanh")
-  UNARY("sigmoid", SigmoidOp, sigmoid, "1 / (1 + e^-x)")
-  UNARY("silu", SiluOp, silu, "x * sigmoid(x)")
-  UNARY("gelu", GeluOp, gelu, "GELU (tanh approximation)")
-  UNARY("relu", ReluOp, relu, "max(x, 0)")
-  UNARY(
-      "abs", AbsOp, +[](double v) { return std::fabs(v); }, "absolute value")
-#undef UNARY
-  b.push_back({"pow",
-               {required("a"), required("b")},
-               +[](BuiltinCall &c) {
-                 return binaryMath<rec::PowOp>(
-                     c, +[](double a, double p) { return std::pow(a, p); });
-               },
-               "a ** b, elementwise"});
-  b.push_back({"maximum",
-               {required("a"), required("b")},
-               +[](BuiltinCall &c) {
-                 return binaryMath<rec::MaximumOp>(
-                     c, +[](double a, double v) { return std::max(a, v); });
-               },
-               "elementwise maximum"});
-  b.push_back({"minimum",
-               {required("a"), required("b")},
-               +[](BuiltinCall &c) {
-                 return binaryMath<rec::MinimumOp>(
-                     c, +[](double a, double v) { return std::min(a, v); });
-               },
-               "elementwise minimum"});
+  std::vector<Builtin> b = {
+      unaryBuiltin<rec::ExpOp, expOf>("exp", "e^x, elementwise"),
+      unaryBuiltin<rec::LogOp, logOf>("log", "natural logarithm"),
+      unaryBuiltin<rec::SqrtOp, sqrtOf>("sqrt", "square root"),
+      unaryBuiltin<rec::RsqrtOp, rsqrt>("rsqrt", "1 / sqrt(x)"),
+      unaryBuiltin<rec::TanhOp, tanhOf>("tanh", "tanh"),
+      unaryBuiltin<rec::SigmoidOp, sigmoid>("sigmoid", "1 / (1 + e^-x)"),
+      unaryBuiltin<rec::SiluOp, silu>("silu", "x * sigmoid(x)"),
+      unaryBuiltin<rec::GeluOp, gelu>("gelu", "GELU (tanh approximation)"),
+      unaryBuiltin<rec::ReluOp, relu>("relu", "max(x, 0)"),
+      unaryBuiltin<rec::AbsOp, absOf>("abs", "absolute value"),
+      binaryBuiltin<rec::PowOp, powOf>("pow", "a ** b, elementwise"),
+      binaryBuiltin<rec::MaximumOp, maxOf>("maximum", "elementwise maximum"),
+      binaryBuiltin<rec::MinimumOp, minOf>("minimum", "elementwise minimum"),
+      reduceBuiltin<rec::ReduceSumOp, Reduce::Sum>(
+          "sum", "sum over axes (all when none)"),
+      reduceBuiltin<rec::ReduceMeanOp, Reduce::Mean>(
+          "mean", "mean over axes (all when none)"),
+      reduceBuiltin<rec::ReduceMaxOp, Reduce::Max>(
+          "max", "maximum over axes; max(a, b) of two numbers"),
+      reduceBuiltin<rec::ReduceMinOp, Reduce::Min>(
+          "min", "minimum over axes; min(a, b) of two numbers"),
+  };
   b.push_back({"where",
                {required("cond"), required("a"), required("b")},
                where,
@@ -725,29 +737,6 @@ std::vector<Builtin> onerec::frontend::primitiveBuiltins() {
                {required("x"), required("vocab")},
                asId,
                "integers as ids of a vocabulary: as_id(x, items)"});
-
-  auto reduceParams = [&] {
-    return std::vector<BuiltinParam>{
-        required("x"), optional("axis"),
-        withDefault("keepdim", CompilerValue::boolean(false))};
-  };
-  b.push_back(
-      {"sum", reduceParams(),
-       +[](BuiltinCall &c) { return reduce<rec::ReduceSumOp>(c, Reduce::Sum); },
-       "sum over axes (all when none)"});
-  b.push_back({"mean", reduceParams(),
-               +[](BuiltinCall &c) {
-                 return reduce<rec::ReduceMeanOp>(c, Reduce::Mean);
-               },
-               "mean over axes (all when none)"});
-  b.push_back(
-      {"max", reduceParams(),
-       +[](BuiltinCall &c) { return reduce<rec::ReduceMaxOp>(c, Reduce::Max); },
-       "maximum over axes; max(a, b) of two numbers"});
-  b.push_back(
-      {"min", reduceParams(),
-       +[](BuiltinCall &c) { return reduce<rec::ReduceMinOp>(c, Reduce::Min); },
-       "minimum over axes; min(a, b) of two numbers"});
   b.push_back({"softmax",
                {required("x"), axisLast},
                softmaxLike<rec::SoftmaxOp>,
