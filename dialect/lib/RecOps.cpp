@@ -273,8 +273,8 @@ LogicalResult DpoOp::verify() {
     return emitOpError("beta must be positive");
   if (getGroup() < 2)
     return emitOpError("a preference pair needs a group of at least 2");
-  if (!(getFraction().convertToDouble() > 0 &&
-        getFraction().convertToDouble() <= 1))
+  double fraction = getFraction().convertToDouble();
+  if (!(fraction > 0 && fraction <= 1))
     return emitOpError("fraction must be in (0, 1]");
   return success();
 }
