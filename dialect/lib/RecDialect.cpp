@@ -286,6 +286,26 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
              << "'" << kEntryAttrName << "' is an entry kind on a func.func";
     return verifyEntry(func, kind.getValue());
   }
+  // Lowering annotations: checked for their kind here; their meaning is
+  // checked by the passes that read them.
+  if (name == kKernelAttrName || name == kUnsupportedAttrName) {
+    if (!isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' is a string attribute";
+    return success();
+  }
+  if (name == kOffsetsAttrName) {
+    auto offsets = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!offsets || offsets.size() != static_cast<int64_t>(op->getNumResults()))
+      return op->emitError() << "'" << name
+                             << "' is an array of one byte offset per result";
+    return success();
+  }
+  if (name == kArenaBytesAttrName || name == kArenaNaiveBytesAttrName) {
+    if (!isa<func::FuncOp>(op) || !isa<IntegerAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' is an integer attribute of an entry";
+    return success();
+  }
   return op->emitError() << "unknown rec attribute '" << name << "'";
 }
 

@@ -4,6 +4,7 @@
 #include "onerec/Passes/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
@@ -11,7 +12,30 @@ void onerec::buildFrontendPipeline(OpPassManager &pm) {
   pm.addPass(createRecInferShapes());
 }
 
+void onerec::buildLoweringPipeline(OpPassManager &pm,
+                                   const LoweringOptions &options) {
+  // Shape specialization: constants are already bound by the frontend; bind
+  // the dims the user fixed, keep the others symbolic with their maxima.
+  if (!options.bindDims.empty()) {
+    RecBindDimsOptions bind;
+    bind.dims = options.bindDims;
+    pm.addPass(createRecBindDims(bind));
+    pm.addPass(createRecInferShapes());
+  }
+  // Cleanup: folds, algebraic identities, shared subexpressions.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // Realization: a kernel (or a view) per op, then the arena of each entry.
+  pm.addPass(createRecSelectKernels());
+  pm.addPass(createRecPlanMemory());
+}
+
 void onerec::registerPipelines() {
+  PassPipelineRegistration<>(
+      "onerec-lowering-pipeline",
+      "Lowers frontend IR for plan emission: cleanup, kernel selection, "
+      "memory planning",
+      [](OpPassManager &pm) { buildLoweringPipeline(pm, LoweringOptions()); });
   PassPipelineRegistration<>(
       "onerec-frontend-pipeline",
       "Checks frontend IR: recomputes every rec op's result types",

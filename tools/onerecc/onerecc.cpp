@@ -1,8 +1,9 @@
 //===- onerecc.cpp - the onerec compiler driver ---------------------------===//
 //
-// onerecc model.rdsl [-D name=value]... [--config name] --emit=mlir [-o out]
+// onerecc model.rdsl [-D name=value]... [--config name] [--emit=KIND] [-o out]
 //
-// Reads a model, checks it, and writes the verified rec IR. Errors are printed
+// Reads a model, checks it, and writes the verified rec IR, a summary, the
+// lowered IR, or (for `-o plan.fb`, or --emit=plan) the executable plan. Errors are printed
 // as `file:line:col: error: ...` with the source line and a caret; the exit
 // status is 1 when anything was wrong.
 //
@@ -10,12 +11,14 @@
 
 #include "ModelSummary.h"
 #include "onerec/Frontend/Frontend.h"
+#include "onerec/Passes/PlanEmitter.h"
 #include "onerec/Passes/Pipelines.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -33,15 +36,28 @@ static cl::opt<std::string> outputFile("o",
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(category));
 
-enum class Emit { Mlir, Summary };
+enum class Emit { Mlir, Summary, MlirLowered, Plan };
 static cl::opt<Emit> emit(
-    "emit", cl::desc("What to write"), cl::init(Emit::Mlir),
+    "emit", cl::desc("What to write (default: plan for -o *.fb, else mlir)"),
+    cl::init(Emit::Mlir),
     cl::values(clEnumValN(Emit::Mlir, "mlir",
                           "the verified rec dialect IR of the model"),
                clEnumValN(Emit::Summary, "summary",
                           "dimensions, parameter counts, entries and their "
-                          "signatures, generation and training")),
+                          "signatures, generation and training"),
+               clEnumValN(Emit::MlirLowered, "mlir-lowered",
+                          "the IR just before plan emission: kernels chosen, "
+                          "arena offsets planned"),
+               clEnumValN(Emit::Plan, "plan",
+                          "the executable plan (FlatBuffers, "
+                          "docs/plan-format.md)")),
     cl::cat(category));
+
+static cl::list<std::string>
+    bindDims("bind", cl::CommaSeparated,
+             cl::desc("Specialize symbolic dims to static sizes in the plan: "
+                      "--bind B=32"),
+             cl::value_desc("NAME=SIZE"), cl::cat(category));
 
 static cl::list<std::string>
     defines("D", cl::Prefix,
@@ -99,6 +115,17 @@ static std::vector<std::string> splitKeepingLines(llvm::StringRef text) {
   return chunks;
 }
 
+/// FNV-1a 64 of every source buffer (the model and its imports), hex.
+static std::string hashSources(const llvm::SourceMgr &sourceMgr) {
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned i = 1; i <= sourceMgr.getNumBuffers(); ++i)
+    for (unsigned char c : sourceMgr.getMemoryBuffer(i)->getBuffer()) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+  return llvm::utohexstr(hash, /*LowerCase=*/true, /*Width=*/16);
+}
+
 /// Compiles one buffer and prints its IR; errors go to stderr.
 static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
                           const onerec::frontend::FrontendOptions &options,
@@ -128,6 +155,20 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     onerec::printModelSummary(*module, os);
     return true;
   }
+  if (emit == Emit::MlirLowered || emit == Emit::Plan) {
+    mlir::PassManager pm(&context);
+    onerec::LoweringOptions lowering;
+    lowering.bindDims.assign(bindDims.begin(), bindDims.end());
+    onerec::buildLoweringPipeline(pm, lowering);
+    if (failed(pm.run(*module)))
+      return false;
+  }
+  if (emit == Emit::Plan) {
+    onerec::PlanEmitterOptions planOptions;
+    planOptions.producer = "onerecc " ONEREC_VERSION;
+    planOptions.sourceHash = hashSources(sourceMgr);
+    return succeeded(onerec::emitPlan(*module, planOptions, os));
+  }
   mlir::OpPrintingFlags flags;
   if (printLocations)
     flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
@@ -148,7 +189,8 @@ int main(int argc, char **argv) {
       argc, argv,
       "onerec compiler: compiles a recommender model written in .rdsl\n\n"
       "  onerecc models/sasrec.rdsl --emit=mlir\n"
-      "  onerecc models/onerec.rdsl --config tiny -D session=10 --emit=mlir\n");
+      "  onerecc models/onerec.rdsl --config tiny -D session=10 --emit=mlir\n"
+      "  onerecc models/sasrec.rdsl -o sasrec.fb\n");
   if (listBuiltins) {
     onerec::frontend::printBuiltinReference(llvm::outs());
     return 0;
@@ -171,6 +213,20 @@ int main(int argc, char **argv) {
       return 1;
     }
     options.defines.emplace_back(define.substr(0, eq), define.substr(eq + 1));
+  }
+
+  if (emit.getNumOccurrences() == 0 &&
+      llvm::StringRef(outputFile).ends_with(".fb"))
+    emit = Emit::Plan;
+  if (emit == Emit::Plan && splitInputFile) {
+    llvm::errs() << "onerecc: error: a plan holds one model; "
+                    "--split-input-file cannot write plans\n";
+    return 1;
+  }
+  if (emit == Emit::Plan && outputFile == "-") {
+    llvm::errs() << "onerecc: error: a plan is binary; give an output file "
+                    "(-o plan.fb)\n";
+    return 1;
   }
 
   std::string error;

@@ -47,4 +47,48 @@ def RecBindDims : Pass<"rec-bind-dims", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecSelectKernels : Pass<"rec-select-kernels", "::mlir::ModuleOp"> {
+  let summary = "Chooses the runtime kernel that realizes each op of an entry";
+  let description = [{
+    Annotates every op of every entry function with `rec.kernel`: the plan
+    kernel (`"Matmul"`, `"Attention"` ...), `"view"` for ops whose result is
+    their operand's bytes under another type (`rec.reshape`, and
+    `rec.dropout` outside training), or `"param"` for parameter reads. An
+    entry with an op no runtime kernel realizes yet (catalog queries, which
+    need the generation runtime) is marked `rec.unsupported` with the reason
+    and left out of the plan, with a warning at the op.
+
+    ```mlir
+    %1 = rec.matmul %x, %w {rec.kernel = "Matmul"} : ...
+    %2 = rec.reshape %1 {rec.kernel = "view"} : ...
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
+def RecPlanMemory : Pass<"rec-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Assigns every intermediate tensor of an entry an arena offset";
+  let description = [{
+    For each entry (after rec-select-kernels): sizes every kernel result for
+    the symbolic dimensions at their declared maxima (so one plan is valid for
+    every binding up to them), computes lifetimes in kernel order (views
+    extend the lifetime of the bytes they alias; returned values live to the
+    end), lets an elementwise result reuse the bytes of a same-typed operand
+    that dies at that op, and packs the buffers greedily, largest first, at
+    the lowest offset that overlaps no buffer alive at the same time.
+    Results get `rec.offsets` (bytes, one per result); the function gets
+    `rec.arena_bytes`, its peak, and `rec.arena_naive_bytes`, what it would
+    need without reuse.
+
+    ```mlir
+    %1 = rec.matmul %x, %w {rec.kernel = "Matmul", rec.offsets = array<i64: 0>} : ...
+    ```
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", "64",
+           "Byte alignment of every buffer">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

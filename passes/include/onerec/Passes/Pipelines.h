@@ -10,11 +10,26 @@
 
 #include "mlir/Pass/PassManager.h"
 
+#include <string>
+#include <vector>
+
 namespace onerec {
 
 /// Checks the IR the frontend produced: every rec op's types are the ones its
 /// shape rule infers (the stage behind `onerecc --emit=mlir`).
 void buildFrontendPipeline(mlir::OpPassManager &pm);
+
+struct LoweringOptions {
+  /// Symbolic dims to specialize to a static size ("B=32"); the rest keep
+  /// their declared maxima.
+  std::vector<std::string> bindDims;
+};
+
+/// Lowers checked frontend IR to what the plan emitter serializes: shape
+/// specialization, cleanup, kernel selection and memory planning (the stage
+/// behind `onerecc --emit=mlir-lowered` and `-o plan.fb`).
+void buildLoweringPipeline(mlir::OpPassManager &pm,
+                           const LoweringOptions &options);
 
 /// Registers the pipelines above with names for `onerec-opt`.
 void registerPipelines();

@@ -48,6 +48,13 @@ def Rec_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kRoleAttrName = "rec.role";
     static constexpr ::llvm::StringLiteral kNameAttrName = "rec.name";
     static constexpr ::llvm::StringLiteral kModelAttrName = "rec.model";
+    /// Lowering annotations (rec-select-kernels, rec-plan-memory).
+    static constexpr ::llvm::StringLiteral kKernelAttrName = "rec.kernel";
+    static constexpr ::llvm::StringLiteral kOffsetsAttrName = "rec.offsets";
+    static constexpr ::llvm::StringLiteral kArenaBytesAttrName = "rec.arena_bytes";
+    static constexpr ::llvm::StringLiteral kArenaNaiveBytesAttrName =
+        "rec.arena_naive_bytes";
+    static constexpr ::llvm::StringLiteral kUnsupportedAttrName = "rec.unsupported";
   }];
 }
 

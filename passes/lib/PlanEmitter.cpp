@@ -1,0 +1,400 @@
+//===- PlanEmitter.cpp - writes a compiled module as a plan ---------------===//
+
+#include "onerec/Passes/PlanEmitter.h"
+
+#include "KernelTable.h"
+#include "ParameterInit.h"
+#include "onerec/Dialect/Rec/IR/Rec.h"
+
+#include "plan_generated.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Path.h"
+
+#include <vector>
+
+using namespace mlir;
+using namespace onerec;
+using rec::RecTensorType;
+namespace fb = flatbuffers;
+
+namespace {
+
+constexpr uint32_t kSegmentAlignment = 64;
+constexpr uint32_t kAbsentOperand = 0xFFFFFFFFu;
+
+uint64_t alignTo(uint64_t value, uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+/// `sasrec.rdsl:36:18`: the innermost file location (the op's own site
+/// inside the block or def that was instantiated).
+std::string formatLocation(Location loc) {
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return (llvm::sys::path::filename(file.getFilename().getValue()) + ":" +
+            llvm::Twine(file.getLine()) + ":" + llvm::Twine(file.getColumn()))
+        .str();
+  if (auto call = dyn_cast<CallSiteLoc>(loc))
+    return formatLocation(call.getCallee());
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return formatLocation(name.getChildLoc());
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations()) {
+      std::string s = formatLocation(inner);
+      if (!s.empty())
+        return s;
+    }
+  return "";
+}
+
+/// The runtime dtype and index bound of a rec tensor's element type.
+FailureOr<std::pair<plan::DType, int64_t>> runtimeType(RecTensorType type) {
+  Type e = type.getElementType();
+  if (auto id = dyn_cast<rec::IdType>(e))
+    return std::make_pair(plan::DType::i64, id.getVocab());
+  if (auto sid = dyn_cast<rec::SidType>(e))
+    return std::make_pair(plan::DType::i64, sid.getCodebook());
+  if (e.isF32())
+    return std::make_pair(plan::DType::f32, int64_t(0));
+  if (e.isF16())
+    return std::make_pair(plan::DType::f16, int64_t(0));
+  if (e.isBF16())
+    return std::make_pair(plan::DType::bf16, int64_t(0));
+  if (e.isInteger(1))
+    return std::make_pair(plan::DType::bool8, int64_t(0));
+  if (e.isInteger(32))
+    return std::make_pair(plan::DType::i32, int64_t(0));
+  if (e.isInteger(64))
+    return std::make_pair(plan::DType::i64, int64_t(0));
+  return failure();
+}
+
+std::optional<plan::OpCode> opcodeByName(StringRef name) {
+  for (plan::OpCode op : plan::EnumValuesOpCode())
+    if (name == plan::EnumNameOpCode(op))
+      return op;
+  return std::nullopt;
+}
+
+/// A parameter's plan name: nested (imported) models prefix their name,
+/// `pscore.item_table`.
+std::string paramKey(SymbolRefAttr ref) {
+  std::string key = ref.getRootReference().str();
+  for (FlatSymbolRefAttr nested : ref.getNestedReferences())
+    key += "." + nested.getValue().str();
+  return key;
+}
+
+struct ParamInfo {
+  mutable rec::ParamOp op;
+  std::string name;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0; // in the segment
+  uint64_t bytes = 0;
+};
+
+class PlanWriter {
+public:
+  PlanWriter(ModuleOp module, const PlanEmitterOptions &options)
+      : module(module), options(options) {}
+
+  LogicalResult write(llvm::raw_ostream &os);
+
+private:
+  LogicalResult collectParams();
+  /// Builds the FlatBuffer with the parameter segment at `segmentOffset`.
+  LogicalResult build(fb::FlatBufferBuilder &fbb, uint64_t segmentOffset);
+  FailureOr<fb::Offset<plan::Entry>> buildEntry(fb::FlatBufferBuilder &fbb,
+                                                func::FuncOp func);
+  FailureOr<fb::Offset<plan::Tensor>>
+  buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
+              plan::Storage storage, uint64_t offset, uint32_t index);
+
+  ModuleOp module;
+  const PlanEmitterOptions &options;
+  llvm::StringMap<int64_t> maxima;
+  llvm::StringMap<int32_t> dimIndex;
+  std::vector<ParamInfo> params;
+  llvm::StringMap<uint32_t> paramIndex;
+  uint64_t segmentBytes = 0;
+};
+
+LogicalResult PlanWriter::collectParams() {
+  // Walk the module and its imported models; a nested module's params are
+  // prefixed with the names of the modules that enclose it.
+  std::function<LogicalResult(ModuleOp, std::string)> visit =
+      [&](ModuleOp m, std::string prefix) -> LogicalResult {
+    for (Operation &op : m.getBody()->getOperations()) {
+      if (auto nested = dyn_cast<ModuleOp>(op)) {
+        std::string name = nested.getSymName() ? nested.getSymName()->str() : "";
+        if (failed(visit(nested, prefix + name + ".")))
+          return failure();
+        continue;
+      }
+      auto param = dyn_cast<rec::ParamOp>(op);
+      if (!param)
+        continue;
+      RecTensorType type = param.getTensorType();
+      if (!type.hasStaticShape() || !type.getElementType().isF32())
+        return param.emitError("plan: parameters must be static f32 tensors, got ")
+               << rec::formatTensorType(type);
+      ParamInfo info;
+      info.op = param;
+      info.name = prefix + param.getSymName().str();
+      for (rec::Dim d : type.getDims())
+        info.shape.push_back(d.size);
+      info.bytes = *type.getStaticNumElements() * sizeof(float);
+      info.offset = alignTo(segmentBytes, kSegmentAlignment);
+      segmentBytes = info.offset + info.bytes;
+      paramIndex[info.name] = params.size();
+      params.push_back(std::move(info));
+    }
+    return success();
+  };
+  return visit(module, "");
+}
+
+FailureOr<fb::Offset<plan::Tensor>>
+PlanWriter::buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
+                        plan::Storage storage, uint64_t offset, uint32_t index) {
+  RecTensorType type = cast<RecTensorType>(value.getType());
+  FailureOr<std::pair<plan::DType, int64_t>> dtype = runtimeType(type);
+  if (failed(dtype)) {
+    emitError(value.getLoc()) << "plan: no runtime element type for "
+                              << rec::formatTensorType(type);
+    return failure();
+  }
+  std::vector<plan::Extent> shape;
+  for (rec::Dim d : type.getDims()) {
+    if (d.isStatic()) {
+      shape.emplace_back(d.size, -1);
+      continue;
+    }
+    auto it = dimIndex.find(d.symbol.getValue());
+    if (it == dimIndex.end()) {
+      emitError(value.getLoc()) << "plan: dimension '" << d.symbol.getValue()
+                                << "' is not declared at the top level";
+      return failure();
+    }
+    shape.emplace_back(0, it->second);
+  }
+  return plan::CreateTensorDirect(fbb, name.str().c_str(), dtype->first,
+                                  dtype->second, &shape, storage, offset, index);
+}
+
+FailureOr<fb::Offset<plan::Entry>>
+PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
+  std::vector<fb::Offset<plan::Tensor>> tensors;
+  std::vector<fb::Offset<plan::Kernel>> kernels;
+  std::vector<fb::Offset<plan::Binding>> inputs, outputs;
+  // Each value's tensor index, and where its bytes are (views share them).
+  struct Place {
+    uint32_t tensor;
+    plan::Storage storage;
+    uint64_t offset;
+    uint32_t index;
+  };
+  llvm::DenseMap<Value, Place> places;
+  auto addTensor = [&](Value value, StringRef name, plan::Storage storage,
+                       uint64_t offset, uint32_t index) -> LogicalResult {
+    FailureOr<fb::Offset<plan::Tensor>> t =
+        buildTensor(fbb, value, name, storage, offset, index);
+    if (failed(t))
+      return failure();
+    places[value] = {static_cast<uint32_t>(tensors.size()), storage, offset,
+                     index};
+    tensors.push_back(*t);
+    return success();
+  };
+
+  Block &body = func.getBody().front();
+  for (BlockArgument arg : body.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    auto name = func.getArgAttrOfType<StringAttr>(i, "rec.name");
+    auto role = func.getArgAttrOfType<rec::ArgRoleAttr>(i, "rec.role");
+    std::string argName = name ? name.str() : ("arg" + llvm::Twine(i)).str();
+    if (failed(addTensor(arg, argName, plan::Storage::Input, 0, i)))
+      return failure();
+    inputs.push_back(plan::CreateBindingDirect(
+        fbb, argName.c_str(), places[arg].tensor,
+        role ? static_cast<plan::ArgRole>(role.getValue())
+             : plan::ArgRole::Argument));
+  }
+
+  double flops = 0;
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      auto kind = func->getAttrOfType<rec::EntryKindAttr>("rec.entry");
+      std::string base = "output";
+      if (kind && kind.getValue() == rec::EntryKind::loss)
+        base = "loss";
+      else if (kind && kind.getValue() == rec::EntryKind::reward)
+        base = "reward";
+      for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+        std::string name =
+            ret.getNumOperands() == 1 ? base : base + std::to_string(i);
+        outputs.push_back(plan::CreateBindingDirect(
+            fbb, name.c_str(), places[value].tensor, plan::ArgRole::Argument));
+      }
+      continue;
+    }
+    auto kernel = op.getAttrOfType<StringAttr>("rec.kernel");
+    if (!kernel)
+      return op.emitError("plan: op has no rec.kernel; run the lowering "
+                          "pipeline first");
+    std::string location = formatLocation(op.getLoc());
+    std::string tensorName =
+        (op.getName().stripDialect() + "@" + location).str();
+    if (kernel.getValue() == "param") {
+      auto ref = cast<rec::ParamRefOp>(op);
+      auto it = paramIndex.find(paramKey(ref.getParam()));
+      if (it == paramIndex.end())
+        return op.emitError("plan: unknown parameter ") << ref.getParam();
+      if (failed(addTensor(ref.getResult(), paramKey(ref.getParam()),
+                           plan::Storage::Parameter, 0, it->second)))
+        return failure();
+      continue;
+    }
+    if (kernel.getValue() == "view") {
+      Place from = places[op.getOperand(0)];
+      if (failed(addTensor(op.getResult(0), tensorName, from.storage,
+                           from.offset, from.index)))
+        return failure();
+      continue;
+    }
+    std::optional<plan::OpCode> opcode = opcodeByName(kernel.getValue());
+    auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("rec.offsets");
+    if (!opcode || !offsets ||
+        offsets.size() != static_cast<int64_t>(op.getNumResults()))
+      return op.emitError("plan: op has no kernel or memory plan (rec.kernel = ")
+             << kernel << ")";
+    std::vector<uint32_t> in, out;
+    for (Value operand : kernelOperands(&op))
+      in.push_back(operand ? places[operand].tensor : kAbsentOperand);
+    for (auto [i, result] : llvm::enumerate(op.getResults())) {
+      std::string name = op.getNumResults() == 1
+                             ? tensorName
+                             : tensorName + "#" + std::to_string(i);
+      if (failed(addTensor(result, name, plan::Storage::Arena, offsets[i], 0)))
+        return failure();
+      out.push_back(places[result].tensor);
+    }
+    std::vector<fb::Offset<plan::Attr>> attrs;
+    for (auto &[name, value] : kernelAttrs(&op)) {
+      fb::Offset<void> v;
+      plan::AttrValue kind;
+      if (auto *i = std::get_if<int64_t>(&value)) {
+        v = plan::CreateIntAttr(fbb, *i).Union();
+        kind = plan::AttrValue::IntAttr;
+      } else if (auto *f = std::get_if<double>(&value)) {
+        v = plan::CreateFloatAttr(fbb, *f).Union();
+        kind = plan::AttrValue::FloatAttr;
+      } else {
+        v = plan::CreateIntsAttrDirect(fbb, &std::get<std::vector<int64_t>>(value))
+                .Union();
+        kind = plan::AttrValue::IntsAttr;
+      }
+      attrs.push_back(plan::CreateAttr(fbb, fbb.CreateString(name), kind, v));
+    }
+    kernels.push_back(plan::CreateKernelDirect(fbb, *opcode, &in, &out, &attrs,
+                                               location.c_str()));
+    flops += estimateFlops(&op, maxima);
+  }
+
+  auto arena = func->getAttrOfType<IntegerAttr>("rec.arena_bytes");
+  if (!arena)
+    return func.emitError("plan: entry has no memory plan; run rec-plan-memory");
+  auto kind = func->getAttrOfType<rec::EntryKindAttr>("rec.entry");
+  return plan::CreateEntryDirect(
+      fbb, func.getSymName().str().c_str(),
+      kind ? static_cast<plan::EntryKind>(kind.getValue()) : plan::EntryKind::Def,
+      &inputs, &outputs, &tensors, &kernels, arena.getInt(), flops);
+}
+
+LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
+                                uint64_t segmentOffset) {
+  std::vector<fb::Offset<plan::Dim>> dims;
+  for (auto dim : module.getOps<rec::DimOp>())
+    dims.push_back(plan::CreateDimDirect(fbb, dim.getSymName().str().c_str(),
+                                         static_cast<int64_t>(dim.getMax())));
+
+  std::vector<fb::Offset<plan::Parameter>> paramTables;
+  for (const ParamInfo &p : params) {
+    rec::InitAttr init = p.op.getInit();
+    auto initTable = plan::CreateInit(
+        fbb, static_cast<plan::InitKind>(init.getKind()),
+        init.getA().convertToDouble(), init.getB().convertToDouble(),
+        init.getSeed());
+    paramTables.push_back(plan::CreateParameterDirect(
+        fbb, p.name.c_str(), plan::DType::f32, &p.shape, initTable,
+        p.op.getBuffer(), p.op.getNoDecay(), /*segment=*/0, p.offset));
+  }
+
+  std::vector<fb::Offset<plan::Entry>> entries;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func->hasAttr("rec.entry") || func->hasAttr("rec.unsupported") ||
+        func.isExternal())
+      continue;
+    FailureOr<fb::Offset<plan::Entry>> entry = buildEntry(fbb, func);
+    if (failed(entry))
+      return failure();
+    entries.push_back(*entry);
+  }
+
+  std::vector<fb::Offset<plan::Segment>> segments = {
+      plan::CreateSegment(fbb, segmentOffset, segmentBytes)};
+  auto model = module->getAttrOfType<StringAttr>("rec.model");
+  auto seed = module->getAttrOfType<IntegerAttr>("rec.seed");
+  auto root = plan::CreatePlanDirect(
+      fbb, kPlanFormatMajor, kPlanFormatMinor, plan::Requirement::Cpu,
+      options.producer.c_str(), options.sourceHash.c_str(),
+      model ? model.str().c_str() : "", seed ? seed.getInt() : 0, &dims,
+      &paramTables, &entries, &segments, kSegmentAlignment);
+  plan::FinishSizePrefixedPlanBuffer(fbb, root);
+  return success();
+}
+
+LogicalResult PlanWriter::write(llvm::raw_ostream &os) {
+  for (auto dim : module.getOps<rec::DimOp>()) {
+    dimIndex[dim.getSymName()] = dimIndex.size();
+    maxima[dim.getSymName()] = static_cast<int64_t>(dim.getMax());
+  }
+  if (failed(collectParams()))
+    return failure();
+
+  // The segment's offset is stored in the FlatBuffer, whose size does not
+  // depend on the offset's value (defaults are forced): build once to learn
+  // the size, then again with the real offset.
+  fb::FlatBufferBuilder probe;
+  probe.ForceDefaults(true);
+  if (failed(build(probe, ~uint64_t(0))))
+    return failure();
+  uint64_t segmentOffset = alignTo(probe.GetSize(), kSegmentAlignment);
+  fb::FlatBufferBuilder fbb;
+  fbb.ForceDefaults(true);
+  if (failed(build(fbb, segmentOffset)) || fbb.GetSize() != probe.GetSize())
+    return module.emitError("plan: the FlatBuffer changed size between builds");
+
+  os.write(reinterpret_cast<const char *>(fbb.GetBufferPointer()), fbb.GetSize());
+  os.write_zeros(segmentOffset - fbb.GetSize());
+  // Parameters, each aligned, drawn one at a time to bound memory.
+  uint64_t written = 0;
+  std::vector<float> values;
+  for (const ParamInfo &p : params) {
+    os.write_zeros(p.offset - written);
+    values.resize(p.bytes / sizeof(float));
+    initializeParameter(p.op.getInit(), p.shape, values.data(), values.size());
+    os.write(reinterpret_cast<const char *>(values.data()), p.bytes);
+    written = p.offset + p.bytes;
+  }
+  return success();
+}
+
+} // namespace
+
+LogicalResult onerec::emitPlan(ModuleOp module, const PlanEmitterOptions &options,
+                               llvm::raw_ostream &os) {
+  return PlanWriter(module, options).write(os);
+}
