@@ -9,7 +9,7 @@ packages=(
   cmake ninja-build g++ ccache git
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libflatbuffers-dev flatbuffers-compiler
-  libfmt-dev libspdlog-dev libgtest-dev libopenblas-dev
+  libfmt-dev libspdlog-dev libgtest-dev libopenblas-dev nlohmann-json3-dev
   python3 python3-numpy python3-torch python3-matplotlib
 )
 missing=()

@@ -1,33 +1,132 @@
-//===- onerec-run.cpp - the onerec runtime driver
-//--------------------------===//
+//===- onerec-run.cpp - the onerec runtime driver -------------------------===//
 //
 // onerec-run <command> [options]
 //
 // The runtime's command line. It links no LLVM or MLIR: a machine that runs
-// models needs this binary and a plan, nothing else.
+// models needs this binary and a plan, nothing else. This file holds the
+// command table, the shared option parsing and `devices`; the plan commands
+// are in InspectCommand.cpp and ForwardCommand.cpp.
 //
 //===----------------------------------------------------------------------===//
+
+#include "Commands.h"
 
 #include "onerec/Runtime/Devices.h"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
 
 using namespace onerec::runtime;
 
+namespace onerec::run {
+
+int reportError(const Status &status) {
+  spdlog::error("{}", status.message());
+  return 1;
+}
+
+int usageError(const std::string &message, std::string_view usage) {
+  spdlog::error("{}", message);
+  fmt::print(stderr, "usage: onerec-run {}\n", usage);
+  return 2;
+}
+
+bool CommandLine::flag(std::string_view name) {
+  bool found = false;
+  for (size_t i = 0; i < args_.size(); ++i)
+    if (!consumed_[i] && args_[i] == name)
+      consumed_[i] = found = true;
+  return found;
+}
+
+std::optional<std::string> CommandLine::option(std::string_view name,
+                                               std::string_view alias) {
+  std::optional<std::string> value;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (consumed_[i])
+      continue;
+    std::string_view arg = args_[i];
+    if (arg == name || (!alias.empty() && arg == alias)) {
+      consumed_[i] = true;
+      if (i + 1 == args_.size()) {
+        missingValue_ = std::string(arg);
+        return std::nullopt;
+      }
+      consumed_[++i] = true;
+      value = std::string(args_[i]);
+    } else if (arg.size() > name.size() && arg.substr(0, name.size()) == name &&
+               arg[name.size()] == '=') {
+      consumed_[i] = true;
+      value = std::string(arg.substr(name.size() + 1));
+    }
+  }
+  return value;
+}
+
+std::vector<std::string> CommandLine::positionals() const {
+  std::vector<std::string> result;
+  for (size_t i = 0; i < args_.size(); ++i)
+    if (!consumed_[i] &&
+        (args_[i].empty() || args_[i][0] != '-' || args_[i] == "-"))
+      result.emplace_back(args_[i]);
+  return result;
+}
+
+std::optional<int> CommandLine::finish(size_t expectedPositionals) {
+  if (flag("--help") || flag("-h")) {
+    fmt::print("usage: onerec-run {}\n", usage_);
+    return 0;
+  }
+  if (!missingValue_.empty())
+    return usageError(fmt::format("option '{}' needs a value", missingValue_),
+                      usage_);
+  size_t positional = 0;
+  for (size_t i = 0; i < args_.size(); ++i) {
+    if (consumed_[i])
+      continue;
+    std::string_view arg = args_[i];
+    if (!arg.empty() && arg[0] == '-' && arg != "-")
+      return usageError(fmt::format("unknown option '{}'", arg), usage_);
+    if (++positional > expectedPositionals)
+      return usageError(fmt::format("unexpected argument '{}'", arg), usage_);
+  }
+  if (positional < expectedPositionals)
+    return usageError("missing argument", usage_);
+  return std::nullopt;
+}
+
+std::string formatBytes(double bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes)
+                   : fmt::format("{:.1f} {}", bytes, units[unit]);
+}
+
+std::string formatFlops(double flops) {
+  const char *units[] = {"FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"};
+  int unit = 0;
+  while (flops >= 1000 && unit < 5) {
+    flops /= 1000;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} FLOP", flops)
+                   : fmt::format("{:.2f} {}", flops, units[unit]);
+}
+
 namespace {
 
-struct Command {
-  const char *name;
-  const char *usage;
-  const char *summary;
-  int (*run)(const std::vector<std::string_view> &args);
-};
+constexpr std::string_view kDevicesUsage = "devices [--check] [--json]";
 
 std::string jsonEscape(std::string_view text) {
   std::string out;
@@ -52,20 +151,14 @@ std::string jsonEscape(std::string_view text) {
   return out;
 }
 
+} // namespace
+
 /// `onerec-run devices [--check] [--json]`
-int runDevices(const std::vector<std::string_view> &args) {
-  bool check = false, json = false;
-  for (std::string_view arg : args) {
-    if (arg == "--check") {
-      check = true;
-    } else if (arg == "--json") {
-      json = true;
-    } else {
-      spdlog::error("devices: unknown option '{}' (options: --check, --json)",
-                    arg);
-      return 1;
-    }
-  }
+int runDevices(const Args &args) {
+  CommandLine cl(args, kDevicesUsage);
+  bool check = cl.flag("--check"), json = cl.flag("--json");
+  if (std::optional<int> usage = cl.finish(0))
+    return *usage;
   CpuInfo cpu = queryCpu();
   StatusOr<std::vector<CudaDeviceInfo>> gpus = queryCudaDevices();
   std::vector<Status> checks;
@@ -144,39 +237,77 @@ int runDevices(const std::vector<std::string_view> &args) {
   return healthy ? 0 : 1;
 }
 
+} // namespace onerec::run
+
+namespace {
+
+struct Command {
+  const char *name;
+  const char *usage;
+  const char *summary;
+  int (*run)(const onerec::run::Args &args);
+};
+
 const Command kCommands[] = {
     {"devices", "devices [--check] [--json]",
      "list the CPU and CUDA devices; --check runs a kernel on each GPU",
-     runDevices},
+     onerec::run::runDevices},
+    {"inspect", "inspect PLAN [--json]",
+     "validate a plan and describe it: dims, parameters, entries, kernels",
+     onerec::run::runInspect},
+    {"forward",
+     "forward PLAN --input IN [--output OUT] [--entry NAME] [--weights W]\n"
+     "          [--threads N] [--kernels optimized|reference] [--seed S] "
+     "[--profile]",
+     "run one entry on the CPU; IN and OUT are .safetensors or .json files",
+     onerec::run::runForward},
+    {"weights", "weights PLAN [--weights CKPT] -o OUT.safetensors",
+     "write the plan's initial weights (or a checked checkpoint) as "
+     "safetensors",
+     onerec::run::runWeights},
 };
 
 void printUsage() {
   fmt::print("onerec runtime: runs compiled onerec plans\n\n"
              "usage: onerec-run <command> [options]\n\ncommands:\n");
   for (const Command &command : kCommands)
-    fmt::print("  {:<32} {}\n", command.usage, command.summary);
-  fmt::print("\n  --help, --version\n");
+    fmt::print("  {}\n      {}\n", command.usage, command.summary);
+  fmt::print("\n  --help, --version\n\nErrors print 'onerec-run: error: ...' "
+             "and exit 1; "
+             "usage errors exit 2.\n");
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+  // Diagnostics go to stderr, so stdout carries only results (JSON, tables).
+  spdlog::set_default_logger(spdlog::stderr_color_st("onerec-run"));
   spdlog::set_pattern("onerec-run: %l: %v");
   if (argc < 2 || !std::strcmp(argv[1], "--help") ||
       !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     printUsage();
-    return argc < 2 ? 1 : 0;
+    return argc < 2 ? 2 : 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
     fmt::print("onerec-run (onerec) {}\n", ONEREC_VERSION);
     return 0;
   }
   std::string_view name = argv[1];
-  std::vector<std::string_view> args(argv + 2, argv + argc);
-  for (const Command &command : kCommands)
-    if (name == command.name)
+  onerec::run::Args args(argv + 2, argv + argc);
+  for (const Command &command : kCommands) {
+    if (name != command.name)
+      continue;
+    // The runtime reports errors as Status values; this only catches what the
+    // standard library may still throw (std::bad_alloc), so that no input
+    // ends in an uncaught exception.
+    try {
       return command.run(args);
+    } catch (const std::exception &e) {
+      spdlog::error("{}: {}", command.name, e.what());
+      return 1;
+    }
+  }
   spdlog::error("unknown command '{}'; run 'onerec-run --help' for the list",
                 name);
-  return 1;
+  return 2;
 }

@@ -1,0 +1,48 @@
+//===- Gemm.h - single-precision matrix multiplication --------------------===//
+//
+// The one GEMM entry point of the CPU kernels: C = alpha·op(A)·op(B) + beta·C
+// on row-major matrices. It goes to the BLAS found at configure time
+// (OpenBLAS, pinned to one thread: onerec's own pool is the only source of
+// threads) or, in builds without one, to a blocked, vectorizable C++ GEMM.
+// parallelSgemm splits the product over the pool by rows (or, for short
+// wide products, by columns), which keeps results independent of scheduling.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ONEREC_KERNELS_GEMM_H
+#define ONEREC_KERNELS_GEMM_H
+
+#include <cstdint>
+
+namespace onerec::runtime {
+class ThreadPool;
+}
+
+namespace onerec::kernels {
+
+/// Row-major GEMM arguments; lda/ldb/ldc are row strides in elements.
+struct GemmArgs {
+  bool transA = false, transB = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.0f;
+  const float *a = nullptr;
+  int64_t lda = 0;
+  const float *b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.0f;
+  float *c = nullptr;
+  int64_t ldc = 0;
+};
+
+/// One-threaded GEMM through the configured backend.
+void sgemm(const GemmArgs &g);
+/// The portable blocked GEMM (the backend of BLAS-less builds; also exposed
+/// so tests and benchmarks can hold it to the reference everywhere).
+void sgemmFallback(const GemmArgs &g);
+/// sgemm split over `pool` (inline when the product is small).
+void parallelSgemm(runtime::ThreadPool &pool, const GemmArgs &g);
+/// "openblas/<kernel set>" (e.g. openblas/SkylakeX) or "onerec-blocked".
+const char *gemmBackendName();
+
+} // namespace onerec::kernels
+
+#endif // ONEREC_KERNELS_GEMM_H

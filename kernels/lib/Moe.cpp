@@ -1,0 +1,295 @@
+//===- Moe.cpp - mixture of experts: gate, top-k, grouped expert GEMMs ----===//
+//
+// For each token x [d]: p = softmax(x·gate) over E experts; the top_k
+// experts by p + gate_bias are chosen (ties to the lower index; the bias
+// steers selection, not weights), weighted by their p renormalized; expert e
+// computes act(x·up[e])·down[e], or (silu(x·gate_proj[e]) * x·up[e])·down[e]
+// for swiglu; `load` is each expert's share of the (token, slot)
+// assignments.
+//
+// The optimized kernel routes all tokens first (one GEMM for the gate
+// logits, then per-token softmax and top-k), sorts the (token, slot) pairs
+// by expert with a counting sort (stable, so deterministic), gathers each
+// expert's tokens into a contiguous block and runs its FFN as two or three
+// GEMMs, then combines each token's slots in slot order.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelSupport.h"
+#include "VectorMath.h"
+
+#include "onerec/Kernels/Gemm.h"
+
+using namespace onerec;
+using namespace onerec::kernels;
+using onerec::runtime::Shape;
+
+namespace {
+
+enum class Activation { Gelu = 0, Relu = 1, Silu = 2, Swiglu = 3 };
+
+struct MoeShape {
+  int64_t tokens, d, experts, hidden, topK;
+  Activation act;
+  const float *x, *gate, *gateBias, *up, *gateProj, *down;
+  float *y, *load;
+};
+
+Status checkMoe(const KernelCall &call, MoeShape &s) {
+  if (Status st = checkArity(call, "moe", 4, 6, 2); !st)
+    return st;
+  ONEREC_KERNEL_CHECK(call, call.numInputs >= 5 && call.in(call.numInputs - 1).present(),
+                      "moe: expected x, gate, gate_bias, up, gate_proj?, down");
+  // x, gate, gate_bias, up, gate_proj?, down (gate_proj's slot may be absent).
+  const TensorView &x = call.in(0), &gate = call.in(1), &bias = call.in(2), &up = call.in(3);
+  const TensorView *gp = call.numInputs == 6 ? optionalInput(call, 4) : nullptr;
+  const TensorView &down = call.in(call.numInputs - 1);
+  int64_t act = call.attr().getInt("activation");
+  ONEREC_KERNEL_CHECK(call, act >= 0 && act <= 3, "moe: unknown activation {}", act);
+  s.act = Activation(act);
+  ONEREC_KERNEL_CHECK(call, x.shape.rank >= 1 && gate.shape.rank == 2 && up.shape.rank == 3 &&
+                                down.shape.rank == 3,
+                      "moe: expected x [..., d], gate [d, E], up [E, d, h], down [E, h, d]");
+  s.d = x.shape.last();
+  s.tokens = s.d ? x.numel() / s.d : 0;
+  s.experts = gate.shape[1];
+  s.hidden = up.shape[2];
+  s.topK = call.attr().getInt("top_k");
+  Shape expertIn{s.experts, s.d, s.hidden}, expertOut{s.experts, s.hidden, s.d};
+  ONEREC_KERNEL_CHECK(call,
+                      gate.shape[0] == s.d && bias.numel() == s.experts && up.shape == expertIn &&
+                          down.shape == expertOut && (!gp || gp->shape == expertIn),
+                      "moe: gate {}, gate_bias {}, up {}, down {} do not fit x {}",
+                      gate.shape.toString(), bias.shape.toString(), up.shape.toString(),
+                      down.shape.toString(), x.shape.toString());
+  ONEREC_KERNEL_CHECK(call, (s.act == Activation::Swiglu) == (gp != nullptr),
+                      "moe: swiglu experts need a gate projection, others take none");
+  ONEREC_KERNEL_CHECK(call, s.topK >= 1 && s.topK <= s.experts, "moe: top_k {} of {} experts",
+                      s.topK, s.experts);
+  ONEREC_KERNEL_CHECK(call, call.out(0).shape == x.shape && call.out(1).numel() == s.experts,
+                      "moe: results must be y {} and load [{}]", x.shape.toString(), s.experts);
+  s.x = x.as<const float>();
+  s.gate = gate.as<const float>();
+  s.gateBias = bias.as<const float>();
+  s.up = up.as<const float>();
+  s.gateProj = gp ? gp->as<const float>() : nullptr;
+  s.down = down.as<const float>();
+  s.y = call.out(0).as<float>();
+  s.load = call.out(1).as<float>();
+  return Status::ok();
+}
+
+/// Picks the top_k experts of one token by p + bias into `chosen`
+/// (descending, ties to the lower index). P is float or double.
+template <typename P>
+void route(const P *p, const float *bias, int64_t experts, int64_t k, int64_t *chosen) {
+  int64_t filled = 0;
+  for (int64_t e = 0; e < experts; ++e) {
+    P key = p[e] + bias[e];
+    auto keyOf = [&](int64_t i) { return p[chosen[i]] + bias[chosen[i]]; };
+    if (filled == k && !(key > keyOf(k - 1)))
+      continue;
+    int64_t pos = filled < k ? filled++ : k - 1;
+    while (pos > 0 && key > keyOf(pos - 1)) {
+      chosen[pos] = chosen[pos - 1];
+      --pos;
+    }
+    chosen[pos] = e;
+  }
+}
+
+void finishLoad(const MoeShape &s, const std::vector<int64_t> &counts) {
+  double slots = double(s.tokens * s.topK);
+  for (int64_t e = 0; e < s.experts; ++e)
+    s.load[e] = slots > 0 ? float(double(counts[size_t(e)]) / slots) : 0.0f;
+}
+
+Status moeReference(const MoeShape &s) {
+  int64_t E = s.experts, d = s.d, h = s.hidden, k = s.topK;
+  std::vector<double> p(static_cast<size_t>(E)), hid(static_cast<size_t>(h)), out(static_cast<size_t>(d));
+  std::vector<int64_t> chosen(static_cast<size_t>(k)), counts(static_cast<size_t>(E), 0);
+  auto act = [&](double g, double u) {
+    switch (s.act) {
+    case Activation::Gelu: return refGelu(u);
+    case Activation::Relu: return u > 0 ? u : 0.0;
+    case Activation::Silu: return refSilu(u);
+    case Activation::Swiglu: return refSilu(g) * u;
+    }
+    return 0.0;
+  };
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    const float *xt = s.x + t * d;
+    double m = -INFINITY, sum = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      double logit = 0;
+      for (int64_t i = 0; i < d; ++i)
+        logit += double(xt[i]) * s.gate[i * E + e];
+      p[size_t(e)] = logit;
+      m = std::max(m, logit);
+    }
+    for (double &v : p)
+      sum += (v = std::exp(v - m));
+    for (double &v : p)
+      v /= sum;
+    route(p.data(), s.gateBias, E, k, chosen.data());
+    double norm = 0;
+    for (int64_t e : chosen)
+      norm += p[size_t(e)];
+    std::fill(out.begin(), out.end(), 0.0);
+    for (int64_t e : chosen) {
+      ++counts[size_t(e)];
+      for (int64_t j = 0; j < h; ++j) {
+        double u = 0, g = 0;
+        for (int64_t i = 0; i < d; ++i) {
+          u += double(xt[i]) * s.up[(e * d + i) * h + j];
+          if (s.gateProj)
+            g += double(xt[i]) * s.gateProj[(e * d + i) * h + j];
+        }
+        hid[size_t(j)] = act(g, u);
+      }
+      double w = p[size_t(e)] / norm;
+      for (int64_t j = 0; j < h; ++j)
+        for (int64_t i = 0; i < d; ++i)
+          out[size_t(i)] += w * hid[size_t(j)] * s.down[(e * h + j) * d + i];
+    }
+    for (int64_t i = 0; i < d; ++i)
+      s.y[t * d + i] = float(out[size_t(i)]);
+  }
+  finishLoad(s, counts);
+  return Status::ok();
+}
+
+Status moeOptimized(const KernelCall &call, const MoeShape &s) {
+  int64_t T = s.tokens, E = s.experts, d = s.d, h = s.hidden, k = s.topK;
+  runtime::ThreadPool &tp = pool(call);
+  // 1. Gate logits [T, E] in one GEMM, then softmax and top-k per token.
+  std::vector<float> probs(size_t(T * E));
+  GemmArgs g;
+  g.m = T, g.n = E, g.k = d, g.a = s.x, g.lda = d, g.b = s.gate, g.ldb = E;
+  g.c = probs.data(), g.ldc = E;
+  parallelSgemm(tp, g);
+  std::vector<int64_t> chosen(size_t(T * k));
+  std::vector<float> weight(size_t(T * k));
+  parallelFor(call, T, grainFor(E * 8), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      float *p = &probs[size_t(t * E)];
+      float m = maxLanes(p, E), sum = 0;
+      for (int64_t e = 0; e < E; ++e)
+        sum += (p[e] = fastExp(p[e] - m));
+      for (int64_t e = 0; e < E; ++e)
+        p[e] /= sum;
+      int64_t *c = &chosen[size_t(t * k)];
+      route(p, s.gateBias, E, k, c);
+      float norm = 0;
+      for (int64_t j = 0; j < k; ++j)
+        norm += p[c[j]];
+      for (int64_t j = 0; j < k; ++j)
+        weight[size_t(t * k + j)] = p[c[j]] / norm;
+    }
+  });
+  // 2. Counting sort of the (token, slot) pairs by expert.
+  std::vector<int64_t> counts(size_t(E), 0), start(size_t(E + 1), 0);
+  for (int64_t e : chosen)
+    ++counts[size_t(e)];
+  for (int64_t e = 0; e < E; ++e)
+    start[size_t(e + 1)] = start[size_t(e)] + counts[size_t(e)];
+  std::vector<int64_t> position(size_t(T * k)), tokenOf(size_t(T * k));
+  {
+    std::vector<int64_t> next(start.begin(), start.end() - 1);
+    for (int64_t slot = 0; slot < T * k; ++slot) {
+      int64_t pos = next[size_t(chosen[size_t(slot)])]++;
+      position[size_t(slot)] = pos;
+      tokenOf[size_t(pos)] = slot / k;
+    }
+  }
+  // 3. Gather tokens grouped by expert, then each expert's FFN as GEMMs.
+  std::vector<float> grouped(size_t(T * k * d)), expertOut(size_t(T * k * d));
+  parallelFor(call, T * k, grainFor(d), [&](int64_t lo, int64_t hi) {
+    for (int64_t pos = lo; pos < hi; ++pos)
+      std::memcpy(&grouped[size_t(pos * d)], s.x + tokenOf[size_t(pos)] * d,
+                  size_t(d) * sizeof(float));
+  });
+  int64_t maxRows = *std::max_element(counts.begin(), counts.end());
+  auto runExpert = [&](int64_t e, bool parallel) {
+    int64_t rows = counts[size_t(e)];
+    if (rows == 0)
+      return;
+    float *hid = threadScratch<float>(0, size_t(maxRows * h));
+    float *gated = s.gateProj ? threadScratch<float>(1, size_t(maxRows * h)) : nullptr;
+    auto gemm = [&](GemmArgs a) { parallel ? parallelSgemm(tp, a) : sgemm(a); };
+    GemmArgs upArgs;
+    upArgs.m = rows, upArgs.n = h, upArgs.k = d;
+    upArgs.a = &grouped[size_t(start[size_t(e)] * d)], upArgs.lda = d;
+    upArgs.b = s.up + e * d * h, upArgs.ldb = h;
+    upArgs.c = hid, upArgs.ldc = h;
+    gemm(upArgs);
+    if (gated) {
+      GemmArgs gpArgs = upArgs;
+      gpArgs.b = s.gateProj + e * d * h;
+      gpArgs.c = gated;
+      gemm(gpArgs);
+    }
+    int64_t n = rows * h;
+    switch (s.act) {
+    case Activation::Gelu:
+      unaryF32(VecUnary::Gelu, hid, hid, n);
+      break;
+    case Activation::Relu:
+      for (int64_t i = 0; i < n; ++i)
+        hid[i] = hid[i] > 0.0f ? hid[i] : 0.0f;
+      break;
+    case Activation::Silu:
+      unaryF32(VecUnary::Silu, hid, hid, n);
+      break;
+    case Activation::Swiglu:
+      unaryF32(VecUnary::Silu, gated, gated, n);
+      for (int64_t i = 0; i < n; ++i)
+        hid[i] *= gated[i];
+      break;
+    }
+    GemmArgs downArgs;
+    downArgs.m = rows, downArgs.n = d, downArgs.k = h;
+    downArgs.a = hid, downArgs.lda = h;
+    downArgs.b = s.down + e * h * d, downArgs.ldb = d;
+    downArgs.c = &expertOut[size_t(start[size_t(e)] * d)], downArgs.ldc = d;
+    gemm(downArgs);
+  };
+  // Many small experts: one expert per task. Few large ones: split GEMMs.
+  if (E >= 2 * int64_t(tp.size()) && maxRows * d * h < (1 << 22)) {
+    parallelFor(call, E, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t e = lo; e < hi; ++e)
+        runExpert(e, false);
+    });
+  } else {
+    for (int64_t e = 0; e < E; ++e)
+      runExpert(e, true);
+  }
+  // 4. Combine each token's slots in slot order.
+  parallelFor(call, T, grainFor(k * d), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      float *yt = s.y + t * d;
+      std::fill(yt, yt + d, 0.0f);
+      for (int64_t j = 0; j < k; ++j) {
+        float w = weight[size_t(t * k + j)];
+        const float *src = &expertOut[size_t(position[size_t(t * k + j)] * d)];
+        for (int64_t i = 0; i < d; ++i)
+          yt[i] += w * src[i];
+      }
+    }
+  });
+  finishLoad(s, counts);
+  return Status::ok();
+}
+
+template <KernelVariant V> Status moeKernel(const KernelCall &call) {
+  MoeShape s;
+  if (Status st = checkMoe(call, s); !st)
+    return st;
+  return V == kRef ? moeReference(s) : moeOptimized(call, s);
+}
+
+} // namespace
+
+void onerec::kernels::registerMoeKernels(KernelRegistry &r) {
+  addCpu(r, OpCode::Moe, DType::f32, moeKernel<kRef>, moeKernel<kOpt>);
+}

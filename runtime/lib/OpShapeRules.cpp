@@ -1,0 +1,669 @@
+//===- OpShapeRules.cpp - dtype and shape rules of plan ops ---------------===//
+//
+// The plan-level twin of the rec dialect's shape inference
+// (dialect/lib/RecShapeInference.cpp), over runtime dtypes and symbolic
+// extents: for each op, the operand dtypes and shapes it accepts and the
+// result it must declare. Two extents match when they are equal for every
+// binding (the same symbol, or both static and equal), so a kernel may rely
+// on these relations for any dims up to their maxima. Constraints that hold
+// only for some bindings (TopK's k of a symbolic axis) become dim minima the
+// executor checks when it binds the inputs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlanChecks.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace onerec::runtime::detail {
+
+namespace {
+
+using plan::OpCode;
+
+/// The checks shared by many ops, phrased for messages.
+class Rules {
+public:
+  explicit Rules(KernelChecker &k) : k(k) {}
+
+  Status floatOperand(int i) const {
+    return operandOf(i, isFloat(k.inDType(i)), "a float");
+  }
+  Status integerOperand(int i) const {
+    return operandOf(i, isInteger(k.inDType(i)), "an integer (i32 or i64)");
+  }
+  Status boolOperand(int i) const {
+    return operandOf(i, k.inDType(i) == DType::bool8, "a bool");
+  }
+  Status numericOperand(int i) const {
+    return operandOf(i, isNumeric(k.inDType(i)), "a numeric");
+  }
+  Status sameDType(int i, int j) const {
+    if (k.inDType(i) == k.inDType(j))
+      return Status::ok();
+    return k.fail(fmt::format("{} and {} must have the same dtype",
+                              k.operand(j), k.operand(i)));
+  }
+  Status minRank(int i, int rank) const {
+    if (k.inShape(i).rank >= rank)
+      return Status::ok();
+    return k.fail(fmt::format("{} needs at least {} dimension{}", k.operand(i),
+                              rank, rank == 1 ? "" : "s"));
+  }
+  /// The `name` attribute as an axis of a rank-`rank` tensor.
+  StatusOr<int> axis(int rank, const char *name = "axis") const {
+    int64_t a = k.attrs().getInt(name);
+    if (a < 0 || a >= rank)
+      return k.fail(
+          fmt::format("attribute '{}' is {}, outside the {} dimension{}", name,
+                      a, rank, rank == 1 ? "" : "s"));
+    return static_cast<int>(a);
+  }
+  /// A static extent of operand `i`.
+  StatusOr<int64_t> staticExtent(int i, int axis, const char *what) const {
+    SymDim d = k.inShape(i)[axis];
+    if (!d.isStatic())
+      return k.fail(fmt::format("{} must be static in {}, got '{}'", what,
+                                k.operand(i), k.format(d)));
+    return d.size;
+  }
+  StatusOr<SymShape> broadcast(const SymShape &a, const SymShape &b) const {
+    SymShape out;
+    if (!broadcastShapes(a, b, out))
+      return k.fail(fmt::format("shapes {} and {} do not broadcast",
+                                k.format(a), k.format(b)));
+    return out;
+  }
+  /// Ids with index_bound > extent would reach past the indexed axis.
+  Status indexBound(int i, const SymDim &extent, const char *what) const {
+    int64_t bound = k.inIndexBound(i);
+    if (bound > 0 && extent.isStatic() && bound > extent.size)
+      return k.fail(fmt::format("{} holds ids below {}, but {} has {} entries",
+                                k.operand(i), bound, what, extent.size));
+    return Status::ok();
+  }
+  Status positiveFloat(const char *name) const {
+    double v = k.attrs().getFloat(name);
+    if (v > 0 && std::isfinite(v))
+      return Status::ok();
+    return k.fail(fmt::format(
+        "attribute '{}' is {}, expected a positive number", name, v));
+  }
+  Status floatInRange(const char *name, double lo, double hi) const {
+    double v = k.attrs().getFloat(name);
+    if (v >= lo && v < hi)
+      return Status::ok();
+    return k.fail(fmt::format(
+        "attribute '{}' is {}, expected a value in [{}, {})", name, v, lo, hi));
+  }
+  /// A loss's optional mask: bool, of exactly `shape`.
+  Status lossMask(int i, const SymShape &shape) const {
+    if (!k.present(i))
+      return Status::ok();
+    if (Status s = boolOperand(i); !s)
+      return s;
+    if (k.inShape(i) != shape)
+      return k.fail(
+          fmt::format("{} must have shape {}", k.operand(i), k.format(shape)));
+    return Status::ok();
+  }
+  /// A loss result: the element shape for reduction none, else a scalar.
+  Status lossResult(const SymShape &elements, DType dtype) const {
+    bool perElement = k.attrs().getInt("reduction") == 2;
+    return k.expectResult(0, dtype, perElement ? elements : SymShape());
+  }
+  Status sameShape(int i, int j) const {
+    if (k.inShape(i) == k.inShape(j))
+      return Status::ok();
+    return k.fail(fmt::format("{} must have the shape of {}", k.operand(j),
+                              k.operand(i)));
+  }
+
+  KernelChecker &k;
+
+private:
+  Status operandOf(int i, bool ok, const char *kind) const {
+    if (ok)
+      return Status::ok();
+    return k.fail(fmt::format("{} must be {} tensor", k.operand(i), kind));
+  }
+};
+
+#define ONEREC_CHECK(expr)                                                     \
+  do {                                                                         \
+    if (Status status_ = (expr); !status_)                                     \
+      return status_;                                                          \
+  } while (false)
+
+#define ONEREC_ASSIGN(var, expr)                                               \
+  auto var##OrError = (expr);                                                  \
+  if (!var##OrError)                                                           \
+    return var##OrError.status();                                              \
+  auto var = var##OrError.value()
+
+SymShape withoutLast(const SymShape &s) { return s.prefix(s.rank - 1); }
+
+Status elementwise(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  int n = k.numInputs();
+  if (op == OpCode::Select) {
+    ONEREC_CHECK(r.boolOperand(0));
+    ONEREC_CHECK(r.sameDType(1, 2));
+    ONEREC_ASSIGN(ab, r.broadcast(k.inShape(1), k.inShape(2)));
+    ONEREC_ASSIGN(shape, r.broadcast(k.inShape(0), ab));
+    return k.expectResult(0, k.inDType(1), shape);
+  }
+  for (int i = 1; i < n; ++i)
+    ONEREC_CHECK(r.sameDType(0, i));
+  switch (op) {
+  case OpCode::Copy:
+    break;
+  case OpCode::Neg:
+  case OpCode::Abs:
+  case OpCode::Add:
+  case OpCode::Sub:
+  case OpCode::Mul:
+  case OpCode::Div:
+  case OpCode::Maximum:
+  case OpCode::Minimum:
+    ONEREC_CHECK(r.numericOperand(0));
+    break;
+  case OpCode::Not:
+  case OpCode::And:
+  case OpCode::Or:
+    ONEREC_CHECK(r.boolOperand(0));
+    break;
+  case OpCode::Cmp:
+    if (k.attrs().getInt("predicate") >= 2)
+      ONEREC_CHECK(r.numericOperand(0));
+    break;
+  default: // Exp ... Relu, Pow, Dropout
+    ONEREC_CHECK(r.floatOperand(0));
+  }
+  if (op == OpCode::Dropout)
+    ONEREC_CHECK(r.floatInRange("rate", 0, 1));
+  SymShape shape = k.inShape(0);
+  if (n == 2) {
+    ONEREC_ASSIGN(both, r.broadcast(k.inShape(0), k.inShape(1)));
+    shape = both;
+  }
+  return k.expectResult(0, op == OpCode::Cmp ? DType::bool8 : k.inDType(0),
+                        shape);
+}
+
+Status dataMovement(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  SymShape x = k.numInputs() ? k.inShape(0) : SymShape();
+  switch (op) {
+  case OpCode::Constant:
+    return Status::ok();
+  case OpCode::Iota: {
+    if (!isNumeric(k.outDType(0)))
+      return k.fail(fmt::format("{} must be a numeric tensor", k.result(0)));
+    ONEREC_ASSIGN(a, r.axis(k.outShape(0).rank));
+    (void)a;
+    return Status::ok();
+  }
+  case OpCode::Cast:
+    return k.expectResult(0, k.outDType(0), x);
+  case OpCode::Broadcast:
+    if (!broadcastsTo(x, k.outShape(0)))
+      return k.fail(fmt::format("{} does not broadcast to {}", k.operand(0),
+                                k.result(0)));
+    return k.expectResult(0, k.inDType(0), k.outShape(0));
+  case OpCode::Transpose: {
+    const std::vector<int64_t> &perm = k.attrs().getInts("permutation");
+    bool valid = static_cast<int>(perm.size()) == x.rank;
+    bool seen[Shape::kMaxRank] = {};
+    SymShape out;
+    for (size_t i = 0; valid && i < perm.size(); ++i) {
+      valid = perm[i] >= 0 && perm[i] < x.rank && !seen[perm[i]];
+      if (valid) {
+        seen[perm[i]] = true;
+        out.push(x[static_cast<int>(perm[i])]);
+      }
+    }
+    if (!valid)
+      return k.fail(fmt::format(
+          "attribute 'permutation' [{}] is not a permutation of the "
+          "dimensions of {}",
+          fmt::join(perm, ", "), k.operand(0)));
+    return k.expectResult(0, k.inDType(0), out);
+  }
+  case OpCode::Concat: {
+    ONEREC_ASSIGN(a, r.axis(x.rank));
+    int64_t total = 0;
+    for (int i = 0; i < k.numInputs(); ++i) {
+      ONEREC_CHECK(r.sameDType(0, i));
+      SymShape s = k.inShape(i);
+      bool sameOutside = s.rank == x.rank;
+      for (int d = 0; sameOutside && d < x.rank; ++d)
+        sameOutside = d == a || s[d] == x[d];
+      if (!sameOutside)
+        return k.fail(fmt::format("{} differs from {} outside axis {}",
+                                  k.operand(i), k.operand(0), a));
+      ONEREC_ASSIGN(extent, r.staticExtent(i, a, "the concatenated dimension"));
+      total += extent; // at most kMaxOperands extents of at most 2^40 each
+    }
+    SymShape out = x;
+    out[a] = SymDim::fixed(total);
+    return k.expectResult(0, k.inDType(0), out);
+  }
+  case OpCode::Slice: {
+    ONEREC_ASSIGN(a, r.axis(x.rank));
+    ONEREC_ASSIGN(extent, r.staticExtent(0, a, "the sliced dimension"));
+    int64_t start = k.attrs().getInt("start"), end = k.attrs().getInt("end");
+    if (!(start < end && end <= extent))
+      return k.fail(
+          fmt::format("slice [{}, {}) is empty or outside dimension {} of {}",
+                      start, end, a, k.operand(0)));
+    SymShape out = x;
+    out[a] = SymDim::fixed(end - start);
+    return k.expectResult(0, k.inDType(0), out);
+  }
+  case OpCode::Gather:
+  case OpCode::ScatterAdd: {
+    ONEREC_CHECK(r.integerOperand(1));
+    ONEREC_ASSIGN(a, r.axis(x.rank));
+    ONEREC_CHECK(r.indexBound(1, x[a], "the indexed axis"));
+    SymShape indexed = x.prefix(a);
+    SymShape idx = k.inShape(1);
+    bool fits = true;
+    for (int d = 0; d < idx.rank; ++d)
+      fits &= indexed.push(idx[d]);
+    for (int d = a + 1; d < x.rank; ++d)
+      fits &= indexed.push(x[d]);
+    if (!fits)
+      return k.fail(fmt::format(
+          "the result of indexing {} with {} would have more than {} "
+          "dimensions",
+          k.operand(0), k.operand(1), Shape::kMaxRank));
+    if (op == OpCode::Gather)
+      return k.expectResult(0, k.inDType(0), indexed);
+    ONEREC_CHECK(r.numericOperand(0));
+    ONEREC_CHECK(r.sameDType(0, 2));
+    if (k.inShape(2) != indexed)
+      return k.fail(fmt::format("{} must have shape {}", k.operand(2),
+                                k.format(indexed)));
+    return k.expectResult(0, k.inDType(0), x);
+  }
+  case OpCode::Hash:
+    ONEREC_CHECK(r.integerOperand(0));
+    return k.expectResult(0, DType::i64, x);
+  case OpCode::TopK: {
+    ONEREC_CHECK(r.numericOperand(0));
+    ONEREC_CHECK(r.minRank(0, 1));
+    int64_t kk = k.attrs().getInt("k");
+    if (x.back().isStatic() && x.back().size < kk)
+      return k.fail(fmt::format("k = {} exceeds the last dimension of {}", kk,
+                                k.operand(0)));
+    k.requireAtLeast(x.back(), kk);
+    SymShape out = withoutLast(x);
+    out.push(SymDim::fixed(kk));
+    ONEREC_CHECK(k.expectResult(0, k.inDType(0), out));
+    return k.expectResult(1, DType::i64, out);
+  }
+  case OpCode::ArgMax: {
+    ONEREC_CHECK(r.numericOperand(0));
+    ONEREC_ASSIGN(a, r.axis(x.rank));
+    SymShape out;
+    for (int d = 0; d < x.rank; ++d)
+      if (d != a)
+        out.push(x[d]);
+    return k.expectResult(0, DType::i64, out);
+  }
+  default:
+    return k.fail("internal error: no data-movement rule for this op");
+  }
+}
+
+Status embedding(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.integerOperand(1));
+  SymShape table = k.inShape(0), ids = k.inShape(1);
+  if (table.rank != 2 || !table[0].isStatic() || !table[1].isStatic())
+    return k.fail(fmt::format(
+        "the table {} must be a static [rows, dim] matrix", k.operand(0)));
+  int64_t rows = table[0].size, width = table[1].size;
+  int64_t codebook = k.attrs().getInt("codebook");
+  SymShape out = ids;
+  if (codebook == 0) {
+    ONEREC_CHECK(r.indexBound(1, table[0], "the table"));
+  } else {
+    ONEREC_CHECK(r.minRank(1, 1));
+    ONEREC_ASSIGN(levels,
+                  r.staticExtent(1, ids.rank - 1, "the level dimension"));
+    int64_t needed = 0;
+    if (__builtin_mul_overflow(levels, codebook, &needed) || needed != rows)
+      return k.fail(fmt::format(
+          "{} has {} levels of {} codes, so the table needs {} rows, "
+          "not {}",
+          k.operand(1), levels, codebook,
+          needed == 0 ? std::string("too many") : std::to_string(needed),
+          rows));
+    if (k.inIndexBound(1) > codebook)
+      return k.fail(
+          fmt::format("{} holds codes below {}, but the codebook has {}",
+                      k.operand(1), k.inIndexBound(1), codebook));
+    out = withoutLast(ids);
+    if (k.attrs().getInt("combine") == 2)
+      width *= levels; // both static and bounded by the table's element count
+  }
+  if (!out.push(SymDim::fixed(width)))
+    return k.fail(fmt::format("the result would have more than {} dimensions",
+                              Shape::kMaxRank));
+  return k.expectResult(0, k.inDType(0), out);
+}
+
+Status reductionOrNorm(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  SymShape x = k.inShape(0);
+  switch (op) {
+  case OpCode::Softmax:
+  case OpCode::LogSoftmax: {
+    ONEREC_CHECK(r.floatOperand(0));
+    ONEREC_ASSIGN(a, r.axis(x.rank));
+    (void)a;
+    return k.expectResult(0, k.inDType(0), x);
+  }
+  case OpCode::RmsNorm:
+  case OpCode::LayerNorm: {
+    ONEREC_CHECK(r.floatOperand(0));
+    ONEREC_CHECK(r.minRank(0, 1));
+    for (int i = 1; i < k.numInputs(); ++i) {
+      ONEREC_CHECK(r.sameDType(0, i));
+      SymShape p = k.inShape(i);
+      if (p.rank != 1 || p[0] != x.back())
+        return k.fail(fmt::format("{} must be [{}], the last dimension of {}",
+                                  k.operand(i), k.format(x.back()),
+                                  k.operand(0)));
+    }
+    ONEREC_CHECK(r.positiveFloat("eps"));
+    return k.expectResult(0, k.inDType(0), x);
+  }
+  default: { // ReduceSum, ReduceMean, ReduceMax, ReduceMin
+    if (op == OpCode::ReduceMean)
+      ONEREC_CHECK(r.floatOperand(0));
+    else
+      ONEREC_CHECK(r.numericOperand(0));
+    const std::vector<int64_t> &axes = k.attrs().getInts("axes");
+    bool reduced[Shape::kMaxRank] = {};
+    for (size_t i = 0; i < axes.size(); ++i) {
+      if (axes[i] < 0 || axes[i] >= x.rank || (i > 0 && axes[i] <= axes[i - 1]))
+        return k.fail(fmt::format(
+            "attribute 'axes' [{}] must be sorted, distinct axes of {}",
+            fmt::join(axes, ", "), k.operand(0)));
+      reduced[axes[i]] = true;
+    }
+    bool keepdim = k.attrs().getInt("keepdim") == 1;
+    SymShape out;
+    for (int d = 0; d < x.rank; ++d) {
+      if (!axes.empty() && !reduced[d])
+        out.push(x[d]);
+      else if (keepdim)
+        out.push(SymDim::fixed(1));
+    }
+    return k.expectResult(0, k.inDType(0), out);
+  }
+  }
+}
+
+Status matmul(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.sameDType(0, 1));
+  ONEREC_CHECK(r.minRank(0, 2));
+  ONEREC_CHECK(r.minRank(1, 2));
+  SymShape a = k.inShape(0), b = k.inShape(1);
+  bool ta = k.attrs().getInt("transpose_a"),
+       tb = k.attrs().getInt("transpose_b");
+  SymDim m = a[a.rank - 2], ak = a[a.rank - 1], bk = b[b.rank - 2],
+         n = b[b.rank - 1];
+  if (ta)
+    std::swap(m, ak);
+  if (tb)
+    std::swap(bk, n);
+  if (ak != bk)
+    return k.fail(
+        fmt::format("operand 1 has inner dimension {}, expected {} ({} x {})",
+                    k.format(bk), k.format(ak), k.operand(0), k.operand(1)));
+  ONEREC_ASSIGN(batch, r.broadcast(a.prefix(a.rank - 2), b.prefix(b.rank - 2)));
+  batch.push(m);
+  batch.push(n); // batch has at most 6 dims: both operands have rank >= 2
+  return k.expectResult(0, k.inDType(0), batch);
+}
+
+Status attention(Rules &r) {
+  KernelChecker &k = r.k;
+  for (int i = 0; i < 3; ++i) {
+    ONEREC_CHECK(r.floatOperand(i));
+    ONEREC_CHECK(r.sameDType(0, i));
+    ONEREC_CHECK(r.minRank(i, 2));
+  }
+  SymShape q = k.inShape(0), key = k.inShape(1), v = k.inShape(2);
+  int64_t heads = k.attrs().getInt("num_heads"),
+          kvHeads = k.attrs().getInt("num_kv_heads");
+  if (heads % kvHeads != 0)
+    return k.fail(
+        fmt::format("{} query heads cannot share {} key/value heads evenly",
+                    heads, kvHeads));
+  ONEREC_ASSIGN(dq, r.staticExtent(0, q.rank - 1, "the query width"));
+  ONEREC_ASSIGN(dk, r.staticExtent(1, key.rank - 1, "the key width"));
+  ONEREC_ASSIGN(dv, r.staticExtent(2, v.rank - 1, "the value width"));
+  if (dq % heads != 0 || dk % kvHeads != 0 || dv % kvHeads != 0)
+    return k.fail(fmt::format(
+        "widths {} (queries), {} (keys), {} (values) are not divisible "
+        "by {} heads and {} key/value heads",
+        dq, dk, dv, heads, kvHeads));
+  if (dq / heads != dk / kvHeads)
+    return k.fail(
+        fmt::format("query head width {} differs from key head width {}",
+                    dq / heads, dk / kvHeads));
+  SymDim lq = q[q.rank - 2], lk = key[key.rank - 2];
+  if (v[v.rank - 2] != lk)
+    return k.fail(fmt::format("{} and {} have different lengths", k.operand(1),
+                              k.operand(2)));
+  ONEREC_ASSIGN(qk,
+                r.broadcast(q.prefix(q.rank - 2), key.prefix(key.rank - 2)));
+  ONEREC_ASSIGN(batch, r.broadcast(qk, v.prefix(v.rank - 2)));
+  for (int i : {3, 4}) {
+    if (!k.present(i))
+      continue;
+    if (i == 3)
+      ONEREC_CHECK(r.boolOperand(3));
+    else
+      ONEREC_CHECK(r.sameDType(0, 4));
+    SymShape scores = batch;
+    bool fits = true;
+    if (k.inShape(i).rank == batch.rank + 3)
+      fits &= scores.push(SymDim::fixed(heads));
+    fits &= scores.push(lq) && scores.push(lk);
+    if (!fits || !broadcastsTo(k.inShape(i), scores))
+      return k.fail(fmt::format("{} does not broadcast to the scores {}",
+                                k.operand(i), k.format(scores)));
+  }
+  ONEREC_CHECK(r.positiveFloat("scale"));
+  SymShape out = batch;
+  out.push(lq);
+  out.push(SymDim::fixed(heads * (dv / kvHeads)));
+  return k.expectResult(0, k.inDType(0), out);
+}
+
+Status moe(Rules &r) {
+  KernelChecker &k = r.k;
+  for (int i = 0; i < 6; ++i) {
+    if (!k.present(i))
+      continue;
+    ONEREC_CHECK(r.floatOperand(i));
+    ONEREC_CHECK(r.sameDType(0, i));
+  }
+  ONEREC_CHECK(r.minRank(0, 1));
+  ONEREC_ASSIGN(d, r.staticExtent(0, k.inShape(0).rank - 1, "the model width"));
+  SymShape gate = k.inShape(1);
+  auto isStatic = [](const SymShape &s, std::initializer_list<int64_t> dims) {
+    if (s.rank != static_cast<int>(dims.size()))
+      return false;
+    int i = 0;
+    for (int64_t dim : dims)
+      if (s[i++] != SymDim::fixed(dim))
+        return false;
+    return true;
+  };
+  if (gate.rank != 2 || gate[0] != SymDim::fixed(d) || !gate[1].isStatic())
+    return k.fail(
+        fmt::format("the gate {} must be [{}, experts]", k.operand(1), d));
+  int64_t experts = gate[1].size;
+  if (k.attrs().getInt("top_k") > experts)
+    return k.fail(fmt::format("top_k = {} exceeds {} experts",
+                              k.attrs().getInt("top_k"), experts));
+  if (!isStatic(k.inShape(2), {experts}))
+    return k.fail(
+        fmt::format("the gate bias {} must be [{}]", k.operand(2), experts));
+  SymShape up = k.inShape(3);
+  if (up.rank != 3 || up[0] != SymDim::fixed(experts) ||
+      up[1] != SymDim::fixed(d) || !up[2].isStatic())
+    return k.fail(fmt::format("the up projection {} must be [{}, {}, hidden]",
+                              k.operand(3), experts, d));
+  int64_t hidden = up[2].size;
+  bool gated = k.attrs().getInt("activation") == 3;
+  if (gated != k.present(4))
+    return k.fail(
+        gated ? "swiglu experts need a gate projection (operand 4)"
+              : "only swiglu experts take a gate projection (operand 4)");
+  if (gated && k.inShape(4) != up)
+    return k.fail(
+        fmt::format("the gate projection {} must match the up projection {}",
+                    k.operand(4), k.operand(3)));
+  if (!isStatic(k.inShape(5), {experts, hidden, d}))
+    return k.fail(fmt::format("the down projection {} must be [{}, {}, {}]",
+                              k.operand(5), experts, hidden, d));
+  ONEREC_CHECK(k.expectResult(0, k.inDType(0), k.inShape(0)));
+  SymShape load;
+  load.push(SymDim::fixed(experts));
+  return k.expectResult(1, k.inDType(0), load);
+}
+
+Status lossRule(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  SymShape x = k.inShape(0);
+  DType dtype = k.inDType(0);
+  switch (op) {
+  case OpCode::CrossEntropy: {
+    ONEREC_CHECK(r.minRank(0, 1));
+    ONEREC_CHECK(r.integerOperand(1));
+    SymShape elements = withoutLast(x);
+    if (k.inShape(1) != elements)
+      return k.fail(fmt::format(
+          "labels {} must have the shape of the logits without their "
+          "class dimension, {}",
+          k.operand(1), k.format(elements)));
+    ONEREC_CHECK(r.indexBound(1, x.back(), "the class dimension"));
+    ONEREC_CHECK(r.lossMask(2, elements));
+    ONEREC_CHECK(r.floatInRange("label_smoothing", 0, 1));
+    return r.lossResult(elements, dtype);
+  }
+  case OpCode::BceWithLogits:
+    ONEREC_CHECK(r.sameDType(0, 1));
+    ONEREC_CHECK(r.sameShape(0, 1));
+    ONEREC_CHECK(r.lossMask(2, x));
+    return r.lossResult(x, dtype);
+  case OpCode::SampledSoftmax: {
+    ONEREC_CHECK(r.minRank(0, 1));
+    ONEREC_CHECK(r.sameDType(0, 1));
+    SymShape table = k.inShape(1);
+    if (table.rank != 2 || table[1] != x.back())
+      return k.fail(fmt::format("the table {} must be [items, {}]",
+                                k.operand(1), k.format(x.back())));
+    ONEREC_CHECK(r.integerOperand(2));
+    ONEREC_CHECK(r.integerOperand(3));
+    SymShape elements = withoutLast(x);
+    if (k.inShape(2) != elements)
+      return k.fail(fmt::format("{} must have shape {}", k.operand(2),
+                                k.format(elements)));
+    SymShape neg = k.inShape(3);
+    bool perPosition =
+        neg.rank == elements.rank + 1 && neg.prefix(elements.rank) == elements;
+    if (neg.rank != 1 && !perPosition)
+      return k.fail(fmt::format("negatives {} must be [N] or {} + [N]",
+                                k.operand(3), k.format(elements)));
+    ONEREC_CHECK(r.indexBound(2, table[0], "the table"));
+    ONEREC_CHECK(r.indexBound(3, table[0], "the table"));
+    ONEREC_CHECK(r.lossMask(4, elements));
+    return r.lossResult(elements, dtype);
+  }
+  case OpCode::DpoLoss:
+    if (x.rank != 1)
+      return k.fail(fmt::format("{} must be [B]", k.operand(0)));
+    for (int i = 1; i < 4; ++i) {
+      ONEREC_CHECK(r.sameDType(0, i));
+      ONEREC_CHECK(r.sameShape(0, i));
+    }
+    ONEREC_CHECK(r.positiveFloat("beta"));
+    return k.expectResult(0, dtype, SymShape());
+  default: { // EcpoLoss
+    for (int i = 1; i < 3; ++i) {
+      ONEREC_CHECK(r.sameDType(0, i));
+      ONEREC_CHECK(r.sameShape(0, i));
+    }
+    ONEREC_CHECK(r.lossMask(3, x));
+    ONEREC_CHECK(r.positiveFloat("epsilon"));
+    ONEREC_CHECK(r.floatInRange("delta", 0, HUGE_VAL));
+    return k.expectResult(0, dtype, SymShape());
+  }
+  }
+}
+
+} // namespace
+
+Status checkShapeRules(KernelChecker &k) {
+  Rules r(k);
+  OpCode op = k.op();
+  if (isElementwise(op))
+    return elementwise(r, op);
+  switch (op) {
+  case OpCode::Constant:
+  case OpCode::Iota:
+  case OpCode::Cast:
+  case OpCode::Broadcast:
+  case OpCode::Transpose:
+  case OpCode::Concat:
+  case OpCode::Slice:
+  case OpCode::Gather:
+  case OpCode::ScatterAdd:
+  case OpCode::Hash:
+  case OpCode::TopK:
+  case OpCode::ArgMax:
+    return dataMovement(r, op);
+  case OpCode::Embedding:
+    return embedding(r);
+  case OpCode::ReduceSum:
+  case OpCode::ReduceMean:
+  case OpCode::ReduceMax:
+  case OpCode::ReduceMin:
+  case OpCode::Softmax:
+  case OpCode::LogSoftmax:
+  case OpCode::RmsNorm:
+  case OpCode::LayerNorm:
+    return reductionOrNorm(r, op);
+  case OpCode::Matmul:
+    return matmul(r);
+  case OpCode::Attention:
+    return attention(r);
+  case OpCode::Moe:
+    return moe(r);
+  case OpCode::CrossEntropy:
+  case OpCode::BceWithLogits:
+  case OpCode::SampledSoftmax:
+  case OpCode::DpoLoss:
+  case OpCode::EcpoLoss:
+    return lossRule(r, op);
+  default:
+    return k.fail("internal error: no shape rule for this op");
+  }
+}
+
+} // namespace onerec::runtime::detail

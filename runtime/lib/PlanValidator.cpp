@@ -1,0 +1,712 @@
+//===- PlanValidator.cpp - the meaning checks of the plan loader ----------===//
+//
+// Walks a verified plan top-down: header, dims, segments, parameters, then
+// each entry's tensors, bindings and kernels. Per-op rules are in
+// OpSignatures.cpp and OpShapeRules.cpp. All arithmetic on sizes read from
+// the file is overflow-checked; the limits in PlanLimits keep every product
+// computed later (by the executor and kernels) far from overflow.
+//
+//===----------------------------------------------------------------------===//
+
+#include "onerec/Runtime/PlanValidator.h"
+
+#include "PlanChecks.h"
+#include "onerec/Runtime/PlanFile.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+#include <string_view>
+
+namespace onerec::runtime {
+
+using namespace detail;
+
+namespace {
+
+/// Names and locations come from the file: keep messages printable and short.
+std::string printable(std::string_view text) {
+  constexpr size_t kMaxChars = 120;
+  std::string out;
+  for (char c : text.substr(0, kMaxChars)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    out +=
+        u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+  }
+  return text.size() > kMaxChars ? out + "..." : out;
+}
+
+std::string printable(const flatbuffers::String *text) {
+  return text ? printable(text->string_view()) : std::string();
+}
+
+bool isPowerOfTwo(uint64_t v) { return v && !(v & (v - 1)); }
+
+/// The FlatBuffers 2.0 verifier checks a vector's length field but not that
+/// 8-byte elements (longs, Extent structs) are 8-byte aligned; reading them
+/// misaligned would be undefined behaviour. The buffer itself starts
+/// 64-byte aligned, so absolute addresses decide. (Empty vectors are not
+/// padded by builders, and have nothing to read.)
+template <typename V> bool elementsAligned(const V *vector) {
+  return !vector || vector->size() == 0 ||
+         (reinterpret_cast<uintptr_t>(vector) +
+          sizeof(flatbuffers::uoffset_t)) %
+                 8 ==
+             0;
+}
+
+template <typename T> uint32_t sizeOf(const flatbuffers::Vector<T> *v) {
+  return v ? v->size() : 0;
+}
+
+/// Element count of `extents` with each extent at most kMaxElements;
+/// nullopt past kMaxElements.
+std::optional<int64_t> boundedProduct(const std::vector<int64_t> &extents) {
+  int64_t n = 1;
+  for (int64_t e : extents)
+    if (e <= 0 || __builtin_mul_overflow(n, e, &n) ||
+        n > PlanLimits::kMaxElements)
+      return std::nullopt;
+  return n;
+}
+
+/// A tensor's element count as static product and symbols, to compare the
+/// sizes of two views of one buffer for every binding.
+struct SymbolicCount {
+  int64_t staticProduct = 1;
+  std::vector<int32_t> symbols;
+  bool operator==(const SymbolicCount &o) const {
+    return staticProduct == o.staticProduct && symbols == o.symbols;
+  }
+};
+
+SymbolicCount symbolicCount(const SymShape &shape) {
+  SymbolicCount count;
+  for (int i = 0; i < shape.rank; ++i) {
+    if (shape[i].isStatic())
+      count.staticProduct *= shape[i].size; // bounded by kMaxElements
+    else
+      count.symbols.push_back(shape[i].symbol);
+  }
+  std::sort(count.symbols.begin(), count.symbols.end());
+  return count;
+}
+
+class Validator {
+public:
+  Validator(const plan::Plan &plan, const PlanFileLayout &layout)
+      : plan_(plan), layout_(layout) {}
+
+  StatusOr<PlanFacts> run();
+
+private:
+  Status fail(const std::string &where, const std::string &message) const {
+    return Status::error(Status::Code::Corrupt,
+                         layout_.fileName + ": " +
+                             (where.empty() ? "" : where + ": ") + message);
+  }
+  Status checkHeader();
+  Status checkDims();
+  Status checkSegments();
+  Status checkParameters();
+  StatusOr<EntryFacts> checkEntry(uint32_t index);
+  Status checkTensor(const plan::Entry &entry, uint32_t index,
+                     const std::string &where);
+  Status checkBindings(const plan::Entry &entry, const std::string &where);
+  Status checkKernel(const plan::Entry &entry, uint32_t index,
+                     const std::string &entryWhere, EntryFacts &facts);
+  Status checkAliasing(const plan::Entry &entry, const plan::Kernel &kernel,
+                       const KernelChecker &checker);
+
+  const plan::Plan &plan_;
+  const PlanFileLayout &layout_;
+  /// Per tensor of the entry being checked: bytes at the dims' maxima.
+  std::vector<uint64_t> tensorBytes_;
+};
+
+StatusOr<PlanFacts> Validator::run() {
+  for (Status s :
+       {checkHeader(), checkDims(), checkSegments(), checkParameters()})
+    if (!s)
+      return s;
+  PlanFacts facts;
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < sizeOf(plan_.entries()); ++i) {
+    std::string_view name = plan_.entries()->Get(i)->name()->string_view();
+    if (!names.insert(name).second)
+      return fail("",
+                  fmt::format("entry '{}' is defined twice", printable(name)));
+    StatusOr<EntryFacts> entry = checkEntry(i);
+    if (!entry)
+      return entry.status();
+    facts.entries.push_back(std::move(entry.value()));
+  }
+  return facts;
+}
+
+Status Validator::checkHeader() {
+  uint16_t major = plan_.format_major(), minor = plan_.format_minor();
+  if (major != kPlanFormatMajor || minor > kPlanFormatMinor)
+    return Status::error(
+        Status::Code::Unsupported,
+        fmt::format(
+            "{}: plan format {}.{} is {} than this runtime reads ({}.{}); {}",
+            layout_.fileName, major, minor,
+            major < kPlanFormatMajor ? "older" : "newer", kPlanFormatMajor,
+            kPlanFormatMinor,
+            major < kPlanFormatMajor ? "recompile the model with this onerecc"
+                                     : "use a newer onerec-run"));
+  uint64_t known = static_cast<uint64_t>(plan::Requirement::ANY);
+  if (uint64_t unknown = static_cast<uint64_t>(plan_.requirements()) & ~known)
+    return fail("", fmt::format("unknown requirement bits 0x{:x}", unknown));
+  return Status::ok();
+}
+
+Status Validator::checkDims() {
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < sizeOf(plan_.dims()); ++i) {
+    const plan::Dim *dim = plan_.dims()->Get(i);
+    std::string where = fmt::format("dim {} ('{}')", i, printable(dim->name()));
+    if (dim->name()->size() == 0)
+      return fail(fmt::format("dim {}", i), "has an empty name");
+    if (!names.insert(dim->name()->string_view()).second)
+      return fail(where, "is declared twice");
+    if (dim->max() <= 0 || dim->max() > PlanLimits::kMaxElements)
+      return fail(where, fmt::format("has maximum {}, expected 1 to {}",
+                                     dim->max(), PlanLimits::kMaxElements));
+  }
+  return Status::ok();
+}
+
+Status Validator::checkSegments() {
+  uint32_t count = sizeOf(plan_.segments());
+  if (count == 0)
+    return Status::ok();
+  uint64_t alignment = plan_.segment_alignment();
+  if (!isPowerOfTwo(alignment) || alignment < PlanLimits::kParameterAlignment ||
+      alignment > 65536)
+    return fail(
+        "", fmt::format(
+                "segment_alignment is {}, expected a power of two from {} to "
+                "65536",
+                alignment, PlanLimits::kParameterAlignment));
+  std::vector<uint32_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  for (uint32_t i = 0; i < count; ++i) {
+    const plan::Segment *segment = plan_.segments()->Get(i);
+    std::string where = fmt::format("segment {}", i);
+    uint64_t offset = segment->offset(), size = segment->size();
+    if (offset % alignment != 0)
+      return fail(
+          where,
+          fmt::format("offset {} is not a multiple of the segment alignment {}",
+                      offset, alignment));
+    if (offset < layout_.tableBytes)
+      return fail(
+          where,
+          fmt::format(
+              "starts at offset {}, inside the FlatBuffer (which ends at "
+              "{})",
+              offset, layout_.tableBytes));
+    if (size > layout_.fileBytes || offset > layout_.fileBytes - size)
+      return fail(
+          where,
+          fmt::format(
+              "bytes [{}, {}) lie outside the file ({} bytes); is the file "
+              "truncated?",
+              offset, uint64_t(offset + size), layout_.fileBytes));
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return plan_.segments()->Get(a)->offset() <
+           plan_.segments()->Get(b)->offset();
+  });
+  for (uint32_t i = 1; i < count; ++i) {
+    const plan::Segment *prev = plan_.segments()->Get(order[i - 1]);
+    const plan::Segment *next = plan_.segments()->Get(order[i]);
+    if (prev->offset() + prev->size() > next->offset())
+      return fail(fmt::format("segment {}", order[i]),
+                  fmt::format("overlaps segment {}", order[i - 1]));
+  }
+  return Status::ok();
+}
+
+Status Validator::checkParameters() {
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < sizeOf(plan_.params()); ++i) {
+    const plan::Parameter *param = plan_.params()->Get(i);
+    std::string where =
+        fmt::format("parameter {} ('{}')", i, printable(param->name()));
+    if (param->name()->size() == 0)
+      return fail(fmt::format("parameter {}", i), "has an empty name");
+    if (!names.insert(param->name()->string_view()).second)
+      return fail(where, "is declared twice");
+    if (!elementsAligned(param->shape()))
+      return fail(where, "its shape vector is misaligned");
+    if (param->dtype() > plan::DType::MAX)
+      return fail(where,
+                  fmt::format("has unknown dtype {}", int(param->dtype())));
+    if (param->init() && param->init()->kind() > plan::InitKind::MAX)
+      return fail(where, fmt::format("has unknown initializer kind {}",
+                                     int(param->init()->kind())));
+    std::vector<int64_t> extents;
+    if (param->shape())
+      extents.assign(param->shape()->begin(), param->shape()->end());
+    if (extents.size() > static_cast<size_t>(Shape::kMaxRank))
+      return fail(where, fmt::format("has rank {}, at most {} is supported",
+                                     extents.size(), Shape::kMaxRank));
+    std::optional<int64_t> numel = boundedProduct(extents);
+    if (!numel)
+      return fail(
+          where,
+          fmt::format("has shape {} with an extent below 1 or more than {} "
+                      "elements",
+                      formatParameterType(*param), PlanLimits::kMaxElements));
+    if (param->segment() >= sizeOf(plan_.segments()))
+      return fail(
+          where,
+          fmt::format("lives in segment {}, but the plan has {} segment(s)",
+                      param->segment(), sizeOf(plan_.segments())));
+    const plan::Segment *segment = plan_.segments()->Get(param->segment());
+    uint64_t bytes =
+        uint64_t(*numel) * dtypeSize(static_cast<DType>(param->dtype()));
+    uint64_t offset = param->offset();
+    if (bytes > segment->size() || offset > segment->size() - bytes)
+      return fail(
+          where, fmt::format("bytes [{}, {}) lie outside segment {} ({} bytes)",
+                             offset, offset + bytes, param->segment(),
+                             segment->size()));
+    if ((segment->offset() + offset) % PlanLimits::kParameterAlignment != 0)
+      return fail(where,
+                  fmt::format("starts at file offset {}, not {}-byte aligned",
+                              segment->offset() + offset,
+                              PlanLimits::kParameterAlignment));
+  }
+  return Status::ok();
+}
+
+StatusOr<EntryFacts> Validator::checkEntry(uint32_t index) {
+  const plan::Entry &entry = *plan_.entries()->Get(index);
+  std::string where = fmt::format("entry '{}'", printable(entry.name()));
+  if (entry.name()->size() == 0)
+    return fail(fmt::format("entry {}", index), "has an empty name");
+  if (entry.kind() > plan::EntryKind::MAX)
+    return fail(where, fmt::format("has unknown kind {}", int(entry.kind())));
+  if (entry.arena_bytes() > PlanLimits::kMaxBytes)
+    return fail(
+        where, fmt::format("needs an arena of {} bytes, more than the limit {}",
+                           entry.arena_bytes(), PlanLimits::kMaxBytes));
+  if (!(entry.flops() >= 0))
+    return fail(where,
+                fmt::format("has flops {}, expected a non-negative number",
+                            entry.flops()));
+  tensorBytes_.assign(sizeOf(entry.tensors()), 0);
+  for (uint32_t t = 0; t < sizeOf(entry.tensors()); ++t)
+    if (Status s = checkTensor(entry, t, where); !s)
+      return s;
+  if (Status s = checkBindings(entry, where); !s)
+    return s;
+  EntryFacts facts;
+  facts.dimMinimum.assign(sizeOf(plan_.dims()), 1);
+  for (uint32_t k = 0; k < sizeOf(entry.kernels()); ++k)
+    if (Status s = checkKernel(entry, k, where, facts); !s)
+      return s;
+  for (uint32_t d = 0; d < facts.dimMinimum.size(); ++d)
+    if (facts.dimMinimum[d] > plan_.dims()->Get(d)->max())
+      return fail(
+          where,
+          fmt::format("needs dim '{}' to be at least {}, but its maximum is {}",
+                      printable(plan_.dims()->Get(d)->name()),
+                      facts.dimMinimum[d], plan_.dims()->Get(d)->max()));
+  return facts;
+}
+
+Status Validator::checkTensor(const plan::Entry &entry, uint32_t index,
+                              const std::string &entryWhere) {
+  const plan::Tensor &tensor = *entry.tensors()->Get(index);
+  std::string where = fmt::format("{} tensor {}", entryWhere, index);
+  if (tensor.name() && tensor.name()->size())
+    where += fmt::format(" ('{}')", printable(tensor.name()));
+  if (tensor.dtype() > plan::DType::MAX)
+    return fail(where,
+                fmt::format("has unknown dtype {}", int(tensor.dtype())));
+  if (!elementsAligned(tensor.shape()))
+    return fail(where, "its shape vector is misaligned");
+  DType dtype = static_cast<DType>(tensor.dtype());
+  if (tensor.index_bound() < 0 ||
+      (tensor.index_bound() > 0 && !isInteger(dtype)))
+    return fail(
+        where,
+        fmt::format(
+            "has index_bound {}; it must be 0, or positive for an integer "
+            "tensor",
+            tensor.index_bound()));
+  uint32_t rank = sizeOf(tensor.shape());
+  if (rank > static_cast<uint32_t>(Shape::kMaxRank))
+    return fail(where, fmt::format("has rank {}, at most {} is supported", rank,
+                                   Shape::kMaxRank));
+  std::vector<int64_t> maxima;
+  for (uint32_t i = 0; i < rank; ++i) {
+    const plan::Extent &extent = *tensor.shape()->Get(i);
+    if (extent.symbol() >= 0) {
+      if (static_cast<uint32_t>(extent.symbol()) >= sizeOf(plan_.dims()))
+        return fail(
+            where,
+            fmt::format(
+                "dimension {} refers to dim {}, but the plan declares {}", i,
+                extent.symbol(), sizeOf(plan_.dims())));
+      maxima.push_back(
+          plan_.dims()->Get(static_cast<uint32_t>(extent.symbol()))->max());
+    } else if (extent.symbol() == -1) {
+      if (extent.static_size() <= 0)
+        return fail(
+            where,
+            fmt::format("dimension {} has extent {}, expected a positive one",
+                        i, extent.static_size()));
+      maxima.push_back(extent.static_size());
+    } else {
+      return fail(
+          where,
+          fmt::format(
+              "dimension {} has symbol {}, expected -1 (static) or a dim "
+              "index",
+              i, extent.symbol()));
+    }
+  }
+  std::optional<int64_t> numel = boundedProduct(maxima);
+  if (!numel)
+    return fail(where,
+                fmt::format("{} has more than {} elements at the dims' maxima",
+                            formatTensorType(plan_, tensor),
+                            PlanLimits::kMaxElements));
+  uint64_t bytes = uint64_t(*numel) * dtypeSize(dtype);
+  tensorBytes_[index] = bytes;
+  switch (tensor.storage()) {
+  case plan::Storage::Arena:
+    if (bytes > entry.arena_bytes() ||
+        tensor.offset() > entry.arena_bytes() - bytes)
+      return fail(
+          where,
+          fmt::format(
+              "occupies arena bytes [{}, {}) at the dims' maxima, but the "
+              "arena has {}",
+              tensor.offset(), tensor.offset() + bytes, entry.arena_bytes()));
+    return Status::ok();
+  case plan::Storage::Parameter: {
+    if (tensor.index() >= sizeOf(plan_.params()))
+      return fail(where, fmt::format("is parameter {}, but the plan has {}",
+                                     tensor.index(), sizeOf(plan_.params())));
+    const plan::Parameter &param = *plan_.params()->Get(tensor.index());
+    std::vector<int64_t> paramExtents;
+    if (param.shape())
+      paramExtents.assign(param.shape()->begin(), param.shape()->end());
+    bool allStatic = true;
+    for (uint32_t i = 0; i < rank; ++i)
+      allStatic &= tensor.shape()->Get(i)->symbol() < 0;
+    if (tensor.dtype() != param.dtype() || !allStatic ||
+        *numel != boundedProduct(paramExtents).value_or(-1))
+      return fail(where, fmt::format("{} does not view parameter {} ('{}') {}",
+                                     formatTensorType(plan_, tensor),
+                                     tensor.index(), printable(param.name()),
+                                     formatParameterType(param)));
+    return Status::ok();
+  }
+  case plan::Storage::Input:
+    if (tensor.index() >= sizeOf(entry.inputs()))
+      return fail(where, fmt::format("is entry input {}, but the entry has {}",
+                                     tensor.index(), sizeOf(entry.inputs())));
+    return Status::ok();
+  }
+  return fail(where,
+              fmt::format("has unknown storage {}", int(tensor.storage())));
+}
+
+Status Validator::checkBindings(const plan::Entry &entry,
+                                const std::string &entryWhere) {
+  uint32_t numTensors = sizeOf(entry.tensors());
+  for (bool isInput : {true, false}) {
+    const auto *bindings = isInput ? entry.inputs() : entry.outputs();
+    std::set<std::string_view> names;
+    for (uint32_t i = 0; i < sizeOf(bindings); ++i) {
+      const plan::Binding &binding = *bindings->Get(i);
+      std::string where = fmt::format("{} {} {} ('{}')", entryWhere,
+                                      isInput ? "input" : "output", i,
+                                      printable(binding.name()));
+      if (binding.name()->size() == 0)
+        return fail(where, "has an empty name");
+      if (!names.insert(binding.name()->string_view()).second)
+        return fail(where, "is named twice");
+      if (binding.role() > plan::ArgRole::MAX)
+        return fail(where,
+                    fmt::format("has unknown role {}", int(binding.role())));
+      if (binding.tensor() >= numTensors)
+        return fail(where, fmt::format("is tensor {}, but the entry has {}",
+                                       binding.tensor(), numTensors));
+      const plan::Tensor &tensor = *entry.tensors()->Get(binding.tensor());
+      if (isInput &&
+          (tensor.storage() != plan::Storage::Input || tensor.index() != i))
+        return fail(where,
+                    fmt::format("is tensor {}, which is not stored as input {}",
+                                binding.tensor(), i));
+    }
+  }
+  // Every dim the entry's tensors use must be bound by an input's shape.
+  std::vector<bool> bound(sizeOf(plan_.dims()), false);
+  for (uint32_t i = 0; i < sizeOf(entry.inputs()); ++i) {
+    SymShape shape =
+        symbolicShape(*entry.tensors()->Get(entry.inputs()->Get(i)->tensor()));
+    for (int d = 0; d < shape.rank; ++d)
+      if (!shape[d].isStatic())
+        bound[shape[d].symbol] = true;
+  }
+  for (uint32_t t = 0; t < numTensors; ++t) {
+    SymShape shape = symbolicShape(*entry.tensors()->Get(t));
+    for (int d = 0; d < shape.rank; ++d)
+      if (!shape[d].isStatic() && !bound[shape[d].symbol])
+        return fail(
+            fmt::format("{} tensor {}", entryWhere, t),
+            fmt::format("uses dim '{}', which no input of the entry binds",
+                        printable(plan_.dims()->Get(shape[d].symbol)->name())));
+  }
+  // Other views of an input must cover the same elements for every binding.
+  for (uint32_t t = 0; t < numTensors; ++t) {
+    const plan::Tensor &view = *entry.tensors()->Get(t);
+    if (view.storage() != plan::Storage::Input)
+      continue;
+    const plan::Tensor &input =
+        *entry.tensors()->Get(entry.inputs()->Get(view.index())->tensor());
+    if (view.dtype() != input.dtype() || !(symbolicCount(symbolicShape(view)) ==
+                                           symbolicCount(symbolicShape(input))))
+      return fail(
+          fmt::format("{} tensor {}", entryWhere, t),
+          fmt::format("{} does not view input {} {} element for element",
+                      formatTensorType(plan_, view), view.index(),
+                      formatTensorType(plan_, input)));
+  }
+  return Status::ok();
+}
+
+Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
+                              const std::string &entryWhere,
+                              EntryFacts &facts) {
+  const plan::Kernel &kernel = *entry.kernels()->Get(index);
+  std::string where = fmt::format("{} kernel {}", entryWhere, index);
+  if (kernel.op() > plan::OpCode::MAX)
+    return fail(where, fmt::format("has unknown op {}", int(kernel.op())));
+  where += fmt::format(" ({}", plan::EnumNameOpCode(kernel.op()));
+  if (kernel.location() && kernel.location()->size())
+    where += " at " + printable(kernel.location());
+  where += ")";
+  uint32_t numTensors = sizeOf(entry.tensors());
+  if (sizeOf(kernel.inputs()) > PlanLimits::kMaxOperands)
+    return fail(where,
+                fmt::format("has {} operands, at most {} are supported",
+                            sizeOf(kernel.inputs()), PlanLimits::kMaxOperands));
+  for (uint32_t i = 0; i < sizeOf(kernel.inputs()); ++i) {
+    uint32_t t = kernel.inputs()->Get(i);
+    if (t != kAbsentOperand && t >= numTensors)
+      return fail(where,
+                  fmt::format("operand {} is tensor {}, but the entry has {}",
+                              i, t, numTensors));
+  }
+  for (uint32_t i = 0; i < sizeOf(kernel.outputs()); ++i) {
+    uint32_t t = kernel.outputs()->Get(i);
+    if (t >= numTensors)
+      return fail(where,
+                  fmt::format("result {} is tensor {}, but the entry has {}", i,
+                              int64_t(t == kAbsentOperand ? -1 : t),
+                              numTensors));
+    if (entry.tensors()->Get(t)->storage() == plan::Storage::Input)
+      return fail(
+          where,
+          fmt::format("result {} is tensor {}, which is the caller's input", i,
+                      t));
+  }
+  for (uint32_t i = 0; i < sizeOf(kernel.attrs()); ++i) {
+    const plan::Attr &attr = *kernel.attrs()->Get(i);
+    if (attr.value_type() == plan::AttrValue::NONE ||
+        attr.value_type() > plan::AttrValue::MAX)
+      return fail(where,
+                  fmt::format("attribute '{}' has unknown kind {}",
+                              printable(attr.name()), int(attr.value_type())));
+    if (attr.value_type() == plan::AttrValue::IntsAttr &&
+        !elementsAligned(attr.value_as_IntsAttr()->values()))
+      return fail(where,
+                  fmt::format("attribute '{}': its values are misaligned",
+                              printable(attr.name())));
+  }
+  KernelChecker checker(plan_, entry, kernel, layout_.fileName + ": " + where,
+                        facts.dimMinimum);
+  if (Status s = checkSignature(checker); !s)
+    return s;
+  if (Status s = checkShapeRules(checker); !s)
+    return s;
+  return checkAliasing(entry, kernel, checker);
+}
+
+/// Results may not overlap each other or an operand, except an elementwise
+/// result that reuses an operand's bytes exactly (same offset and shape).
+Status Validator::checkAliasing(const plan::Entry &entry,
+                                const plan::Kernel &kernel,
+                                const KernelChecker &checker) {
+  auto overlaps = [&](uint32_t a, uint32_t b) {
+    const plan::Tensor &x = *entry.tensors()->Get(a),
+                       &y = *entry.tensors()->Get(b);
+    if (x.storage() != y.storage())
+      return false;
+    if (x.storage() == plan::Storage::Parameter)
+      return x.index() == y.index();
+    return x.offset() < y.offset() + tensorBytes_[b] &&
+           y.offset() < x.offset() + tensorBytes_[a];
+  };
+  for (uint32_t r = 0; r < sizeOf(kernel.outputs()); ++r) {
+    uint32_t result = kernel.outputs()->Get(r);
+    for (uint32_t s = 0; s < r; ++s)
+      if (overlaps(result, kernel.outputs()->Get(s)))
+        return checker.fail(fmt::format("{} overlaps {}",
+                                        checker.result(static_cast<int>(r)),
+                                        checker.result(static_cast<int>(s))));
+    for (uint32_t i = 0; i < sizeOf(kernel.inputs()); ++i) {
+      uint32_t operand = kernel.inputs()->Get(i);
+      if (operand == kAbsentOperand || !overlaps(result, operand))
+        continue;
+      const plan::Tensor &x = *entry.tensors()->Get(result),
+                         &y = *entry.tensors()->Get(operand);
+      bool inPlace = isElementwise(kernel.op()) && x.offset() == y.offset() &&
+                     x.index() == y.index() &&
+                     dtypeSize(static_cast<DType>(x.dtype())) ==
+                         dtypeSize(static_cast<DType>(y.dtype())) &&
+                     symbolicShape(x) == symbolicShape(y);
+      if (!inPlace)
+        return checker.fail(
+            fmt::format("{} overlaps {}{}", checker.result(static_cast<int>(r)),
+                        checker.operand(static_cast<int>(i)),
+                        isElementwise(kernel.op())
+                            ? " without being the same bytes and shape"
+                            : "; this op cannot compute in place"));
+    }
+  }
+  return Status::ok();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shared pieces (PlanChecks.h)
+//===----------------------------------------------------------------------===//
+
+namespace detail {
+
+SymShape symbolicShape(const plan::Tensor &tensor) {
+  SymShape shape;
+  if (const auto *extents = tensor.shape())
+    for (const plan::Extent *e : *extents)
+      shape.push(e->symbol() >= 0 ? SymDim{0, e->symbol()}
+                                  : SymDim::fixed(e->static_size()));
+  return shape;
+}
+
+bool broadcastShapes(const SymShape &a, const SymShape &b, SymShape &result) {
+  int rank = std::max(a.rank, b.rank);
+  result.rank = rank;
+  for (int i = 0; i < rank; ++i) {
+    const SymDim *l = i < a.rank ? &a[a.rank - 1 - i] : nullptr;
+    const SymDim *r = i < b.rank ? &b[b.rank - 1 - i] : nullptr;
+    SymDim &out = result[rank - 1 - i];
+    if (!l || l->isOne())
+      out = r ? *r : *l;
+    else if (!r || r->isOne() || *l == *r)
+      out = *l;
+    else
+      return false;
+  }
+  return true;
+}
+
+bool broadcastsTo(const SymShape &from, const SymShape &to) {
+  SymShape result;
+  return from.rank <= to.rank && broadcastShapes(from, to, result) &&
+         result == to;
+}
+
+bool isFloat(DType t) {
+  return t == DType::f32 || t == DType::f16 || t == DType::bf16;
+}
+bool isInteger(DType t) { return t == DType::i32 || t == DType::i64; }
+bool isNumeric(DType t) { return isFloat(t) || isInteger(t); }
+
+KernelChecker::KernelChecker(const plan::Plan &plan, const plan::Entry &entry,
+                             const plan::Kernel &kernel, std::string where,
+                             std::vector<int64_t> &dimMinimum)
+    : plan_(plan), kernel_(kernel), where_(std::move(where)),
+      dimMinimum_(dimMinimum), attrs_(decodeKernelAttrs(kernel)) {
+  for (bool isInput : {true, false}) {
+    const auto *indices = isInput ? kernel.inputs() : kernel.outputs();
+    for (uint32_t i = 0; i < sizeOf(indices); ++i) {
+      uint32_t t = indices->Get(i);
+      const plan::Tensor *tensor =
+          t == kAbsentOperand ? nullptr : entry.tensors()->Get(t);
+      (isInput ? inputs_ : outputs_).push_back(tensor);
+      (isInput ? inputIndices_ : outputIndices_).push_back(t);
+    }
+  }
+}
+
+std::string KernelChecker::format(const SymDim &dim) const {
+  if (dim.isStatic())
+    return std::to_string(dim.size);
+  return printable(
+      plan_.dims()->Get(static_cast<uint32_t>(dim.symbol))->name());
+}
+
+std::string KernelChecker::format(const SymShape &shape) const {
+  std::string text = "[";
+  for (int i = 0; i < shape.rank; ++i)
+    text += (i ? ", " : "") + format(shape[i]);
+  return text + "]";
+}
+
+static std::string describe(const char *role, int i, uint32_t index,
+                            const plan::Tensor &tensor,
+                            const plan::Plan &plan) {
+  std::string name = tensor.name() && tensor.name()->size()
+                         ? fmt::format(" '{}'", printable(tensor.name()))
+                         : std::string();
+  return fmt::format("{} {} (tensor {}{}, {})", role, i, index, name,
+                     formatTensorType(plan, tensor));
+}
+
+std::string KernelChecker::operand(int i) const {
+  return describe("operand", i, inputIndices_[i], *inputs_[i], plan_);
+}
+
+std::string KernelChecker::result(int i) const {
+  return describe("result", i, outputIndices_[i], *outputs_[i], plan_);
+}
+
+Status KernelChecker::fail(const std::string &message) const {
+  return Status::error(Status::Code::Corrupt, where_ + ": " + message);
+}
+
+void KernelChecker::requireAtLeast(const SymDim &dim, int64_t minimum) {
+  if (!dim.isStatic())
+    dimMinimum_[dim.symbol] = std::max(dimMinimum_[dim.symbol], minimum);
+}
+
+Status KernelChecker::expectResult(int i, DType dtype,
+                                   const SymShape &shape) const {
+  if (outDType(i) == dtype && outShape(i) == shape)
+    return Status::ok();
+  return fail(fmt::format("{} should be {}{}", result(i), dtypeName(dtype),
+                          format(shape)));
+}
+
+} // namespace detail
+
+StatusOr<PlanFacts> validatePlan(const plan::Plan &plan,
+                                 const PlanFileLayout &layout) {
+  return Validator(plan, layout).run();
+}
+
+} // namespace onerec::runtime

@@ -1,0 +1,212 @@
+//===- InspectCommand.cpp - onerec-run inspect ----------------------------===//
+//
+// Loads a plan through every loader check and describes it: header,
+// requirements, dims, parameters and, per entry, its inputs and outputs with
+// their shapes, tensor and kernel counts, arena size and FLOPs. `--json`
+// prints the same as one JSON object.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include "onerec/Runtime/PlanFile.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+using namespace onerec::runtime;
+using Json = nlohmann::ordered_json;
+
+namespace onerec::run {
+
+namespace {
+
+constexpr std::string_view kInspectUsage = "inspect PLAN [--json]";
+
+template <typename T> uint32_t sizeOf(const flatbuffers::Vector<T> *v) {
+  return v ? v->size() : 0;
+}
+
+std::string str(const flatbuffers::String *s) {
+  return s ? s->str() : std::string();
+}
+
+/// "seq i64[B, 50] (id < 12102)"
+std::string describeBinding(const plan::Plan &plan, const plan::Entry &entry,
+                            const plan::Binding &binding) {
+  const plan::Tensor &tensor = *entry.tensors()->Get(binding.tensor());
+  std::string text = formatTensorType(plan, tensor);
+  if (tensor.index_bound() > 0)
+    text += fmt::format(" (id < {})", tensor.index_bound());
+  if (binding.role() != plan::ArgRole::Input)
+    text += fmt::format(" [{}]", plan::EnumNameArgRole(binding.role()));
+  return text;
+}
+
+struct ParameterTotals {
+  uint64_t elements = 0;
+  uint64_t bytes = 0;
+};
+
+ParameterTotals parameterTotals(const PlanFile &file) {
+  ParameterTotals totals;
+  for (uint32_t i = 0; i < sizeOf(file.plan().params()); ++i) {
+    int64_t numel = file.parameterShape(static_cast<int>(i)).numel();
+    totals.elements += static_cast<uint64_t>(numel);
+    totals.bytes += static_cast<uint64_t>(numel) *
+                    dtypeSize(file.parameterDType(static_cast<int>(i)));
+  }
+  return totals;
+}
+
+/// Kernel counts per op, the most frequent first.
+std::vector<std::pair<std::string, int>> opCounts(const plan::Entry &entry) {
+  std::map<std::string, int> counts;
+  for (uint32_t k = 0; k < sizeOf(entry.kernels()); ++k)
+    ++counts[plan::EnumNameOpCode(entry.kernels()->Get(k)->op())];
+  std::vector<std::pair<std::string, int>> sorted(counts.begin(), counts.end());
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const auto &a, const auto &b) { return a.second > b.second; });
+  return sorted;
+}
+
+std::array<int, 3> storageCounts(const plan::Entry &entry) {
+  std::array<int, 3> counts = {};
+  for (uint32_t t = 0; t < sizeOf(entry.tensors()); ++t)
+    ++counts[static_cast<size_t>(entry.tensors()->Get(t)->storage())];
+  return counts;
+}
+
+Json toJson(const PlanFile &file) {
+  const plan::Plan &plan = file.plan();
+  Json root;
+  root["file"] = file.name();
+  root["file_bytes"] = file.fileSize();
+  root["format"] =
+      fmt::format("{}.{}", plan.format_major(), plan.format_minor());
+  root["producer"] = str(plan.producer());
+  root["source_hash"] = str(plan.source_hash());
+  root["model"] = str(plan.model());
+  root["seed"] = plan.seed();
+  root["requirements"] =
+      formatRequirements(static_cast<uint64_t>(plan.requirements()));
+  Json dims = Json::object();
+  for (uint32_t i = 0; i < sizeOf(plan.dims()); ++i)
+    dims[plan.dims()->Get(i)->name()->str()] = plan.dims()->Get(i)->max();
+  root["dims"] = dims;
+  ParameterTotals totals = parameterTotals(file);
+  root["params"] = {{"count", sizeOf(plan.params())},
+                    {"elements", totals.elements},
+                    {"bytes", totals.bytes}};
+  Json entries = Json::array();
+  for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
+    const plan::Entry &entry = *plan.entries()->Get(e);
+    Json j;
+    j["name"] = entry.name()->str();
+    j["kind"] = plan::EnumNameEntryKind(entry.kind());
+    for (bool isInput : {true, false}) {
+      Json bindings = Json::array();
+      const auto *list = isInput ? entry.inputs() : entry.outputs();
+      for (uint32_t i = 0; i < sizeOf(list); ++i) {
+        const plan::Binding &binding = *list->Get(i);
+        const plan::Tensor &tensor = *entry.tensors()->Get(binding.tensor());
+        Json b = {{"name", binding.name()->str()},
+                  {"type", formatTensorType(plan, tensor)},
+                  {"role", plan::EnumNameArgRole(binding.role())}};
+        if (tensor.index_bound() > 0)
+          b["index_bound"] = tensor.index_bound();
+        bindings.push_back(b);
+      }
+      j[isInput ? "inputs" : "outputs"] = bindings;
+    }
+    std::array<int, 3> storage = storageCounts(entry);
+    j["tensors"] = {{"arena", storage[0]},
+                    {"parameter", storage[1]},
+                    {"input", storage[2]}};
+    Json ops = Json::object();
+    for (const auto &[op, count] : opCounts(entry))
+      ops[op] = count;
+    j["kernels"] = {{"count", sizeOf(entry.kernels())}, {"by_op", ops}};
+    j["arena_bytes"] = entry.arena_bytes();
+    j["flops"] = entry.flops();
+    entries.push_back(j);
+  }
+  root["entries"] = entries;
+  return root;
+}
+
+void printText(const PlanFile &file) {
+  const plan::Plan &plan = file.plan();
+  fmt::print("plan      {} ({}, format {}.{})\n", file.name(),
+             formatBytes(double(file.fileSize())), plan.format_major(),
+             plan.format_minor());
+  fmt::print("model     {} (seed {}), produced by {}, source {}\n",
+             str(plan.model()), plan.seed(), str(plan.producer()),
+             str(plan.source_hash()));
+  fmt::print("requires  {}\n",
+             formatRequirements(static_cast<uint64_t>(plan.requirements())));
+  std::vector<std::string> dims;
+  for (uint32_t i = 0; i < sizeOf(plan.dims()); ++i)
+    dims.push_back(fmt::format("{} <= {}", plan.dims()->Get(i)->name()->str(),
+                               plan.dims()->Get(i)->max()));
+  fmt::print("dims      {}\n",
+             dims.empty() ? "none" : fmt::format("{}", fmt::join(dims, ", ")));
+  ParameterTotals totals = parameterTotals(file);
+  fmt::print("params    {} tensors, {} elements ({}) in {} segment(s)\n",
+             sizeOf(plan.params()), totals.elements,
+             formatBytes(double(totals.bytes)), sizeOf(plan.segments()));
+  for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
+    const plan::Entry &entry = *plan.entries()->Get(e);
+    fmt::print("\nentry '{}' ({})\n", entry.name()->str(),
+               plan::EnumNameEntryKind(entry.kind()));
+    size_t width = 0;
+    for (const auto *list : {entry.inputs(), entry.outputs()})
+      for (uint32_t i = 0; i < sizeOf(list); ++i)
+        width = std::max<size_t>(width, list->Get(i)->name()->size());
+    for (bool isInput : {true, false}) {
+      const auto *list = isInput ? entry.inputs() : entry.outputs();
+      for (uint32_t i = 0; i < sizeOf(list); ++i)
+        fmt::print("  {:<6} {:<{}}  {}\n", isInput ? "input" : "output",
+                   list->Get(i)->name()->str(), width,
+                   describeBinding(plan, entry, *list->Get(i)));
+    }
+    std::array<int, 3> storage = storageCounts(entry);
+    fmt::print("  tensors {} ({} in the arena, {} parameters, {} inputs)\n",
+               sizeOf(entry.tensors()), storage[0], storage[1], storage[2]);
+    std::vector<std::string> ops;
+    for (const auto &[op, count] : opCounts(entry))
+      ops.push_back(fmt::format("{} {}", op, count));
+    fmt::print("  kernels {}{}{}\n", sizeOf(entry.kernels()),
+               ops.empty() ? "" : ": ", fmt::join(ops, ", "));
+    fmt::print("  arena   {} at the dims' maxima\n",
+               formatBytes(double(entry.arena_bytes())));
+    fmt::print("  flops   {} per call at the dims' maxima\n",
+               formatFlops(entry.flops()));
+  }
+}
+
+} // namespace
+
+int runInspect(const Args &args) {
+  CommandLine cl(args, kInspectUsage);
+  bool json = cl.flag("--json");
+  if (std::optional<int> usage = cl.finish(1))
+    return *usage;
+  StatusOr<std::unique_ptr<PlanFile>> file =
+      PlanFile::open(cl.positionals()[0]);
+  if (!file)
+    return reportError(file.status());
+  if (json)
+    fmt::print("{}\n", toJson(**file).dump(2, ' ', false,
+                                           Json::error_handler_t::replace));
+  else
+    printText(**file);
+  return 0;
+}
+
+} // namespace onerec::run
