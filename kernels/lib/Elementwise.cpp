@@ -175,7 +175,9 @@ template <Unary U> double unaryRef(double x) {
   return 0;
 }
 
-/// The optimized float form: branch-free so loops vectorize.
+/// The optimized float form: branch-free so loops vectorize. The
+/// transcendentals run through the same formulas in VectorMath.cpp, compiled
+/// per vector ISA; their cases here keep the switch total.
 template <Unary U> inline float unaryFast(float x) {
   switch (U) {
   case Unary::Neg: return -x;
@@ -239,13 +241,13 @@ template <Unary U, typename T, KernelVariant V> Status unaryKernel(const KernelC
       // Transcendentals go to the multiversioned loops (AVX-512/AVX2).
       if constexpr (std::is_floating_point_v<T> && vecUnaryOf(U).first) {
         unaryF32(vecUnaryOf(U).second, x + lo, y + lo, hi - lo);
-        return;
-      }
-      for (int64_t i = lo; i < hi; ++i) {
-        if constexpr (std::is_floating_point_v<T>)
-          y[i] = unaryFast<U>(x[i]);
-        else
-          y[i] = unaryExact<U>(x[i]);
+      } else {
+        for (int64_t i = lo; i < hi; ++i) {
+          if constexpr (std::is_floating_point_v<T>)
+            y[i] = unaryFast<U>(x[i]);
+          else
+            y[i] = unaryExact<U>(x[i]);
+        }
       }
     });
   }

@@ -155,19 +155,21 @@ void onerec::kernels::sgemm(const GemmArgs &g) {
 }
 
 void onerec::kernels::parallelSgemm(ThreadPool &pool, const GemmArgs &g) {
-  int64_t threads = pool.size();
+  // The split depends on the shape only, never on the thread count: a BLAS
+  // computes an element differently depending on the block it is in, so a
+  // split by threads would make results depend on ONEREC_NUM_THREADS.
   double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  if (threads == 1 || flops < 4.0e5) {
+  if (flops < 4.0e5) {
     sgemm(g);
     return;
   }
-  // Row blocks when there are enough rows for every thread, else columns.
-  // Blocks are multiples of 16 so every block runs the full register tile.
-  bool byRows = g.m >= 32 * threads || g.m >= g.n;
+  // Up to 32 blocks of rows (or, for short wide products, of columns), each
+  // a multiple of 16 so blocks run full register tiles; the pool deals them
+  // out.
+  bool byRows = g.m >= 512 || g.m >= g.n;
   int64_t extent = byRows ? g.m : g.n;
-  int64_t blocks = std::min<int64_t>(threads, (extent + 15) / 16);
-  int64_t step = ((extent + blocks - 1) / blocks + 15) / 16 * 16;
-  blocks = (extent + step - 1) / step;
+  int64_t step = (std::max<int64_t>(byRows ? 16 : 64, (extent + 31) / 32) + 15) / 16 * 16;
+  int64_t blocks = (extent + step - 1) / step;
   pool.parallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
       int64_t lo = blk * step, len = std::min(step, extent - lo);
@@ -284,7 +286,9 @@ template <KernelVariant V> Status matmulKernel(const KernelCall &call) {
     else
       sgemm(gi);
   };
-  if (batches >= 2 * int64_t(pool(call).size())) {
+  // Many batch elements: one GEMM each, in parallel (a shape-only choice,
+  // so results do not depend on the thread count).
+  if (batches >= 8) {
     parallelFor(call, batches, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t bi = lo; bi < hi; ++bi)
         one(bi, false);

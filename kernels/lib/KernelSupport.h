@@ -264,13 +264,6 @@ inline float dotLanes(const float *x, const float *y, int64_t n) {
   return s;
 }
 
-/// y[0..n) += a·x[0..n); restrict-qualified so the loop vectorizes without
-/// alias checks when inlined into kernels that update scratch rows.
-inline void axpy(float *__restrict y, const float *__restrict x, float a, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    y[i] += a * x[i];
-}
-
 /// max of x[0..n) (n >= 1), NaN-propagating like maxOf.
 inline float maxLanes(const float *x, int64_t n) {
   float acc[16];

@@ -255,7 +255,8 @@ Status moeOptimized(const KernelCall &call, const MoeShape &s) {
     gemm(downArgs);
   };
   // Many small experts: one expert per task. Few large ones: split GEMMs.
-  if (E >= 2 * int64_t(tp.size()) && maxRows * d * h < (1 << 22)) {
+  // (Chosen by shape, not thread count, so results are thread-independent.)
+  if (E >= 8 && maxRows * d * h < (1 << 22)) {
     parallelFor(call, E, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t e = lo; e < hi; ++e)
         runExpert(e, false);

@@ -246,6 +246,8 @@ template <bool Log, KernelVariant V> Status softmaxKernel(const KernelCall &call
   ONEREC_KERNEL_CHECK(call, call.out(0).shape == in, "softmax: the result must have shape {}",
                       in.toString());
   AxisSplit s = splitAtAxis(in, int(axis));
+  if (in.numel() == 0)
+    return Status::ok();
   const float *x = call.in(0).as<const float>();
   float *y = call.out(0).as<float>();
   if constexpr (V == kRef) {

@@ -169,6 +169,11 @@ TEST(DataMovementKernels, TopKOrdersDescendingWithTiesToLowerIndex) {
   EXPECT_EQ(y[1].at<int64_t>(1), 1); // the tie keeps the lower index first
   EXPECT_EQ(y[1].at<int64_t>(2), 3);
   EXPECT_EQ(y[0].at<float>(1), 3.0f);
+  // k = 0 and an empty row set are no-ops.
+  expectVariantsAgree(OpCode::TopK, attrs({{"k", int64_t(0)}}), {randomFloats({3, 5})},
+                      {HostTensor(DType::f32, {3, 0}), HostTensor(DType::i64, {3, 0})});
+  expectVariantsAgree(OpCode::TopK, attrs({{"k", int64_t(2)}}), {randomFloats({0, 5})},
+                      {HostTensor(DType::f32, {0, 2}), HostTensor(DType::i64, {0, 2})});
 }
 
 TEST(DataMovementKernels, ArgMaxFirstMaximum) {

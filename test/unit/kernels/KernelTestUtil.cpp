@@ -20,7 +20,7 @@ Status runKernel(OpCode op, KernelVariant variant, const KernelAttrs &attributes
   for (const HostTensor &t : outputs)
     out.push_back(t.view());
   runtime::KernelContext context;
-  context.pool = &testPool();
+  context.pool = options.pool ? options.pool : &testPool();
   context.training = options.training;
   context.seed = options.seed;
   context.step = options.step;

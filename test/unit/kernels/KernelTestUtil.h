@@ -145,6 +145,8 @@ inline runtime::ThreadPool &testPool() {
 struct RunOptions {
   bool training = false;
   uint64_t seed = 0, step = 0;
+  /// The pool kernels run on; testPool() (2 threads) when null.
+  runtime::ThreadPool *pool = nullptr;
 };
 
 /// Runs the registered kernel of `variant`; outputs are written in place.

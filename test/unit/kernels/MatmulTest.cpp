@@ -89,17 +89,28 @@ TEST(GemmBackend, FallbackMatchesReference) {
       }
 }
 
-TEST(GemmBackend, ParallelSplitMatchesOneThread) {
-  HostTensor a = randomFloats({257, 64}), b = randomFloats({64, 130});
-  HostTensor one(DType::f32, {257, 130}), split(DType::f32, {257, 130});
-  GemmArgs g;
-  g.m = 257, g.n = 130, g.k = 64;
-  g.a = a.data<float>(), g.lda = 64, g.b = b.data<float>(), g.ldb = 130, g.ldc = 130;
-  g.c = one.data<float>();
-  sgemm(g);
-  g.c = split.data<float>();
-  parallelSgemm(testPool(), g);
-  expectClose(split, one, 1e-6, 1e-6, "parallelSgemm");
+TEST(GemmBackend, ParallelSplitIsBitIdenticalForAnyThreadCount) {
+  struct Case {
+    int64_t m, n, k;
+  };
+  for (Case c : {Case{2000, 64, 64}, Case{128, 3417, 50}, Case{64, 64, 5000}, Case{257, 130, 64}}) {
+    HostTensor a = randomFloats({c.m, c.k}), b = randomFloats({c.k, c.n});
+    HostTensor one(DType::f32, {c.m, c.n});
+    GemmArgs g;
+    g.m = c.m, g.n = c.n, g.k = c.k;
+    g.a = a.data<float>(), g.lda = c.k, g.b = b.data<float>(), g.ldb = c.n, g.ldc = c.n;
+    g.c = one.data<float>();
+    onerec::runtime::ThreadPool single(1);
+    parallelSgemm(single, g);
+    for (unsigned threads : {2u, 3u}) {
+      HostTensor split(DType::f32, {c.m, c.n});
+      g.c = split.data<float>();
+      onerec::runtime::ThreadPool pool(threads);
+      parallelSgemm(pool, g);
+      EXPECT_EQ(std::memcmp(split.data<float>(), one.data<float>(), size_t(c.m * c.n) * 4), 0)
+          << c.m << "x" << c.n << "x" << c.k << " on " << threads << " threads";
+    }
+  }
   std::string backend = gemmBackendName();
   EXPECT_TRUE(backend.rfind("openblas/", 0) == 0 || backend == "onerec-blocked") << backend;
 }

@@ -70,6 +70,8 @@ TEST(SoftmaxKernels, AgreeAlongEveryAxis) {
     expectVariantsAgree(op, attrs({{"axis", int64_t(1)}}), {randomFloats({64, 3417}, -30, 30)},
                         {HostTensor(DType::f32, {64, 3417})}, 1e-5, 1e-6);
   }
+  expectVariantsAgree(OpCode::Softmax, attrs({{"axis", int64_t(1)}}), {randomFloats({4, 0})},
+                      {HostTensor(DType::f32, {4, 0})});
   auto y = runOptimized(OpCode::Softmax, attrs({{"axis", int64_t(0)}}),
                         {floats({3}, {0.0f, float(std::log(3.0)), -1e30f})},
                         {HostTensor(DType::f32, {3})});

@@ -4,8 +4,9 @@
 // on row-major matrices. It goes to the BLAS found at configure time
 // (OpenBLAS, pinned to one thread: onerec's own pool is the only source of
 // threads) or, in builds without one, to a blocked, vectorizable C++ GEMM.
-// parallelSgemm splits the product over the pool by rows (or, for short
-// wide products, by columns), which keeps results independent of scheduling.
+// parallelSgemm cuts the product into blocks of rows (or, for short wide
+// products, columns) chosen from the shape alone and deals them to the pool,
+// so results are bit-identical for any thread count.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ONEREC_KERNELS_GEMM_H
