@@ -24,4 +24,5 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 config.substitutions.append(("%models", os.path.join(config.onerec_src_root, "models")))
 config.substitutions.append(("%onerec_src", config.onerec_src_root))
 llvm_config.add_tool_substitutions(["onerecc", "onerec-opt", "onerec-run"], [config.onerec_tools_dir])
+config.substitutions.append(("%onerec_run", os.path.join(config.onerec_tools_dir, "onerec-run")))
 config.substitutions.append(("%onerecc_path", os.path.join(config.onerec_tools_dir, "onerecc")))
