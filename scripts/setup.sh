@@ -30,12 +30,22 @@ fi
 scripts/build.sh
 
 # The main job on the bundled default: compile OneRec (the tiny reference
-# configuration), check the IR, and show what the model holds and where it
-# can run.
+# configuration) to a plan, describe it, and run its encoder and decoder and
+# the next-token loss on a batch; then the same for SASRec's forward pass.
+# (Training and beam-search generation arrive with their issues.)
 echo "== devices"
 build/bin/onerec-run devices
-echo "== compiling models/onerec.rdsl --config tiny"
-build/bin/onerecc models/onerec.rdsl --config tiny -o build/onerec-tiny.mlir
-build/bin/onerec-opt build/onerec-tiny.mlir --rec-infer-shapes -o /dev/null
-build/bin/onerecc models/onerec.rdsl --config tiny --emit=summary
-echo "== IR written to build/onerec-tiny.mlir ($(grep -c ' = rec\.' build/onerec-tiny.mlir) rec ops)"
+echo "== compiling models/onerec.rdsl --config tiny -> build/onerec-tiny.fb"
+build/bin/onerecc models/onerec.rdsl --config tiny -o build/onerec-tiny.fb 2>/dev/null
+build/bin/onerec-run inspect build/onerec-tiny.fb
+echo "== running every entry of the plan on a random batch of 4"
+/usr/bin/python3 test/Models/Inputs/run_entries.py build/bin/onerec-run \
+  build/onerec-tiny.fb build/onerec-tiny-run --batch 4
+echo "== SASRec: compile, then score the catalog for 4 users"
+build/bin/onerecc models/sasrec.rdsl -o build/sasrec.fb
+build/bin/onerec-run inspect build/sasrec.fb --json > build/sasrec-plan.json
+/usr/bin/python3 test/Models/Inputs/random_inputs.py build/sasrec-plan.json forward \
+  build/sasrec-request.json --batch 4
+build/bin/onerec-run forward build/sasrec.fb --input build/sasrec-request.json \
+  --output build/sasrec-scores.safetensors --profile
+echo "== done: plans in build/*.fb, scores in build/sasrec-scores.safetensors"
