@@ -37,13 +37,15 @@ ONEREC_TIMING = {
 }
 
 
-def time_onerec(args, plan, entry, inputs, workdir, tag):
+def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
     """Per-call wall times (ms) of `entry`, warm-up dropped, and the outputs.
 
     The only place that knows how onerec-run reports timings: it runs
     warmup + iters calls in one process and reads {"times_ms": [...]}. If
     this onerec-run lacks --repeat, it falls back to --profile's total of one
-    call per process (args.onerec_timing records which)."""
+    call per process (args.onerec_timing records which), calling `between()`
+    after each call so that torch calls interleave with onerec's and both see
+    the same machine load."""
     if args.onerec_timing != "profile":
         timing = os.path.join(workdir, f"{tag}.timing.json")
         try:
@@ -75,6 +77,8 @@ def time_onerec(args, plan, entry, inputs, workdir, tag):
         if not m:
             raise RuntimeError(f"{tag}: no 'total' line in --profile output:\n{proc.stderr}")
         times.append(float(m.group(1)))
+        if between:
+            between()
         if outs is None:
             outs = safetensors_io.read(out)
     return times[args.warmup:], outs
@@ -140,16 +144,31 @@ def bench_model(args, key, defines, workdir, log):
                     data["memory"] = entries["encode"][2](
                         *[torch.from_numpy(data[n]) for n in entries["encode"][0]]).numpy()
             inputs = {n: data[n] for n in in_names}
-            log(f"{key}: batch {batch} {entry}: torch")
-            t_ms, ref = time_torch(args, fn, [torch.from_numpy(inputs[n]) for n in in_names])
+            tensors = [torch.from_numpy(inputs[n]) for n in in_names]
             if args.torch_only:
+                log(f"{key}: batch {batch} {entry}: torch")
+                t_ms, ref = time_torch(args, fn, tensors)
                 t = statistics.median(t_ms)
                 case["entries"][entry] = {"torch_median_ms": round(t, 3),
                                           "torch_examples_per_s": round(batch / t * 1e3, 1)}
                 log(f"{key}: batch {batch} {entry}: torch {t:.3f} ms")
                 continue
-            log(f"{key}: batch {batch} {entry}: onerec")
-            o_ms, outs = time_onerec(args, plan, entry, inputs, workdir, f"{key}.{batch}.{entry}")
+            log(f"{key}: batch {batch} {entry}: onerec and torch")
+            interleaved = []
+
+            def torch_once():
+                with torch.no_grad():
+                    t = time.perf_counter()
+                    out = fn(*tensors)
+                    interleaved.append(((time.perf_counter() - t) * 1e3, out))
+
+            o_ms, outs = time_onerec(args, plan, entry, inputs, workdir,
+                                     f"{key}.{batch}.{entry}", between=torch_once)
+            if interleaved:
+                t_ms = [t for t, _ in interleaved][args.warmup:]
+                ref = interleaved[-1][1].numpy()
+            else:
+                t_ms, ref = time_torch(args, fn, tensors)
             r = summarize(batch, o_ms, t_ms)
             r["max_rel_err"] = float(f"{harness.rel_err(outs.get(out_name), ref):.3e}") \
                 if out_name in outs else None
@@ -212,6 +231,7 @@ def main():
         "torch_threads": torch.get_num_threads(),
         "torch_timing": "eager, torch.no_grad(), time.perf_counter per call",
         "cpu": _cpu_name(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "results": [],
     }
     for key in args.models.split(","):
@@ -220,6 +240,12 @@ def main():
             defines.append(f"users={args.onerec_users}")
         report.setdefault("defines", {})[key] = defines
         report["results"] += bench_model(args, key, defines, workdir, log)
+    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    busy = report["loadavg_at_start"][0]
+    if busy > 0.5:
+        report["warning"] = (f"the machine was busy before this benchmark started (1-min "
+                             f"load average {busy:.2f}): figures are unreliable, torch's "
+                             f"OpenMP threads especially when threads >= free cores")
     report["onerec_timing"] = ONEREC_TIMING.get(args.onerec_timing, args.onerec_timing)
     text = json.dumps(report, indent=2)
     print(text)

@@ -105,6 +105,8 @@ template <typename W, KernelVariant V> struct TransposeKernel {
       inStride[i] = contiguous[perm[size_t(i)]];
     const W *x = call.in(0).as<const W>();
     W *y = call.out(0).as<W>();
+    if (out.numel() == 0)
+      return Status::ok();
     if constexpr (V == kRef) {
       for (int64_t i = 0, n = out.numel(); i < n; ++i)
         y[i] = x[broadcastOffset(i, out, inStride)];

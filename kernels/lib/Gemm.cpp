@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #if ONEREC_HAVE_BLAS
 #include <cblas.h>
@@ -161,6 +162,36 @@ void onerec::kernels::parallelSgemm(ThreadPool &pool, const GemmArgs &g) {
   double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   if (flops < 4.0e5) {
     sgemm(g);
+    return;
+  }
+  // A small result over a long k (a weight gradient: Xᵀ·dY over all tokens)
+  // has too few rows to split: split k into fixed chunks instead, and add
+  // the partial products in chunk order.
+  constexpr int64_t kChunkK = 4096;
+  if (g.m * g.n <= 65536 && g.k >= 2 * kChunkK) {
+    int64_t chunks = (g.k + kChunkK - 1) / kChunkK, mn = g.m * g.n;
+    std::vector<float> partial(size_t(chunks * mn));
+    pool.parallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        int64_t p0 = c * kChunkK;
+        GemmArgs part = g;
+        part.k = std::min(kChunkK, g.k - p0);
+        part.alpha = 1.0f, part.beta = 0.0f;
+        part.a = g.transA ? g.a + p0 * g.lda : g.a + p0;
+        part.b = g.transB ? g.b + p0 : g.b + p0 * g.ldb;
+        part.c = &partial[size_t(c * mn)], part.ldc = g.n;
+        sgemm(part);
+      }
+    });
+    for (int64_t i = 0; i < g.m; ++i) {
+      float *crow = g.c + i * g.ldc;
+      for (int64_t j = 0; j < g.n; ++j) {
+        float acc = 0.0f;
+        for (int64_t c = 0; c < chunks; ++c)
+          acc += partial[size_t(c * mn + i * g.n + j)];
+        crow[j] = g.alpha * acc + (g.beta == 0.0f ? 0.0f : g.beta * crow[j]);
+      }
+    }
     return;
   }
   // Up to 32 blocks of rows (or, for short wide products, of columns), each

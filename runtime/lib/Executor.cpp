@@ -351,6 +351,14 @@ Executor::run(const std::vector<NamedTensorView> &inputs) {
   return outputs;
 }
 
+bool Executor::lastRunAtMaxima() const {
+  for (size_t d = 0; d < dims_.size(); ++d)
+    if (dimUsed_[d] &&
+        dims_[d] != plan_.plan().dims()->Get(static_cast<uint32_t>(d))->max())
+      return false;
+  return step_ > 0;
+}
+
 std::vector<OpProfile> Executor::profile() const {
   std::vector<OpProfile> used;
   for (const OpProfile &p : profile_)

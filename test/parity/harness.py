@@ -123,6 +123,7 @@ def onerec_batch(cfg, batch, rng):
         "positive": sid(cfg["pos_len"]),
         "lifelong": sid(cfg["lifelong_len"]),
         "items": items,
+        "sessions": sid(cfg["session"]),
         "tokens": tokens,
         "memory": rng.standard_normal((batch, enc_len, cfg["d"])).astype(np.float32),
     }

@@ -176,7 +176,9 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             v = float(re.match(r"\(([^)]*)\)", rest).group(1))
             y = np.full(rshape, v, np.float64 if rdtype.startswith("f") else np.int64)
         elif op == "param_ref":
-            y = np.asarray(params[re.match(r"\s*@([\w.]+)", rest).group(1)], np.float64)
+            # @name, or @module::@name for an imported model's parameter.
+            ref = re.match(r"\s*(@[\w.]+(?:::@[\w.]+)*)", rest).group(1)
+            y = np.asarray(params[ref.replace("::@", ".").lstrip("@")], np.float64)
         elif op == "iota":
             ax = _attr(rest, "axis")
             y = np.broadcast_to(np.arange(rshape[ax]).reshape(

@@ -355,6 +355,61 @@ class DecoderLayer(nn.Module):
         return m
 
 
+class PScore(nn.Module):
+    """P-Score preference reward model (models/pscore.rdsl), as imported by
+    OneRec: target-aware items (item * mean of the history), post-residual
+    session layers with pre-LayerNorm (the residual adds the un-normed x), one
+    relu tower per objective, an MLP fusing the towers, mean over the session."""
+
+    def __init__(self, levels, codebook, d=64, heads=2, layers=1, objectives=4):
+        super().__init__()
+        self.item_emb = SemanticIdEmbedding(levels, codebook, d)
+        self.layers = nn.ModuleList()
+        for _ in range(layers):
+            layer = nn.Module()
+            layer.ln_attn = nn.LayerNorm(d, eps=LAYERNORM_EPS)
+            layer.attn = MultiHeadAttention(d, heads)
+            layer.ln_ffn = nn.LayerNorm(d, eps=LAYERNORM_EPS)
+            layer.ffn_up = nn.Linear(d, 2 * d, bias=False)
+            layer.ffn_down = nn.Linear(2 * d, d, bias=False)
+            self.layers.append(layer)
+        self.towers = nn.ModuleList(nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, 1))
+                                    for _ in range(objectives))
+        self.fuse = nn.Sequential(nn.Linear(objectives, d), nn.ReLU(), nn.Linear(d, 1))
+
+    def logits(self, sessions, history):
+        user = self.item_emb(history).mean(1)
+        x = self.item_emb(sessions) * user.unsqueeze(1)
+        for layer in self.layers:
+            x = x + layer.attn(layer.ln_attn(x))
+            x = x + layer.ffn_down(F.relu(layer.ffn_up(layer.ln_ffn(x))))
+        per_objective = torch.cat([tower(x) for tower in self.towers], -1)
+        return per_objective, self.fuse(per_objective).squeeze(-1).mean(1)
+
+    def score(self, sessions, history):
+        return torch.sigmoid(self.logits(sessions, history)[1])
+
+    def names(self, p, t):
+        m = {f"{p}.item_table": (f"{t}.item_emb.table.weight", False)}
+        for i, layer in enumerate(self.layers):
+            q, u = f"{p}.logits.session_layer0.{i}", f"{t}.layers.{i}"
+            m.update({f"{q}.layernorm0.gain": (f"{u}.ln_attn.weight", False),
+                      f"{q}.layernorm0.bias": (f"{u}.ln_attn.bias", False),
+                      f"{q}.layernorm1.gain": (f"{u}.ln_ffn.weight", False),
+                      f"{q}.layernorm1.bias": (f"{u}.ln_ffn.bias", False),
+                      f"{q}.ffn0.up.w": (f"{u}.ffn_up.weight", True),
+                      f"{q}.ffn0.down.w": (f"{u}.ffn_down.weight", True)})
+            m.update(layer.attn.names(f"{q}.attn0", f"{u}.attn"))
+        for i in range(len(self.towers)):
+            for j, k in ((0, 0), (1, 2)):
+                m[f"{p}.logits.tower{i}.linear{j}.w"] = (f"{t}.towers.{i}.{k}.weight", True)
+                m[f"{p}.logits.tower{i}.linear{j}.b"] = (f"{t}.towers.{i}.{k}.bias", False)
+        for j, k in ((0, 0), (1, 2)):
+            m[f"{p}.logits.linear{j}.w"] = (f"{t}.fuse.{k}.weight", True)
+            m[f"{p}.logits.linear{j}.b"] = (f"{t}.fuse.{k}.bias", False)
+        return m
+
+
 class OneRec(nn.Module):
     def __init__(self, d, ffn_hidden, heads, enc_layers, dec_layers, experts, top_k,
                  levels, codebook, session, short_len, pos_len, lifelong_len, queries,
@@ -389,6 +444,8 @@ class OneRec(nn.Module):
         for emb in (self.uid_emb, self.age_emb, self.gender_emb, self.tok_emb):
             nn.init.normal_(emb.weight, 0.0, 0.02)
         nn.init.normal_(self.head, 0.0, 0.02)
+        # The imported reward model (reward preference = pscore.score(...)).
+        self.pscore = PScore(levels, codebook)
 
     def encode(self, uid, age, gender, short, positive, lifelong):
         profile = torch.cat([self.uid_emb(uid), self.age_emb(age), self.gender_emb(gender)], 1)
@@ -425,6 +482,9 @@ class OneRec(nn.Module):
                              self.encode(uid, age, gender, short, positive, lifelong))
         return F.cross_entropy(logits.reshape(-1, self.codebook), items.reshape(-1))
 
+    def preference(self, positive, sessions):
+        return self.pscore.score(sessions, positive)
+
     def onerec_names(self):
         m = {"item_table": ("item_emb.table.weight", False),
              "enc_pos": ("enc_pos", False), "dec_pos": ("dec_pos", False),
@@ -442,6 +502,7 @@ class OneRec(nn.Module):
              "decode.rmsnorm0.gain": ("dec_norm.weight", False),
              "decode.session_head0.w": ("head", False)}
         m.update(self.qformer.names("encode.qformer0", "qformer"))
+        m.update(self.pscore.names("pscore", "pscore"))
         for i, layer in enumerate(self.encoder):
             m.update(layer.names(f"encode.enc_layer0.{i}", f"encoder.{i}"))
         for i, layer in enumerate(self.decoder):
@@ -454,6 +515,7 @@ class OneRec(nn.Module):
             "encode": (enc_inputs, "output", self.encode),
             "decode": (["tokens", "memory"], "output", self.decode),
             "ntp": (enc_inputs + ["items"], "loss", self.ntp),
+            "preference": (["positive", "sessions"], "reward", self.preference),
         }
 
     def moe_min_gap(self):

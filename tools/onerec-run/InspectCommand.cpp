@@ -35,14 +35,15 @@ std::string str(const flatbuffers::String *s) {
   return s ? s->str() : std::string();
 }
 
-/// "seq i64[B, 50] (id < 12102)"
+/// "i64[B, 50] (id < 12102)", and an input's role when it is not Input
+/// ("[Target]").
 std::string describeBinding(const plan::Plan &plan, const plan::Entry &entry,
-                            const plan::Binding &binding) {
+                            const plan::Binding &binding, bool isInput) {
   const plan::Tensor &tensor = *entry.tensors()->Get(binding.tensor());
   std::string text = formatTensorType(plan, tensor);
   if (tensor.index_bound() > 0)
     text += fmt::format(" (id < {})", tensor.index_bound());
-  if (binding.role() != plan::ArgRole::Input)
+  if (isInput && binding.role() != plan::ArgRole::Input)
     text += fmt::format(" [{}]", plan::EnumNameArgRole(binding.role()));
   return text;
 }
@@ -173,7 +174,7 @@ void printText(const PlanFile &file) {
       for (uint32_t i = 0; i < sizeOf(list); ++i)
         fmt::print("  {:<6} {:<{}}  {}\n", isInput ? "input" : "output",
                    list->Get(i)->name()->str(), width,
-                   describeBinding(plan, entry, *list->Get(i)));
+                   describeBinding(plan, entry, *list->Get(i), isInput));
     }
     std::array<int, 3> storage = storageCounts(entry);
     fmt::print("  tensors {} ({} in the arena, {} parameters, {} inputs)\n",

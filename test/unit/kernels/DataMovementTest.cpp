@@ -35,6 +35,8 @@ TEST(DataMovementKernels, TransposeAgreesForEveryPermutation) {
                       {HostTensor(DType::i64, {2, 4, 3, 5})});
   expectVariantsAgree(OpCode::Transpose, attrs({{"permutation", Ints{2, 0, 1}}}),
                       {randomFloats({3, 1, 40})}, {HostTensor(DType::f32, {40, 3, 1})});
+  expectVariantsAgree(OpCode::Transpose, attrs({{"permutation", Ints{2, 1, 0}}}),
+                      {randomFloats({3, 0, 4})}, {HostTensor(DType::f32, {4, 0, 3})});
   auto y = runOptimized(OpCode::Transpose, attrs({{"permutation", Ints{1, 0}}}),
                         {floats({2, 3}, {1, 2, 3, 4, 5, 6})}, {HostTensor(DType::f32, {3, 2})});
   const float expected[6] = {1, 4, 2, 5, 3, 6};

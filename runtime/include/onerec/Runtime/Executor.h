@@ -83,6 +83,9 @@ public:
   std::vector<OpProfile> profile() const;
   /// Wall time of the last run, in seconds.
   double lastRunSeconds() const { return lastRunSeconds_; }
+  /// True when the last run bound every dim the entry uses to its maximum,
+  /// so that Entry.flops is exactly the work it did.
+  bool lastRunAtMaxima() const;
 
 private:
   struct PreparedKernel;
