@@ -60,7 +60,8 @@ def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
             args.onerec_timing = "repeat"
             return times[args.warmup:], outs
         except harness.CliError as e:
-            if "--repeat" not in str(e):
+            # Only an onerec-run without the option falls back (usage error).
+            if not re.search(r"unknown option '--(repeat|timing-json)'", str(e)):
                 raise
             args.onerec_timing = "profile"
     times = []

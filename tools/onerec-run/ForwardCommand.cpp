@@ -16,8 +16,11 @@
 #include "onerec/Runtime/Weights.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 
 using namespace onerec::runtime;
 
@@ -29,7 +32,8 @@ constexpr std::string_view kForwardUsage =
     "forward PLAN --input IN.{safetensors,json} [--output "
     "OUT.{safetensors,json}]\n"
     "                 [--entry NAME] [--weights W.safetensors] [--threads N]\n"
-    "                 [--kernels optimized|reference] [--seed S] [--profile]";
+    "                 [--kernels optimized|reference] [--seed S] [--profile]\n"
+    "                 [--repeat N] [--timing-json TIMES.json]";
 constexpr std::string_view kWeightsUsage =
     "weights PLAN [--weights CKPT.safetensors] -o OUT.safetensors";
 
@@ -95,10 +99,25 @@ int runForward(const Args &args) {
   std::optional<std::string> kernelsText = cl.option("--kernels");
   std::optional<std::string> seedText = cl.option("--seed");
   bool profile = cl.flag("--profile");
+  std::optional<std::string> repeatText = cl.option("--repeat");
+  std::optional<std::string> timingJson = cl.option("--timing-json");
   if (std::optional<int> usage = cl.finish(1))
     return *usage;
   if (!input)
     return usageError("forward needs --input", kForwardUsage);
+
+  // --repeat runs the entry N times in one process (a steady-state timing:
+  // the plan is loaded and the arena allocated once); --timing-json writes
+  // each call's wall time.
+  unsigned repeat = 1;
+  if (repeatText) {
+    std::optional<unsigned> n = parseNumber<unsigned>(*repeatText);
+    if (!n || *n == 0 || *n > 1000000)
+      return usageError(
+          fmt::format("--repeat '{}' is not a count (1 to 1000000)", *repeatText),
+          kForwardUsage);
+    repeat = *n;
+  }
 
   ExecutorOptions options;
   options.profile = profile;
@@ -155,9 +174,28 @@ int runForward(const Args &args) {
   std::vector<NamedTensorView> views;
   for (const NamedTensor &t : *inputs)
     views.push_back({t.name, t.tensor.view()});
-  StatusOr<std::vector<NamedTensor>> outputs = (*executor)->run(views);
-  if (!outputs)
-    return reportError(outputs.status());
+  std::vector<double> millis;
+  StatusOr<std::vector<NamedTensor>> outputs =
+      Status::error(Status::Code::Internal, "the entry did not run");
+  for (unsigned i = 0; i < repeat; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    outputs = (*executor)->run(views);
+    if (!outputs)
+      return reportError(outputs.status());
+    millis.push_back(std::chrono::duration<double, std::milli>(
+                         std::chrono::steady_clock::now() - start)
+                         .count());
+  }
+  if (timingJson) {
+    std::FILE *f = std::fopen(timingJson->c_str(), "w");
+    if (!f)
+      return reportError(Status::error(
+          Status::Code::IoError,
+          fmt::format("{}: cannot write the timings", *timingJson)));
+    fmt::print(f, "{{\"entry\": \"{}\", \"times_ms\": [{:.4f}]}}\n", entryName,
+               fmt::join(millis, ", "));
+    std::fclose(f);
+  }
   if (profile)
     printProfile(**executor);
   if (!output) {
