@@ -37,7 +37,7 @@ ONEREC_TIMING = {
 }
 
 
-def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
+def time_onerec(args, plan, entry, inputs, workdir, tag, between=None, iters=None):
     """Per-call wall times (ms) of `entry`, warm-up dropped, and the outputs.
 
     The only place that knows how onerec-run reports timings: it runs
@@ -46,17 +46,18 @@ def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
     call per process (args.onerec_timing records which), calling `between()`
     after each call so that torch calls interleave with onerec's and both see
     the same machine load."""
+    iters = iters or args.iters
     if args.onerec_timing != "profile":
         timing = os.path.join(workdir, f"{tag}.timing.json")
         try:
             outs = harness.forward(args.onerec_run, plan, entry, inputs, workdir,
-                                   threads=args.threads, repeat=args.warmup + args.iters,
+                                   threads=args.threads, repeat=args.warmup + iters,
                                    timing_json=timing, tag=tag)
             with open(timing) as f:
                 times = json.load(f)["times_ms"]
-            if len(times) < args.warmup + args.iters:
+            if len(times) < args.warmup + iters:
                 raise RuntimeError(f"{tag}: onerec-run reported {len(times)} times, "
-                                   f"asked for {args.warmup + args.iters}")
+                                   f"asked for {args.warmup + iters}")
             args.onerec_timing = "repeat"
             return times[args.warmup:], outs
         except harness.CliError as e:
@@ -66,7 +67,7 @@ def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
             args.onerec_timing = "profile"
     times = []
     outs = None
-    for i in range(args.warmup + args.iters):
+    for i in range(args.warmup + iters):
         inp = os.path.join(workdir, f"{tag}.in.safetensors")
         out = os.path.join(workdir, f"{tag}.out.safetensors")
         if i == 0:
@@ -85,11 +86,11 @@ def time_onerec(args, plan, entry, inputs, workdir, tag, between=None):
     return times[args.warmup:], outs
 
 
-def time_torch(args, fn, tensors):
+def time_torch(args, fn, tensors, iters=None):
     import torch
     times = []
     with torch.no_grad():
-        for i in range(args.warmup + args.iters):
+        for i in range(args.warmup + (iters or args.iters)):
             t = time.perf_counter()
             out = fn(*tensors)
             times.append((time.perf_counter() - t) * 1e3)
@@ -155,21 +156,29 @@ def bench_model(args, key, defines, workdir, log):
                 log(f"{key}: batch {batch} {entry}: torch {t:.3f} ms")
                 continue
             log(f"{key}: batch {batch} {entry}: onerec and torch")
-            interleaved = []
+            # Rounds alternate onerec and torch so both see the same load;
+            # each round has its own warm-up, medians are over all rounds.
+            per_round = -(-args.iters // args.rounds)
+            o_ms, t_ms = [], []
+            for _ in range(args.rounds):
+                interleaved = []
 
-            def torch_once():
-                with torch.no_grad():
-                    t = time.perf_counter()
-                    out = fn(*tensors)
-                    interleaved.append(((time.perf_counter() - t) * 1e3, out))
+                def torch_once():
+                    with torch.no_grad():
+                        t = time.perf_counter()
+                        out = fn(*tensors)
+                        interleaved.append(((time.perf_counter() - t) * 1e3, out))
 
-            o_ms, outs = time_onerec(args, plan, entry, inputs, workdir,
-                                     f"{key}.{batch}.{entry}", between=torch_once)
-            if interleaved:
-                t_ms = [t for t, _ in interleaved][args.warmup:]
-                ref = interleaved[-1][1].numpy()
-            else:
-                t_ms, ref = time_torch(args, fn, tensors)
+                o, outs = time_onerec(args, plan, entry, inputs, workdir,
+                                      f"{key}.{batch}.{entry}", between=torch_once,
+                                      iters=per_round)
+                o_ms += o
+                if interleaved:
+                    t_ms += [t for t, _ in interleaved][args.warmup:]
+                    ref = interleaved[-1][1].numpy()
+                else:
+                    t, ref = time_torch(args, fn, tensors, iters=per_round)
+                    t_ms += t
             r = summarize(batch, o_ms, t_ms)
             r["max_rel_err"] = float(f"{harness.rel_err(outs.get(out_name), ref):.3e}") \
                 if out_name in outs else None
@@ -200,6 +209,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="alternate onerec and torch this many times; --iters is split "
+                         "over the rounds, each round has its own warm-up")
     ap.add_argument("--onerec-users", type=int, default=100000,
                     help="-D users=N for OneRec: the uid table is users x 64 floats "
                          "(1M users = 256 MB); it is a gather, so the timing hardly "
@@ -228,6 +240,7 @@ def main():
         "threads": args.threads,
         "warmup": args.warmup,
         "iters": args.iters,
+        "rounds": args.rounds,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torch_timing": "eager, torch.no_grad(), time.perf_counter per call",
