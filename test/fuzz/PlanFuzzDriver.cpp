@@ -11,37 +11,16 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include <algorithm>
-#include <csignal>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
+#include "FuzzDriverSupport.h"
+
 #include <iterator>
 #include <random>
 #include <string>
-#include <unistd.h>
 #include <vector>
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-
-/// What is running now, printed if it crashes (signal handlers may only
-/// write preformatted bytes).
-char currentInput[1024];
-
-void onCrash(int signal) {
-  const char prefix[] = "\nonerec-plan-fuzz-driver: crash on ";
-  (void)!write(2, prefix, sizeof(prefix) - 1);
-  (void)!write(2, currentInput, strnlen(currentInput, sizeof(currentInput)));
-  (void)!write(2, "\n", 1);
-  std::signal(signal, SIG_DFL);
-  std::raise(signal);
-}
 
 /// Values that break size and index arithmetic.
 constexpr uint64_t kBoundaryValues[] = {
@@ -99,67 +78,8 @@ Bytes mutate(const Bytes &input, const Bytes &other, std::mt19937_64 &rng) {
   return out;
 }
 
-/// Runs one input; true when the target accepted it (returned 0).
-bool run(const Bytes &input, const std::string &origin) {
-  std::snprintf(currentInput, sizeof(currentInput), "%s", origin.c_str());
-  return LLVMFuzzerTestOneInput(input.data(), input.size()) == 0;
-}
-
 } // namespace
 
 int main(int argc, char **argv) {
-  unsigned mutations = 0;
-  uint64_t seed = 1;
-  std::vector<std::filesystem::path> files;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--mutations" && i + 1 < argc) {
-      mutations = static_cast<unsigned>(std::stoul(argv[++i]));
-    } else if (arg == "--seed" && i + 1 < argc) {
-      seed = std::stoull(argv[++i]);
-    } else if (std::filesystem::is_directory(arg)) {
-      for (const auto &entry :
-           std::filesystem::recursive_directory_iterator(arg))
-        if (entry.is_regular_file())
-          files.push_back(entry.path());
-    } else if (std::filesystem::is_regular_file(arg)) {
-      files.push_back(arg);
-    } else {
-      std::fprintf(stderr,
-                   "onerec-plan-fuzz-driver: no file or directory '%s'\n",
-                   arg.c_str());
-      return 1;
-    }
-  }
-  if (files.empty()) {
-    std::fprintf(stderr, "onerec-plan-fuzz-driver: no input files\n");
-    return 1;
-  }
-  std::sort(files.begin(), files.end());
-  for (int signal : {SIGSEGV, SIGABRT, SIGFPE, SIGBUS, SIGILL})
-    std::signal(signal, onCrash);
-
-  std::vector<Bytes> contents;
-  for (const auto &file : files) {
-    std::ifstream in(file, std::ios::binary);
-    contents.emplace_back(std::istreambuf_iterator<char>(in),
-                          std::istreambuf_iterator<char>());
-  }
-  std::mt19937_64 rng(seed);
-  size_t runs = 0, accepted = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
-    accepted += run(contents[i], files[i].string());
-    ++runs;
-    for (unsigned m = 0; m < mutations; ++m) {
-      const Bytes &other = contents[rng() % contents.size()];
-      accepted += run(mutate(contents[i], other, rng),
-                      files[i].string() + " mutation " + std::to_string(m) +
-                          " (--seed " + std::to_string(seed) + ")");
-      ++runs;
-    }
-  }
-  std::printf("onerec-plan-fuzz-driver: %zu inputs from %zu files (%zu "
-              "accepted), no crash\n",
-              runs, files.size(), accepted);
-  return 0;
+  return onerec::fuzz::runFuzzDriver<Bytes>(argc, argv, "onerec-plan-fuzz-driver", mutate);
 }
