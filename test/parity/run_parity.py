@@ -24,6 +24,8 @@ import argparse
 import copy
 import os
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
