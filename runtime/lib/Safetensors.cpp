@@ -3,6 +3,8 @@
 #include "onerec/Runtime/Safetensors.h"
 
 #include <fmt/format.h>
+#include "JsonParse.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -144,10 +146,10 @@ SafetensorsFile::parse(std::unique_ptr<MappedFile> file) {
                    fmt::format("the header is {} bytes, more than the limit {}",
                                headerBytes, kMaxHeaderBytes));
   const char *text = reinterpret_cast<const char *>(bytes + 8);
-  nlohmann::json header = nlohmann::json::parse(
-      text, text + headerBytes, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (header.is_discarded())
-    return corrupt(name, "the header is not valid JSON");
+  nlohmann::json header;
+  std::string error;
+  if (!parseJson(std::string_view(text, headerBytes), header, error))
+    return corrupt(name, "the header is not valid JSON: " + error);
   if (!header.is_object())
     return corrupt(name, "the header is not a JSON object");
 

@@ -6,6 +6,8 @@
 #include "onerec/Runtime/Safetensors.h"
 
 #include <fmt/format.h>
+#include "JsonParse.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -287,11 +289,11 @@ void storeElement(const TensorView &t, int64_t i, double value) {
 StatusOr<std::vector<NamedTensor>> parseJsonTensors(std::string_view text,
                                                     const std::string &fileName,
                                                     const DTypeByName &dtypes) {
-  nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(), nullptr,
-                                              /*allow_exceptions=*/false);
-  if (root.is_discarded())
+  nlohmann::json root;
+  std::string error;
+  if (!parseJson(text, root, error))
     return Status::error(Status::Code::InvalidArgument,
-                         fileName + ": not valid JSON");
+                         fileName + ": not valid JSON: " + error);
   if (!root.is_object())
     return Status::error(
         Status::Code::InvalidArgument,
