@@ -74,7 +74,9 @@ TEST(TensorIO, NamesThePathOfRaggedAndWrongValues) {
             "'seq', 'x')");
   EXPECT_EQ(error("[1]"),
             "in.json: expected an object of named tensors, {\"name\": [...]}");
-  EXPECT_EQ(error("{"), "in.json: not valid JSON");
+  EXPECT_EQ(error("{"), "in.json: not valid JSON: line 1, column 2: syntax "
+                        "error while parsing object key - unexpected end of "
+                        "input; expected string literal");
 }
 
 TEST(TensorIO, WritesJsonInShortestForm) {
