@@ -15,7 +15,6 @@ Each case also checks that the two outputs agree (max rel err).
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 
@@ -28,63 +27,27 @@ import numpy as np
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "test", "parity"))
 import harness  # noqa: E402
-import safetensors_io  # noqa: E402
 
 
-ONEREC_TIMING = {
-    "repeat": "onerec-run forward --repeat N --timing-json: per-call wall time in one process",
-    "profile": "FALLBACK (this onerec-run has no --repeat): one process per call, the "
-               "executor's own run time from --profile (plan load and I/O excluded, but "
-               "every call is a first call: cold caches, fresh arena and thread pool)",
-}
+ONEREC_TIMING = ("onerec-run forward --repeat N --timing-json: per-call wall time in "
+                 "one process (plan loading not timed)")
 
 
-def time_onerec(args, plan, entry, inputs, workdir, tag, between=None, iters=None):
+def time_onerec(args, plan, entry, inputs, workdir, tag, iters=None):
     """Per-call wall times (ms) of `entry`, warm-up dropped, and the outputs.
 
     The only place that knows how onerec-run reports timings: it runs
-    warmup + iters calls in one process and reads {"times_ms": [...]}. If
-    this onerec-run lacks --repeat, it falls back to --profile's total of one
-    call per process (args.onerec_timing records which), calling `between()`
-    after each call so that torch calls interleave with onerec's and both see
-    the same machine load."""
+    warmup + iters calls in one process and reads {"times_ms": [...]}."""
     iters = iters or args.iters
-    if args.onerec_timing != "profile":
-        timing = os.path.join(workdir, f"{tag}.timing.json")
-        try:
-            outs = harness.forward(args.onerec_run, plan, entry, inputs, workdir,
-                                   threads=args.threads, repeat=args.warmup + iters,
-                                   timing_json=timing, tag=tag)
-            with open(timing) as f:
-                times = json.load(f)["times_ms"]
-            if len(times) < args.warmup + iters:
-                raise RuntimeError(f"{tag}: onerec-run reported {len(times)} times, "
-                                   f"asked for {args.warmup + iters}")
-            args.onerec_timing = "repeat"
-            return times[args.warmup:], outs
-        except harness.CliError as e:
-            # Only an onerec-run without the option falls back (usage error).
-            if not re.search(r"unknown option '--(repeat|timing-json)'", str(e)):
-                raise
-            args.onerec_timing = "profile"
-    times = []
-    outs = None
-    for i in range(args.warmup + iters):
-        inp = os.path.join(workdir, f"{tag}.in.safetensors")
-        out = os.path.join(workdir, f"{tag}.out.safetensors")
-        if i == 0:
-            safetensors_io.write(inp, inputs)
-        cmd = [args.onerec_run, "forward", plan, "--entry", entry, "--input", inp,
-               "--output", out, "--threads", str(args.threads), "--profile"]
-        proc = harness.run(cmd, f"onerec-run forward --entry {entry} --profile")
-        m = re.search(r"^total\s+([0-9.]+)", proc.stderr, re.M)
-        if not m:
-            raise RuntimeError(f"{tag}: no 'total' line in --profile output:\n{proc.stderr}")
-        times.append(float(m.group(1)))
-        if between:
-            between()
-        if outs is None:
-            outs = safetensors_io.read(out)
+    timing = os.path.join(workdir, f"{tag}.timing.json")
+    outs = harness.forward(args.onerec_run, plan, entry, inputs, workdir,
+                           threads=args.threads, repeat=args.warmup + iters,
+                           timing_json=timing, tag=tag)
+    with open(timing) as f:
+        times = json.load(f)["times_ms"]
+    if len(times) < args.warmup + iters:
+        raise RuntimeError(f"{tag}: onerec-run reported {len(times)} times, "
+                           f"asked for {args.warmup + iters}")
     return times[args.warmup:], outs
 
 
@@ -163,24 +126,11 @@ def bench_model(args, key, defines, workdir, log):
             per_round = -(-args.iters // args.rounds)
             o_ms, t_ms = [], []
             for _ in range(args.rounds):
-                interleaved = []
-
-                def torch_once():
-                    with torch.no_grad():
-                        t = time.perf_counter()
-                        out = fn(*tensors)
-                        interleaved.append(((time.perf_counter() - t) * 1e3, out))
-
                 o, outs = time_onerec(args, plan, entry, inputs, workdir,
-                                      f"{key}.{batch}.{entry}", between=torch_once,
-                                      iters=per_round)
+                                      f"{key}.{batch}.{entry}", iters=per_round)
                 o_ms += o
-                if interleaved:
-                    t_ms += [t for t, _ in interleaved][args.warmup:]
-                    ref = interleaved[-1][1].numpy()
-                else:
-                    t, ref = time_torch(args, fn, tensors, iters=per_round)
-                    t_ms += t
+                t, ref = time_torch(args, fn, tensors, iters=per_round)
+                t_ms += t
             r = summarize(batch, o_ms, t_ms)
             if args.torch_alt_threads and args.torch_alt_threads != args.threads:
                 # torch's own scaling: the same calls at another thread count.
@@ -233,7 +183,6 @@ def main():
                     help="time only the torch side (no onerec binaries needed)")
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batches.split(",")]
-    args.onerec_timing = None
     if args.iters < 10:
         ap.error("--iters must be >= 10 (medians of at least 10 calls)")
 
@@ -272,7 +221,7 @@ def main():
         report["warning"] = (f"the machine was busy before this benchmark started (1-min "
                              f"load average {busy:.2f}): figures are unreliable, torch's "
                              f"OpenMP threads especially when threads >= free cores")
-    report["onerec_timing"] = ONEREC_TIMING.get(args.onerec_timing, args.onerec_timing)
+    report["onerec_timing"] = ONEREC_TIMING
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
