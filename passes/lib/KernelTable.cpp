@@ -225,10 +225,11 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
         set("keepdim", int64_t(r.getKeepdim()));
       })
       .Case<rec::ConstantOp>([&](rec::ConstantOp c) {
-        if (tensorType(c.getResult()).isFloat())
-          set("value", c.getValueAsDouble());
+        // Integers exactly (a double holds only 53 bits), floats as doubles.
+        if (auto i = dyn_cast<IntegerAttr>(c.getValue()))
+          set("value", i.getInt());
         else
-          set("value", static_cast<int64_t>(c.getValueAsDouble()));
+          set("value", c.getValueAsDouble());
       })
       .Case<rec::CmpOp>([&](rec::CmpOp c) {
         set("predicate", static_cast<int64_t>(c.getPredicate()));
@@ -255,13 +256,12 @@ double onerec::estimateFlops(Operation *op,
         return 2.0 * elems(m.getResult()) * dimAtMax(k, maxima);
       })
       .Case<rec::AttentionOp>([&](rec::AttentionOp a) {
-        RecTensorType q = tensorType(a.getQ()), k = tensorType(a.getK());
+        RecTensorType k = tensorType(a.getK());
         double lk = dimAtMax(k.getDims().drop_back().back(), maxima);
         double dqk = 2.0 * elems(a.getQ()) * lk;
         double pv = 2.0 * elems(a.getResult()) * lk;
         double softmax = 5.0 * (elems(a.getQ()) / lastDim(a.getQ())) *
                          a.getNumHeads() * lk;
-        (void)q;
         return dqk + pv + softmax;
       })
       .Case<rec::MoeOp>([&](rec::MoeOp m) {

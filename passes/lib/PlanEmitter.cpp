@@ -197,6 +197,12 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
     uint32_t index;
   };
   llvm::DenseMap<Value, Place> places;
+  // Values are placed in program order, so every operand has a place.
+  auto placeOf = [&](Value value) -> const Place & {
+    auto it = places.find(value);
+    assert(it != places.end() && "a value is used before it is placed");
+    return it->second;
+  };
   auto addTensor = [&](Value value, StringRef name, plan::Storage storage,
                        uint64_t offset, uint32_t index) -> LogicalResult {
     FailureOr<fb::Offset<plan::Tensor>> t =
@@ -218,7 +224,7 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
     if (failed(addTensor(arg, argName, plan::Storage::Input, 0, i)))
       return failure();
     inputs.push_back(plan::CreateBindingDirect(
-        fbb, argName.c_str(), places[arg].tensor,
+        fbb, argName.c_str(), placeOf(arg).tensor,
         role ? static_cast<plan::ArgRole>(role.getValue())
              : plan::ArgRole::Argument));
   }
@@ -236,7 +242,7 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
         std::string name =
             ret.getNumOperands() == 1 ? base : base + std::to_string(i);
         outputs.push_back(plan::CreateBindingDirect(
-            fbb, name.c_str(), places[value].tensor, plan::ArgRole::Argument));
+            fbb, name.c_str(), placeOf(value).tensor, plan::ArgRole::Argument));
       }
       continue;
     }
@@ -258,7 +264,7 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
       continue;
     }
     if (kernel.getValue() == "view") {
-      Place from = places[op.getOperand(0)];
+      Place from = placeOf(op.getOperand(0));
       if (failed(addTensor(op.getResult(0), tensorName, from.storage,
                            from.offset, from.index)))
         return failure();
@@ -272,14 +278,14 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
              << kernel << ")";
     std::vector<uint32_t> in, out;
     for (Value operand : kernelOperands(&op))
-      in.push_back(operand ? places[operand].tensor : kAbsentOperand);
+      in.push_back(operand ? placeOf(operand).tensor : kAbsentOperand);
     for (auto [i, result] : llvm::enumerate(op.getResults())) {
       std::string name = op.getNumResults() == 1
                              ? tensorName
                              : tensorName + "#" + std::to_string(i);
       if (failed(addTensor(result, name, plan::Storage::Arena, offsets[i], 0)))
         return failure();
-      out.push_back(places[result].tensor);
+      out.push_back(placeOf(result).tensor);
     }
     std::vector<fb::Offset<plan::Attr>> attrs;
     for (auto &[name, value] : kernelAttrs(&op)) {

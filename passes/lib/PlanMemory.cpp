@@ -149,13 +149,21 @@ struct RecPlanMemoryPass
                     alignment);
         naiveBytes += bytes;
         int64_t end = std::max(at, lastUse.lookup(result));
-        // In place: take the bytes of a same-typed operand dying here.
+        // In place: take the bytes of a same-typed operand dying here, unless
+        // another operand reads the same bytes under another shape (a view).
         std::optional<int64_t> reused;
         if (mayComputeInPlace(&op) && op.getNumResults() == 1)
           for (Value operand : op.getOperands()) {
             auto it = bufferOf.find(operand);
-            if (it != bufferOf.end() && operand.getType() == result.getType() &&
-                buffers[it->second].end == at) {
+            if (it == bufferOf.end() || operand.getType() != result.getType() ||
+                buffers[it->second].end != at)
+              continue;
+            bool aliasedView = llvm::any_of(op.getOperands(), [&](Value other) {
+              auto o = bufferOf.find(other);
+              return o != bufferOf.end() && o->second == it->second &&
+                     other.getType() != result.getType();
+            });
+            if (!aliasedView) {
               reused = it->second;
               break;
             }

@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace onerec {
 #define GEN_PASS_DEF_RECSELECTKERNELS
@@ -22,6 +23,31 @@ struct RecSelectKernelsPass
       if (!func->hasAttr("rec.entry") || func.isExternal())
         continue;
       Builder b(func.getContext());
+      // Symbolic dims are bound at run time from the inputs' shapes: an entry
+      // that uses a dim none of its inputs has cannot be run.
+      llvm::DenseSet<StringAttr> bound;
+      for (Type type : func.getArgumentTypes())
+        for (rec::Dim dim : cast<rec::RecTensorType>(type).getDims())
+          if (dim.isSymbolic())
+            bound.insert(dim.symbol);
+      for (Operation &op : func.getBody().front()) {
+        for (Type type : op.getResultTypes()) {
+          auto tensor = dyn_cast<rec::RecTensorType>(type);
+          if (!tensor || func->hasAttr("rec.unsupported"))
+            continue;
+          for (rec::Dim dim : tensor.getDims())
+            if (dim.isSymbolic() && !bound.contains(dim.symbol)) {
+              std::string reason = ("dimension '" + dim.symbol.getValue() +
+                                    "' is used but no input of the entry has "
+                                    "it, so no call can bind it")
+                                       .str();
+              op.emitWarning() << "entry '" << func.getSymName()
+                               << "' is left out of the plan: " << reason;
+              func->setAttr("rec.unsupported", b.getStringAttr(reason));
+              break;
+            }
+        }
+      }
       for (Operation &op : func.getBody().front()) {
         if (isa<func::ReturnOp>(op))
           continue;

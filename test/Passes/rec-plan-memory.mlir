@@ -63,3 +63,21 @@ module @topk attributes {rec.model = "topk"} {
     return %v, %i : !rec.tensor<[B, 2], f32>, !rec.tensor<[B, 2], i64>
   }
 }
+
+// -----
+
+// No in-place reuse when another operand reads the same bytes under another
+// shape: the add's result gets bytes of its own.
+// CHECK-LABEL: func.func @aliased
+// CHECK: rec.exp {{.*}}rec.offsets = array<i64: [[EXP:[0-9]+]]>
+// CHECK: rec.add {{.*}}rec.offsets = array<i64: [[ADD:[0-9]+]]>
+// CHECK-NOT: array<i64: [[EXP]]>
+module @aliased attributes {rec.model = "aliased"} {
+  rec.dim @B max 4
+  func.func @aliased(%x: !rec.tensor<[B, 3], f32> {rec.role = #rec<role input>, rec.name = "x"}) -> !rec.tensor<[1, B, 3], f32> attributes {rec.entry = #rec<entry def>} {
+    %0 = rec.exp %x : !rec.tensor<[B, 3], f32>
+    %1 = rec.reshape %0 : !rec.tensor<[B, 3], f32> -> !rec.tensor<[1, B, 3], f32>
+    %2 = rec.add %0, %1 : !rec.tensor<[B, 3], f32>, !rec.tensor<[1, B, 3], f32> -> !rec.tensor<[1, B, 3], f32>
+    return %2 : !rec.tensor<[1, B, 3], f32>
+  }
+}

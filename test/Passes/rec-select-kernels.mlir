@@ -48,3 +48,18 @@ module @catalog attributes {rec.model = "catalog"} {
     return %0 : !rec.tensor<[B], f32>
   }
 }
+
+// -----
+
+// A symbolic dim used inside an entry must come from one of its inputs,
+// where the runtime binds it; otherwise the entry is left out.
+// CHECK-LABEL: module @unbound
+// CHECK: func.func @f{{.*}}rec.unsupported = "dimension 'B' is used but no input of the entry has it
+module @unbound attributes {rec.model = "unbound"} {
+  rec.dim @B max 4
+  func.func @f(%x: !rec.tensor<[3], f32> {rec.role = #rec<role input>, rec.name = "x"}) -> !rec.tensor<[B, 3], f32> attributes {rec.entry = #rec<entry def>} {
+    // expected-warning @+1 {{entry 'f' is left out of the plan: dimension 'B' is used but no input of the entry has it, so no call can bind it}}
+    %0 = rec.broadcast %x : !rec.tensor<[3], f32> -> !rec.tensor<[B, 3], f32>
+    return %0 : !rec.tensor<[B, 3], f32>
+  }
+}
