@@ -20,6 +20,15 @@ using onerec::runtime::Shape;
 
 namespace {
 
+/// dst += v; integers wrap (through their unsigned type) instead of
+/// overflowing, as every integer kernel does.
+template <typename T> inline void accumulate(T &dst, T v) {
+  if constexpr (std::is_integral_v<T>)
+    dst = T(std::make_unsigned_t<T>(dst) + std::make_unsigned_t<T>(v));
+  else
+    dst += v;
+}
+
 /// Registers kernel<Word> for every dtype, with Word the unsigned word of
 /// the dtype's size.
 template <template <typename, KernelVariant> class Kernel>
@@ -357,7 +366,7 @@ template <typename T, KernelVariant V> Status scatterAddKernel(const KernelCall 
     for (int64_t o = 0; o < g.x.outer; ++o)
       for (int64_t j = 0; j < g.count; ++j)
         for (int64_t r = 0; r < inner; ++r)
-          y[(o * extent + indexAt(idx, j)) * inner + r] += src[(o * g.count + j) * inner + r];
+          accumulate(y[(o * extent + indexAt(idx, j)) * inner + r], src[(o * g.count + j) * inner + r]);
     return Status::ok();
   }
   if (y != x) {
@@ -370,7 +379,7 @@ template <typename T, KernelVariant V> Status scatterAddKernel(const KernelCall 
     T *dst = y + (o * extent + indexAt(idx, j)) * inner;
     const T *s = src + (o * g.count + j) * inner;
     for (int64_t r = 0; r < inner; ++r)
-      dst[r] += s[r];
+      accumulate(dst[r], s[r]);
   };
   if (g.x.outer >= 2 * int64_t(pool(call).size())) {
     parallelFor(call, g.x.outer, 1, [&](int64_t lo, int64_t hi) {

@@ -92,9 +92,8 @@ template <typename T, KernelVariant V> Status constantKernel(const KernelCall &c
   if constexpr (std::is_floating_point_v<T>) {
     value = T(attrs.getFloat("value"));
   } else {
-    // An integer attribute as is; a float one truncated.
-    bool isInt = attrs.getInt("value", 0) == attrs.getInt("value", 1);
-    value = isInt ? T(attrs.getInt("value")) : T(attrs.getFloat("value"));
+    // The validator gives integer results an integer value.
+    value = T(attrs.getInt("value"));
     if (std::is_same_v<T, uint8_t>)
       value = value != 0;
   }

@@ -147,7 +147,7 @@ Status moeReference(const MoeShape &s) {
         }
         hid[size_t(j)] = act(g, u);
       }
-      double w = p[size_t(e)] / norm;
+      double w = norm > 0 ? p[size_t(e)] / norm : 1.0 / double(k);
       for (int64_t j = 0; j < h; ++j)
         for (int64_t i = 0; i < d; ++i)
           out[size_t(i)] += w * hid[size_t(j)] * s.down[(e * h + j) * d + i];
@@ -183,8 +183,10 @@ Status moeOptimized(const KernelCall &call, const MoeShape &s) {
       float norm = 0;
       for (int64_t j = 0; j < k; ++j)
         norm += p[c[j]];
+      // Chosen experts whose probabilities all underflowed (a gate bias can
+      // steer the choice there) share the token equally.
       for (int64_t j = 0; j < k; ++j)
-        weight[size_t(t * k + j)] = p[c[j]] / norm;
+        weight[size_t(t * k + j)] = norm > 0 ? p[c[j]] / norm : 1.0f / float(k);
     }
   });
   // 2. Counting sort of the (token, slot) pairs by expert.

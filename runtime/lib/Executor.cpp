@@ -253,6 +253,19 @@ Status Executor::bindInputs(const std::vector<NamedTensorView> &inputs,
 
 Status Executor::checkIds(const plan::Binding &binding,
                           const TensorView &view) const {
+  if (view.dtype == DType::bool8) {
+    // Kernels rely on booleans being 0 or 1 (a safetensors BOOL is a byte).
+    const uint8_t *b = view.as<uint8_t>();
+    for (int64_t i = 0, n = view.numel(); i < n; ++i)
+      if (b[i] > 1)
+        return Status::error(
+            Status::Code::InvalidArgument,
+            fmt::format("entry '{}': input '{}' element {} is {}, not a "
+                        "boolean (0 or 1)",
+                        entry_.name()->str(), binding.name()->str(),
+                        formatPosition(view.shape, i), int(b[i])));
+    return Status::ok();
+  }
   int64_t bound = entry_.tensors()->Get(binding.tensor())->index_bound();
   if (bound <= 0)
     return Status::ok();

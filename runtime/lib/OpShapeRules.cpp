@@ -198,6 +198,11 @@ Status dataMovement(Rules &r, OpCode op) {
   SymShape x = k.numInputs() ? k.inShape(0) : SymShape();
   switch (op) {
   case OpCode::Constant:
+    if (k.outDType(0) != DType::f32 && k.outDType(0) != DType::f16 &&
+        k.outDType(0) != DType::bf16 && !k.attrs().holdsInt("value"))
+      return k.fail(fmt::format("{} is not a float: its value must be an "
+                                "integer attribute",
+                                k.result(0)));
     return Status::ok();
   case OpCode::Iota: {
     if (!isNumeric(k.outDType(0)))

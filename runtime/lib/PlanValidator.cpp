@@ -384,6 +384,10 @@ Status Validator::checkTensor(const plan::Entry &entry, uint32_t index,
   tensorBytes_[index] = bytes;
   switch (tensor.storage()) {
   case plan::Storage::Arena:
+    if (tensor.offset() % dtypeSize(dtype) != 0)
+      return fail(where, fmt::format("arena offset {} is not aligned to its "
+                                     "{}-byte elements",
+                                     tensor.offset(), dtypeSize(dtype)));
     if (bytes > entry.arena_bytes() ||
         tensor.offset() > entry.arena_bytes() - bytes)
       return fail(

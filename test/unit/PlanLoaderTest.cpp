@@ -269,9 +269,13 @@ TEST(PlanValidator, RejectsArenaRangesOutsideTheArena) {
                    "the arena has 100");
   p = linearPlan();
   p.entries[0].tensors[4].offset =
-      ~uint64_t(0) - 8; // offset + bytes would wrap
+      ~uint64_t(0) - 11; // aligned, but offset + bytes would wrap
   p.entries[0].arenaBytes = 4096;
   expectInvalid(p, "tensor 4 ('y'): occupies arena bytes");
+  p = linearPlan();
+  p.entries[0].tensors[4].offset = 127; // kernels need aligned elements
+  expectInvalid(p, "tensor 4 ('y'): arena offset 127 is not aligned to its "
+                   "4-byte elements");
   p = linearPlan();
   p.entries[0].arenaBytes = uint64_t(1) << 60;
   expectInvalid(p, "entry 'forward': needs an arena of");

@@ -258,7 +258,8 @@ const Command kCommands[] = {
     {"forward",
      "forward PLAN --input IN [--output OUT] [--entry NAME] [--weights W]\n"
      "          [--threads N] [--kernels optimized|reference] [--seed S] "
-     "[--profile]",
+     "[--profile]\n"
+     "          [--repeat N] [--timing-json TIMES.json]",
      "run one entry on the CPU; IN and OUT are .safetensors or .json files",
      onerec::run::runForward},
     {"weights", "weights PLAN [--weights CKPT] -o OUT.safetensors",

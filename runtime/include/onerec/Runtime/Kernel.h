@@ -39,6 +39,11 @@ public:
     entries_.emplace_back(std::move(name), std::move(value));
   }
   bool has(std::string_view name) const { return find(name) != nullptr; }
+  /// True when `name` is present and an integer.
+  bool holdsInt(std::string_view name) const {
+    const Value *v = find(name);
+    return v && std::holds_alternative<int64_t>(*v);
+  }
   /// The integer attribute `name`, or `fallback` when absent or not an int.
   int64_t getInt(std::string_view name, int64_t fallback = 0) const {
     const Value *v = find(name);
