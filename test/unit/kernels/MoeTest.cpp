@@ -74,6 +74,24 @@ TEST(MoeKernel, TiesGoToTheLowerExpert) {
   EXPECT_NEAR(y[0].at<float>(0), 5.5, 1e-5);
 }
 
+TEST(MoeKernel, UnderflowedChosenExpertsShareEqually) {
+  // Gate logits [200, 0, 0, 0]: p = [1, ~0, ~0, ~0] (0 in float); a bias of
+  // 1000 on experts 1 and 2 chooses them anyway. Their p sum to (nearly) 0,
+  // so they share the token equally: y = (2 + 3) / 2 in both kernels.
+  HostTensor gate = floats({1, 4}, {200, 0, 0, 0});
+  HostTensor up = floats({4, 1, 1}, {1, 1, 1, 1}), down = floats({4, 1, 1}, {1, 2, 3, 4});
+  KernelAttrs a = attrs({{"top_k", int64_t(2)}, {"activation", int64_t(1)}});
+  for (KernelVariant v : {KernelVariant::Reference, KernelVariant::Optimized}) {
+    std::vector<HostTensor> out = {HostTensor(DType::f32, {1, 1}), HostTensor(DType::f32, {4})};
+    ASSERT_TRUE(runKernel(OpCode::Moe, v, a,
+                          {floats({1, 1}, {1}), gate, floats({4}, {0, 1000, 1000, 0}), up,
+                           absentTensor(), down},
+                          out)
+                    .isOk());
+    EXPECT_NEAR(out[0].at<float>(0), 2.5, 1e-6) << variantName(v);
+  }
+}
+
 TEST(MoeKernel, RejectsAMissingGateProjectionForSwiglu) {
   std::vector<HostTensor> out = {HostTensor(DType::f32, {2, 4}), HostTensor(DType::f32, {2})};
   Status s = runKernel(OpCode::Moe, KernelVariant::Optimized,
