@@ -152,7 +152,9 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       continue;
     Attribute attr = named.getValue();
     if (auto i = dyn_cast<IntegerAttr>(attr))
-      set(name, i.getValue().getSExtValue());
+      set(name, i.getType().isInteger(1)
+                    ? static_cast<int64_t>(i.getValue().getZExtValue())
+                    : i.getValue().getSExtValue());
     else if (auto f = dyn_cast<FloatAttr>(attr))
       set(name, f.getValueAsDouble());
     else if (auto array = dyn_cast<DenseI64ArrayAttr>(attr))
@@ -202,10 +204,9 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       .Case<rec::SliceOp>([&](rec::SliceOp s) {
         RecTensorType x = tensorType(s.getX());
         int64_t axis = normalizeAxis(s.getAxisAttr().getInt(), x.getRank());
+        // The verifier has checked the bounds against the static axis.
         int64_t size = x.getDim(axis).size;
-        auto bound = [&](int64_t v) {
-          return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size);
-        };
+        auto bound = [&](int64_t v) { return v < 0 ? v + size : v; };
         set("axis", axis);
         set("start", bound(s.getStartAttr().getInt()));
         set("end", bound(s.getEndAttr().getInt()));

@@ -74,7 +74,9 @@ public:
   DTypeByName inputDTypes() const;
 
   /// Runs the entry once. `inputs` are named like the entry's inputs (each
-  /// given exactly once); the outputs are named like its outputs.
+  /// given exactly once); the outputs are named like its outputs. One call
+  /// at a time: the arena and the views are the executor's own (make one
+  /// executor per thread to run concurrently).
   StatusOr<std::vector<NamedTensor>>
   run(const std::vector<NamedTensorView> &inputs);
 
@@ -105,7 +107,8 @@ private:
   std::unique_ptr<ThreadPool> pool_;
   AlignedBuffer arena_;
   std::vector<PreparedKernel> kernels_;
-  /// Per plan dim: whether the entry uses it, its minimum, its bound value.
+  /// Per plan dim: whether the entry uses it, and its value in this run (its
+  /// minimum comes from the validator's facts about the plan).
   std::vector<bool> dimUsed_;
   std::vector<int64_t> dims_;
   /// Per entry tensor: the view of the current run.
