@@ -33,8 +33,8 @@
 #include <cblas.h>
 extern "C" void bli_thread_set_num_threads(long n);
 #elif ONEREC_BENCH_BACKEND == 3
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #endif
 
 namespace {
@@ -57,7 +57,8 @@ const GemmShape kShapes[] = {
     {"onerec_dec_proj [B*20,128]x[128,768]", false, 128 * 20, 768, 128},
 };
 
-using Gemm = std::function<void(const GemmShape &, const float *, const float *, float *)>;
+using Gemm = std::function<void(const GemmShape &, const float *, const float *,
+                                float *)>;
 
 struct Timing {
   double medianMs;
@@ -67,7 +68,8 @@ struct Timing {
 Timing timeGemm(const GemmShape &s, const Gemm &gemm, double minSeconds) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> a(size_t(s.m * s.k)), b(size_t(s.k * s.n)), c(size_t(s.m * s.n));
+  std::vector<float> a(size_t(s.m * s.k)), b(size_t(s.k * s.n)),
+      c(size_t(s.m * s.n));
   for (float &x : a)
     x = dist(rng);
   for (float &x : b)
@@ -76,13 +78,14 @@ Timing timeGemm(const GemmShape &s, const Gemm &gemm, double minSeconds) {
     gemm(s, a.data(), b.data(), c.data());
   std::vector<double> ms;
   auto start = std::chrono::steady_clock::now();
-  while (ms.size() < 5 ||
-         (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
-              minSeconds &&
-          ms.size() < 1000)) {
+  while (ms.size() < 5 || (std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - start)
+                                   .count() < minSeconds &&
+                           ms.size() < 1000)) {
     auto t0 = std::chrono::steady_clock::now();
     gemm(s, a.data(), b.data(), c.data());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+    ms.push_back(std::chrono::duration<double, std::milli>(
+                     std::chrono::steady_clock::now() - t0)
                      .count());
   }
   std::nth_element(ms.begin(), ms.begin() + long(ms.size() / 2), ms.end());
@@ -93,22 +96,27 @@ Timing timeGemm(const GemmShape &s, const Gemm &gemm, double minSeconds) {
     long i = row(rng), j = col(rng);
     double ref = 0;
     for (long p = 0; p < s.k; ++p)
-      ref += double(s.transA ? a[size_t(p * s.m + i)] : a[size_t(i * s.k + p)]) *
-             double(b[size_t(p * s.n + j)]);
-    maxError = std::max(maxError, std::abs(ref - double(c[size_t(i * s.n + j)])));
+      ref +=
+          double(s.transA ? a[size_t(p * s.m + i)] : a[size_t(i * s.k + p)]) *
+          double(b[size_t(p * s.n + j)]);
+    maxError =
+        std::max(maxError, std::abs(ref - double(c[size_t(i * s.n + j)])));
   }
   return {ms[ms.size() / 2], maxError};
 }
 
-void report(const char *backend, int threads, double minSeconds, const Gemm &gemm, bool &first) {
+void report(const char *backend, int threads, double minSeconds,
+            const Gemm &gemm, bool &first) {
   for (const GemmShape &s : kShapes) {
     Timing t = timeGemm(s, gemm, minSeconds);
     double ms = t.medianMs;
     double gflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (ms * 1e6);
-    std::printf("%s    {\"backend\": \"%s\", \"threads\": %d, \"shape\": \"%s\", \"m\": %ld, "
-                "\"n\": %ld, \"k\": %ld, \"median_ms\": %.4f, \"gflops\": %.2f, \"max_abs_error\": %.2g}",
-                first ? "" : ",\n", backend, threads, s.name, s.m, s.n, s.k, ms, gflops,
-                t.maxError);
+    std::printf("%s    {\"backend\": \"%s\", \"threads\": %d, \"shape\": "
+                "\"%s\", \"m\": %ld, "
+                "\"n\": %ld, \"k\": %ld, \"median_ms\": %.4f, \"gflops\": "
+                "%.2f, \"max_abs_error\": %.2g}",
+                first ? "" : ",\n", backend, threads, s.name, s.m, s.n, s.k, ms,
+                gflops, t.maxError);
     first = false;
     std::fflush(stdout);
   }
@@ -116,9 +124,9 @@ void report(const char *backend, int threads, double minSeconds, const Gemm &gem
 
 #if ONEREC_BENCH_BACKEND == 1 || ONEREC_BENCH_BACKEND == 2
 void cblasGemm(const GemmShape &s, const float *a, const float *b, float *c) {
-  cblas_sgemm(CblasRowMajor, s.transA ? CblasTrans : CblasNoTrans, CblasNoTrans, int(s.m),
-              int(s.n), int(s.k), 1.0f, a, int(s.transA ? s.m : s.k), b, int(s.n), 0.0f, c,
-              int(s.n));
+  cblas_sgemm(CblasRowMajor, s.transA ? CblasTrans : CblasNoTrans, CblasNoTrans,
+              int(s.m), int(s.n), int(s.k), 1.0f, a, int(s.transA ? s.m : s.k),
+              b, int(s.n), 0.0f, c, int(s.n));
 }
 #endif
 
@@ -136,10 +144,12 @@ int main(int argc, char **argv) {
   report(("openblas/" + core).c_str(), threads, minSeconds, cblasGemm, first);
   onerec::runtime::ThreadPool pool(static_cast<unsigned>(threads));
   auto onerecGemm = [&](bool fallback) {
-    return [&pool, fallback](const GemmShape &s, const float *a, const float *b, float *c) {
+    return [&pool, fallback](const GemmShape &s, const float *a, const float *b,
+                             float *c) {
       onerec::kernels::GemmArgs g;
       g.transA = s.transA, g.m = s.m, g.n = s.n, g.k = s.k;
-      g.a = a, g.lda = s.transA ? s.m : s.k, g.b = b, g.ldb = s.n, g.c = c, g.ldc = s.n;
+      g.a = a, g.lda = s.transA ? s.m : s.k, g.b = b, g.ldb = s.n, g.c = c,
+      g.ldc = s.n;
       if (!fallback) {
         onerec::kernels::parallelSgemm(pool, g); // pins OpenBLAS to one thread
         return;
@@ -163,20 +173,22 @@ int main(int argc, char **argv) {
       });
     };
   };
-  report(("onerec(openblas/" + core + " 1-thread x pool)").c_str(), threads, minSeconds,
-         onerecGemm(false), first);
-  report("onerec-blocked(fallback x pool)", threads, minSeconds, onerecGemm(true), first);
+  report(("onerec(openblas/" + core + " 1-thread x pool)").c_str(), threads,
+         minSeconds, onerecGemm(false), first);
+  report("onerec-blocked(fallback x pool)", threads, minSeconds,
+         onerecGemm(true), first);
 #elif ONEREC_BENCH_BACKEND == 2
   bli_thread_set_num_threads(threads);
   report("blis", threads, minSeconds, cblasGemm, first);
 #elif ONEREC_BENCH_BACKEND == 3
   omp_set_num_threads(threads);
-  report("onednn", threads, minSeconds,
-         [](const GemmShape &s, const float *a, const float *b, float *c) {
-           dnnl_sgemm(s.transA ? 'T' : 'N', 'N', s.m, s.n, s.k, 1.0f, a, s.transA ? s.m : s.k, b,
-                      s.n, 0.0f, c, s.n);
-         },
-         first);
+  report(
+      "onednn", threads, minSeconds,
+      [](const GemmShape &s, const float *a, const float *b, float *c) {
+        dnnl_sgemm(s.transA ? 'T' : 'N', 'N', s.m, s.n, s.k, 1.0f, a,
+                   s.transA ? s.m : s.k, b, s.n, 0.0f, c, s.n);
+      },
+      first);
 #endif
   std::printf("\n  ]\n}\n");
   return 0;

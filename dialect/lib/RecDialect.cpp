@@ -296,14 +296,14 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
   if (name == kOffsetsAttrName) {
     auto offsets = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
     if (!offsets || offsets.size() != static_cast<int64_t>(op->getNumResults()))
-      return op->emitError() << "'" << name
-                             << "' is an array of one byte offset per result";
+      return op->emitError()
+             << "'" << name << "' is an array of one byte offset per result";
     return success();
   }
   if (name == kArenaBytesAttrName || name == kArenaNaiveBytesAttrName) {
     if (!isa<func::FuncOp>(op) || !isa<IntegerAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' is an integer attribute of an entry";
+      return op->emitError()
+             << "'" << name << "' is an integer attribute of an entry";
     return success();
   }
   return op->emitError() << "unknown rec attribute '" << name << "'";

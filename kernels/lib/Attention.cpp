@@ -40,14 +40,16 @@ struct ScoreOperand {
 struct AttentionShape {
   Shape batch;
   int64_t heads, kvHeads, group, lq, lk, dk, dv;
-  int64_t qStrides[Shape::kMaxRank], kStrides[Shape::kMaxRank], vStrides[Shape::kMaxRank];
+  int64_t qStrides[Shape::kMaxRank], kStrides[Shape::kMaxRank],
+      vStrides[Shape::kMaxRank];
   float scale;
   bool causal, silu;
   ScoreOperand mask, bias;
 };
 
-Status checkScoreOperand(const KernelCall &call, const TensorView *t, DType dtype,
-                         const char *what, const AttentionShape &s, ScoreOperand &op) {
+Status checkScoreOperand(const KernelCall &call, const TensorView *t,
+                         DType dtype, const char *what, const AttentionShape &s,
+                         ScoreOperand &op) {
   if (!t)
     return Status::ok();
   int nb = s.batch.rank;
@@ -61,8 +63,9 @@ Status checkScoreOperand(const KernelCall &call, const TensorView *t, DType dtyp
   if (t->shape.rank == nb + 3) {
     aligned = t->shape;
   } else {
-    ONEREC_KERNEL_CHECK(call, t->shape.rank <= nb + 2, "attention: {} {} has too many dims",
-                        what, t->shape.toString());
+    ONEREC_KERNEL_CHECK(call, t->shape.rank <= nb + 2,
+                        "attention: {} {} has too many dims", what,
+                        t->shape.toString());
     int pad = nb + 2 - t->shape.rank;
     aligned.rank = nb + 3;
     for (int i = 0; i < nb + 2; ++i)
@@ -70,8 +73,8 @@ Status checkScoreOperand(const KernelCall &call, const TensorView *t, DType dtyp
     aligned.dims[nb] = 1;
   }
   ONEREC_KERNEL_CHECK(call, t->dtype == dtype && broadcastsTo(aligned, scores),
-                      "attention: {} {} does not broadcast to the scores {}", what,
-                      t->shape.toString(), scores.toString());
+                      "attention: {} {} does not broadcast to the scores {}",
+                      what, t->shape.toString(), scores.toString());
   broadcastStrides(aligned, scores, op.strides);
   op.data = t->data;
   op.head = op.strides[nb];
@@ -83,49 +86,61 @@ Status checkScoreOperand(const KernelCall &call, const TensorView *t, DType dtyp
 Status checkAttention(const KernelCall &call, AttentionShape &s) {
   if (Status st = checkArity(call, "attention", 3, 5, 1); !st)
     return st;
-  const TensorView &q = call.in(0), &k = call.in(1), &v = call.in(2), &y = call.out(0);
+  const TensorView &q = call.in(0), &k = call.in(1), &v = call.in(2),
+                   &y = call.out(0);
   const auto &attrs = call.attr();
   s.heads = attrs.getInt("num_heads", 1);
   s.kvHeads = attrs.getInt("num_kv_heads", s.heads);
-  ONEREC_KERNEL_CHECK(call, q.shape.rank >= 2 && k.shape.rank >= 2 && v.shape.rank >= 2 &&
-                                y.shape.rank >= 2,
+  ONEREC_KERNEL_CHECK(call,
+                      q.shape.rank >= 2 && k.shape.rank >= 2 &&
+                          v.shape.rank >= 2 && y.shape.rank >= 2,
                       "attention: q, k, v need [..., length, features]");
-  ONEREC_KERNEL_CHECK(call, s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0,
-                      "attention: {} heads cannot share {} key/value heads", s.heads, s.kvHeads);
+  ONEREC_KERNEL_CHECK(call,
+                      s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0,
+                      "attention: {} heads cannot share {} key/value heads",
+                      s.heads, s.kvHeads);
   for (const TensorView *t : {&q, &k, &v, &y})
-    ONEREC_KERNEL_CHECK(call, t->dtype == DType::f32, "attention: expected f32 tensors");
+    ONEREC_KERNEL_CHECK(call, t->dtype == DType::f32,
+                        "attention: expected f32 tensors");
   s.group = s.heads / s.kvHeads;
   s.lq = q.shape[q.shape.rank - 2];
   s.lk = k.shape[k.shape.rank - 2];
   s.dk = q.shape.last() / s.heads;
   s.dv = v.shape.last() / s.kvHeads;
   s.batch = leadingDims(y.shape, y.shape.rank - 2);
-  ONEREC_KERNEL_CHECK(call,
-                      q.shape.last() == s.heads * s.dk && k.shape.last() == s.kvHeads * s.dk &&
-                          v.shape.last() == s.kvHeads * s.dv &&
-                          v.shape[v.shape.rank - 2] == s.lk && y.shape[y.shape.rank - 2] == s.lq &&
-                          y.shape.last() == s.heads * s.dv,
-                      "attention: q {}, k {}, v {} -> y {} with {}/{} heads is inconsistent",
-                      q.shape.toString(), k.shape.toString(), v.shape.toString(),
-                      y.shape.toString(), s.heads, s.kvHeads);
-  Shape qb = leadingDims(q.shape, q.shape.rank - 2), kb = leadingDims(k.shape, k.shape.rank - 2),
+  ONEREC_KERNEL_CHECK(
+      call,
+      q.shape.last() == s.heads * s.dk && k.shape.last() == s.kvHeads * s.dk &&
+          v.shape.last() == s.kvHeads * s.dv &&
+          v.shape[v.shape.rank - 2] == s.lk &&
+          y.shape[y.shape.rank - 2] == s.lq && y.shape.last() == s.heads * s.dv,
+      "attention: q {}, k {}, v {} -> y {} with {}/{} heads is inconsistent",
+      q.shape.toString(), k.shape.toString(), v.shape.toString(),
+      y.shape.toString(), s.heads, s.kvHeads);
+  Shape qb = leadingDims(q.shape, q.shape.rank - 2),
+        kb = leadingDims(k.shape, k.shape.rank - 2),
         vb = leadingDims(v.shape, v.shape.rank - 2);
-  ONEREC_KERNEL_CHECK(call, broadcastsTo(qb, s.batch) && broadcastsTo(kb, s.batch) &&
-                                broadcastsTo(vb, s.batch),
+  ONEREC_KERNEL_CHECK(call,
+                      broadcastsTo(qb, s.batch) && broadcastsTo(kb, s.batch) &&
+                          broadcastsTo(vb, s.batch),
                       "attention: batch dims of q, k, v do not broadcast to {}",
                       s.batch.toString());
   broadcastStrides(qb, s.batch, s.qStrides);
   broadcastStrides(kb, s.batch, s.kStrides);
   broadcastStrides(vb, s.batch, s.vStrides);
-  s.scale = float(attrs.getFloat("scale", 1.0 / std::sqrt(double(std::max<int64_t>(s.dk, 1)))));
+  s.scale = float(attrs.getFloat(
+      "scale", 1.0 / std::sqrt(double(std::max<int64_t>(s.dk, 1)))));
   s.causal = attrs.getInt("causal") != 0;
   int64_t norm = attrs.getInt("score_norm");
-  ONEREC_KERNEL_CHECK(call, norm == 0 || norm == 1, "attention: unknown score_norm {}", norm);
+  ONEREC_KERNEL_CHECK(call, norm == 0 || norm == 1,
+                      "attention: unknown score_norm {}", norm);
   s.silu = norm == 1;
-  if (Status st = checkScoreOperand(call, optionalInput(call, 3), DType::bool8, "mask", s, s.mask);
+  if (Status st = checkScoreOperand(call, optionalInput(call, 3), DType::bool8,
+                                    "mask", s, s.mask);
       !st)
     return st;
-  return checkScoreOperand(call, optionalInput(call, 4), DType::f32, "bias", s, s.bias);
+  return checkScoreOperand(call, optionalInput(call, 4), DType::f32, "bias", s,
+                           s.bias);
 }
 
 /// Pointers of one (batch, head) problem.
@@ -137,25 +152,28 @@ struct HeadView {
   const float *bias;
 };
 
-HeadView headView(const KernelCall &call, const AttentionShape &s, int64_t b, int64_t h) {
+HeadView headView(const KernelCall &call, const AttentionShape &s, int64_t b,
+                  int64_t h) {
   HeadView hv;
   int64_t kvh = h / s.group;
   hv.qRow = s.heads * s.dk;
   hv.kRow = s.kvHeads * s.dk;
   hv.vRow = s.kvHeads * s.dv;
   hv.yRow = s.heads * s.dv;
-  hv.q = call.in(0).as<const float>() + broadcastOffset(b, s.batch, s.qStrides) * s.lq * hv.qRow +
-         h * s.dk;
-  hv.k = call.in(1).as<const float>() + broadcastOffset(b, s.batch, s.kStrides) * s.lk * hv.kRow +
-         kvh * s.dk;
-  hv.v = call.in(2).as<const float>() + broadcastOffset(b, s.batch, s.vStrides) * s.lk * hv.vRow +
-         kvh * s.dv;
+  hv.q = call.in(0).as<const float>() +
+         broadcastOffset(b, s.batch, s.qStrides) * s.lq * hv.qRow + h * s.dk;
+  hv.k = call.in(1).as<const float>() +
+         broadcastOffset(b, s.batch, s.kStrides) * s.lk * hv.kRow + kvh * s.dk;
+  hv.v = call.in(2).as<const float>() +
+         broadcastOffset(b, s.batch, s.vStrides) * s.lk * hv.vRow + kvh * s.dv;
   hv.y = call.out(0).as<float>() + b * s.lq * hv.yRow + h * s.dv;
   hv.mask = s.mask.data ? static_cast<const uint8_t *>(s.mask.data) +
-                              broadcastOffset(b, s.batch, s.mask.strides) + h * s.mask.head
+                              broadcastOffset(b, s.batch, s.mask.strides) +
+                              h * s.mask.head
                         : nullptr;
   hv.bias = s.bias.data ? static_cast<const float *>(s.bias.data) +
-                              broadcastOffset(b, s.batch, s.bias.strides) + h * s.bias.head
+                              broadcastOffset(b, s.batch, s.bias.strides) +
+                              h * s.bias.head
                         : nullptr;
   return hv;
 }
@@ -173,10 +191,12 @@ Status attentionReference(const KernelCall &call, const AttentionShape &s) {
           double dot = 0;
           for (int64_t p = 0; p < s.dk; ++p)
             dot += double(hv.q[i * hv.qRow + p]) * hv.k[j * hv.kRow + p];
-          score[size_t(j)] = double(s.scale) * dot +
-                             (hv.bias ? hv.bias[i * s.bias.row + j * s.bias.col] : 0.0);
-          allowed[size_t(j)] = (!hv.mask || hv.mask[i * s.mask.row + j * s.mask.col]) &&
-                               (!s.causal || j <= i + (s.lk - s.lq));
+          score[size_t(j)] =
+              double(s.scale) * dot +
+              (hv.bias ? hv.bias[i * s.bias.row + j * s.bias.col] : 0.0);
+          allowed[size_t(j)] =
+              (!hv.mask || hv.mask[i * s.mask.row + j * s.mask.col]) &&
+              (!s.causal || j <= i + (s.lk - s.lq));
           if (allowed[size_t(j)])
             m = std::max(m, score[size_t(j)]);
         }
@@ -184,7 +204,8 @@ Status attentionReference(const KernelCall &call, const AttentionShape &s) {
         for (int64_t j = 0; j < s.lk; ++j) {
           double w = 0;
           if (allowed[size_t(j)])
-            w = s.silu ? refSilu(score[size_t(j)]) / double(s.lk) : std::exp(score[size_t(j)] - m);
+            w = s.silu ? refSilu(score[size_t(j)]) / double(s.lk)
+                       : std::exp(score[size_t(j)] - m);
           score[size_t(j)] = w;
           sum += w;
         }
@@ -193,8 +214,8 @@ Status attentionReference(const KernelCall &call, const AttentionShape &s) {
           for (int64_t p = 0; p < s.dv; ++p)
             acc[size_t(p)] += score[size_t(j)] * hv.v[j * hv.vRow + p];
         for (int64_t p = 0; p < s.dv; ++p)
-          hv.y[i * hv.yRow + p] =
-              float(s.silu ? acc[size_t(p)] : (sum > 0 ? acc[size_t(p)] / sum : 0.0));
+          hv.y[i * hv.yRow + p] = float(
+              s.silu ? acc[size_t(p)] : (sum > 0 ? acc[size_t(p)] / sum : 0.0));
       }
     }
   return Status::ok();
@@ -207,14 +228,14 @@ constexpr int64_t kBlockQ = 64, kBlockK = 256;
 struct FlashScratch {
   std::vector<float> scores, out, rowMax, rowSum;
   explicit FlashScratch(const AttentionShape &s)
-      : scores(size_t(kBlockQ * kBlockK)), out(size_t(kBlockQ * s.dv)), rowMax(kBlockQ),
-        rowSum(kBlockQ) {}
+      : scores(size_t(kBlockQ * kBlockK)), out(size_t(kBlockQ * s.dv)),
+        rowMax(kBlockQ), rowSum(kBlockQ) {}
 };
 
 /// One (batch, head, query block): both block products are GEMMs (S = q·kᵀ
 /// over a key block, O += P·v), with the online softmax in between.
-void flashBlock(const AttentionShape &s, const HeadView &hv, int64_t i0, int64_t i1,
-                FlashScratch &w) {
+void flashBlock(const AttentionShape &s, const HeadView &hv, int64_t i0,
+                int64_t i1, FlashScratch &w) {
   const int64_t nq = i1 - i0, dv = s.dv, shift = s.lk - s.lq;
   const float negInf = -std::numeric_limits<float>::infinity();
   float *sc = w.scores.data(), *out = w.out.data();
@@ -222,7 +243,8 @@ void flashBlock(const AttentionShape &s, const HeadView &hv, int64_t i0, int64_t
   std::fill(w.rowMax.begin(), w.rowMax.end(), negInf);
   std::fill(w.rowSum.begin(), w.rowSum.end(), 0.0f);
   // Keys beyond the last query's causal horizon are never read.
-  int64_t keyEnd = s.causal ? std::min(s.lk, std::max<int64_t>(0, i1 + shift)) : s.lk;
+  int64_t keyEnd =
+      s.causal ? std::min(s.lk, std::max<int64_t>(0, i1 + shift)) : s.lk;
   for (int64_t j0 = 0; j0 < keyEnd; j0 += kBlockK) {
     int64_t nk = std::min(kBlockK, keyEnd - j0);
     GemmArgs qk;
@@ -240,7 +262,8 @@ void flashBlock(const AttentionShape &s, const HeadView &hv, int64_t i0, int64_t
           row[j] += hv.bias[i * s.bias.row + (j0 + j) * s.bias.col];
       if (hv.mask)
         for (int64_t j = 0; j < nk; ++j)
-          row[j] = hv.mask[i * s.mask.row + (j0 + j) * s.mask.col] ? row[j] : negInf;
+          row[j] =
+              hv.mask[i * s.mask.row + (j0 + j) * s.mask.col] ? row[j] : negInf;
       if (s.causal) // keys j > i + shift are excluded
         for (int64_t j = std::max<int64_t>(0, i + shift + 1 - j0); j < nk; ++j)
           row[j] = negInf;
@@ -273,7 +296,9 @@ void flashBlock(const AttentionShape &s, const HeadView &hv, int64_t i0, int64_t
   }
   for (int64_t qi = 0; qi < nq; ++qi) {
     float *yrow = hv.y + (i0 + qi) * hv.yRow;
-    float inv = s.silu ? 1.0f : (w.rowSum[size_t(qi)] > 0 ? 1.0f / w.rowSum[size_t(qi)] : 0.0f);
+    float inv = s.silu ? 1.0f
+                       : (w.rowSum[size_t(qi)] > 0 ? 1.0f / w.rowSum[size_t(qi)]
+                                                   : 0.0f);
     for (int64_t p = 0; p < dv; ++p)
       yrow[p] = out[qi * dv + p] * inv;
   }
@@ -289,13 +314,15 @@ template <KernelVariant V> Status attentionKernel(const KernelCall &call) {
     int64_t qBlocks = (s.lq + kBlockQ - 1) / kBlockQ;
     int64_t items = s.batch.numel() * s.heads * qBlocks;
     int64_t work = kBlockQ * s.lk * (s.dk + s.dv);
-    parallelFor(call, items, std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
+    parallelFor(call, items,
+                std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
                 [&](int64_t lo, int64_t hi) {
                   FlashScratch scratch(s);
                   for (int64_t t = lo; t < hi; ++t) {
                     int64_t qb = t % qBlocks, bh = t / qBlocks;
                     HeadView hv = headView(call, s, bh / s.heads, bh % s.heads);
-                    flashBlock(s, hv, qb * kBlockQ, std::min(s.lq, (qb + 1) * kBlockQ), scratch);
+                    flashBlock(s, hv, qb * kBlockQ,
+                               std::min(s.lq, (qb + 1) * kBlockQ), scratch);
                   }
                 });
     return Status::ok();
@@ -305,5 +332,6 @@ template <KernelVariant V> Status attentionKernel(const KernelCall &call) {
 } // namespace
 
 void onerec::kernels::registerAttentionKernels(KernelRegistry &r) {
-  addCpu(r, OpCode::Attention, DType::f32, attentionKernel<kRef>, attentionKernel<kOpt>);
+  addCpu(r, OpCode::Attention, DType::f32, attentionKernel<kRef>,
+         attentionKernel<kOpt>);
 }

@@ -33,18 +33,25 @@ template <typename T> inline void accumulate(T &dst, T v) {
 /// the dtype's size.
 template <template <typename, KernelVariant> class Kernel>
 void addForEveryDType(KernelRegistry &r, OpCode op) {
-  addCpu(r, op, DType::f32, Kernel<uint32_t, kRef>::run, Kernel<uint32_t, kOpt>::run);
-  addCpu(r, op, DType::i32, Kernel<uint32_t, kRef>::run, Kernel<uint32_t, kOpt>::run);
-  addCpu(r, op, DType::i64, Kernel<uint64_t, kRef>::run, Kernel<uint64_t, kOpt>::run);
-  addCpu(r, op, DType::f16, Kernel<uint16_t, kRef>::run, Kernel<uint16_t, kOpt>::run);
-  addCpu(r, op, DType::bf16, Kernel<uint16_t, kRef>::run, Kernel<uint16_t, kOpt>::run);
-  addCpu(r, op, DType::bool8, Kernel<uint8_t, kRef>::run, Kernel<uint8_t, kOpt>::run);
+  addCpu(r, op, DType::f32, Kernel<uint32_t, kRef>::run,
+         Kernel<uint32_t, kOpt>::run);
+  addCpu(r, op, DType::i32, Kernel<uint32_t, kRef>::run,
+         Kernel<uint32_t, kOpt>::run);
+  addCpu(r, op, DType::i64, Kernel<uint64_t, kRef>::run,
+         Kernel<uint64_t, kOpt>::run);
+  addCpu(r, op, DType::f16, Kernel<uint16_t, kRef>::run,
+         Kernel<uint16_t, kOpt>::run);
+  addCpu(r, op, DType::bf16, Kernel<uint16_t, kRef>::run,
+         Kernel<uint16_t, kOpt>::run);
+  addCpu(r, op, DType::bool8, Kernel<uint8_t, kRef>::run,
+         Kernel<uint8_t, kOpt>::run);
 }
 
 Status checkSameType(const KernelCall &call, const char *op) {
   ONEREC_KERNEL_CHECK(call, call.in(0).dtype == call.out(0).dtype,
                       "{}: operand {} and result {} differ in type", op,
-                      runtime::dtypeName(call.in(0).dtype), runtime::dtypeName(call.out(0).dtype));
+                      runtime::dtypeName(call.in(0).dtype),
+                      runtime::dtypeName(call.out(0).dtype));
   return Status::ok();
 }
 
@@ -70,13 +77,14 @@ template <typename W, KernelVariant V> struct BroadcastKernel {
         y[i] = x[broadcastOffset(i, out, strides)];
     } else {
       const Shape *shapes[1] = {&call.in(0).shape};
-      forEachBroadcastRow<1>(call, out, shapes,
-                             [&](int64_t o, const int64_t *off, int64_t n, const int64_t *s) {
-                               if (s[0] == 1)
-                                 std::memcpy(y + o, x + off[0], size_t(n) * sizeof(W));
-                               else
-                                 std::fill(y + o, y + o + n, x[off[0]]);
-                             });
+      forEachBroadcastRow<1>(
+          call, out, shapes,
+          [&](int64_t o, const int64_t *off, int64_t n, const int64_t *s) {
+            if (s[0] == 1)
+              std::memcpy(y + o, x + off[0], size_t(n) * sizeof(W));
+            else
+              std::fill(y + o, y + o + n, x[off[0]]);
+          });
     }
     return Status::ok();
   }
@@ -97,12 +105,14 @@ template <typename W, KernelVariant V> struct TransposeKernel {
     bool valid = int(perm.size()) == in.rank && out.rank == in.rank;
     std::vector<bool> seen(size_t(in.rank), false);
     for (int i = 0; valid && i < in.rank; ++i) {
-      valid = perm[size_t(i)] >= 0 && perm[size_t(i)] < in.rank && !seen[size_t(perm[size_t(i)])] &&
+      valid = perm[size_t(i)] >= 0 && perm[size_t(i)] < in.rank &&
+              !seen[size_t(perm[size_t(i)])] &&
               out[i] == in[int(perm[size_t(i)])];
       if (valid)
         seen[size_t(perm[size_t(i)])] = true;
     }
-    ONEREC_KERNEL_CHECK(call, valid, "transpose: permutation does not map {} to {}",
+    ONEREC_KERNEL_CHECK(call, valid,
+                        "transpose: permutation does not map {} to {}",
                         in.toString(), out.toString());
     // Input stride of each output dimension.
     int64_t inStride[Shape::kMaxRank], contiguous[Shape::kMaxRank];
@@ -169,7 +179,8 @@ template <typename W, KernelVariant V> struct TransposeKernel {
     int64_t outer = n / (dims[last] * extentP);
     parallelFor(call, outer * tilesP * tilesL, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t) {
-        int64_t tl = t % tilesL, tp = (t / tilesL) % tilesP, o = t / (tilesL * tilesP);
+        int64_t tl = t % tilesL, tp = (t / tilesL) % tilesP,
+                o = t / (tilesL * tilesP);
         int64_t inBase = 0, outBase = 0;
         for (int i = rank - 2; i >= 0; --i) {
           if (i == p)
@@ -204,22 +215,25 @@ template <typename W, KernelVariant V> struct ConcatKernel {
                         "concat: expected operands and one result");
     const Shape &out = call.out(0).shape;
     int64_t axis = call.attr().getInt("axis");
-    ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < out.rank, "concat: axis {} outside rank {}",
-                        axis, out.rank);
+    ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < out.rank,
+                        "concat: axis {} outside rank {}", axis, out.rank);
     AxisSplit so = splitAtAxis(out, int(axis));
     int64_t total = 0;
     for (int i = 0; i < call.numInputs; ++i) {
       const TensorView &t = call.in(i);
       AxisSplit si = splitAtAxis(t.shape, int(axis));
-      ONEREC_KERNEL_CHECK(call,
-                          t.dtype == call.out(0).dtype && t.shape.rank == out.rank &&
-                              si.outer == so.outer && si.inner == so.inner,
-                          "concat: operand {} {} does not fit the result {} along axis {}", i,
-                          t.shape.toString(), out.toString(), axis);
+      ONEREC_KERNEL_CHECK(
+          call,
+          t.dtype == call.out(0).dtype && t.shape.rank == out.rank &&
+              si.outer == so.outer && si.inner == so.inner,
+          "concat: operand {} {} does not fit the result {} along axis {}", i,
+          t.shape.toString(), out.toString(), axis);
       total += si.extent;
     }
-    ONEREC_KERNEL_CHECK(call, total == so.extent, "concat: operands add up to {} along axis {}, "
-                        "the result has {}", total, axis, so.extent);
+    ONEREC_KERNEL_CHECK(call, total == so.extent,
+                        "concat: operands add up to {} along axis {}, "
+                        "the result has {}",
+                        total, axis, so.extent);
     W *y = call.out(0).as<W>();
     int64_t rowOut = so.extent * so.inner;
     auto piece = [&](int64_t o, int i, int64_t start) {
@@ -237,7 +251,8 @@ template <typename W, KernelVariant V> struct ConcatKernel {
         for (int i = 0; i < call.numInputs; ++i)
           piece(o, i, starts[size_t(i)]);
     } else {
-      parallelFor(call, so.outer * call.numInputs, grainFor(rowOut / call.numInputs),
+      parallelFor(call, so.outer * call.numInputs,
+                  grainFor(rowOut / call.numInputs),
                   [&](int64_t lo, int64_t hi) {
                     for (int64_t t = lo; t < hi; ++t)
                       piece(t / call.numInputs, int(t % call.numInputs),
@@ -255,22 +270,25 @@ template <typename W, KernelVariant V> struct SliceKernel {
     if (Status st = checkSameType(call, "slice"); !st)
       return st;
     const Shape &in = call.in(0).shape, &out = call.out(0).shape;
-    int64_t axis = call.attr().getInt("axis"), start = call.attr().getInt("start"),
+    int64_t axis = call.attr().getInt("axis"),
+            start = call.attr().getInt("start"),
             end = call.attr().getInt("end");
-    ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < in.rank && out.rank == in.rank,
+    ONEREC_KERNEL_CHECK(call,
+                        axis >= 0 && axis < in.rank && out.rank == in.rank,
                         "slice: axis {} outside rank {}", axis, in.rank);
     AxisSplit si = splitAtAxis(in, int(axis)), so = splitAtAxis(out, int(axis));
     ONEREC_KERNEL_CHECK(call,
                         0 <= start && start <= end && end <= si.extent &&
                             so.extent == end - start && so.outer == si.outer &&
                             so.inner == si.inner,
-                        "slice: [{}, {}) of {} along axis {} does not give {}", start, end,
-                        in.toString(), axis, out.toString());
+                        "slice: [{}, {}) of {} along axis {} does not give {}",
+                        start, end, in.toString(), axis, out.toString());
     const W *x = call.in(0).as<const W>();
     W *y = call.out(0).as<W>();
     int64_t len = so.extent * so.inner;
     auto row = [&](int64_t o) {
-      std::memcpy(y + o * len, x + (o * si.extent + start) * si.inner, size_t(len) * sizeof(W));
+      std::memcpy(y + o * len, x + (o * si.extent + start) * si.inner,
+                  size_t(len) * sizeof(W));
     };
     if constexpr (V == kRef) {
       for (int64_t o = 0; o < so.outer; ++o)
@@ -296,12 +314,14 @@ struct IndexSelect {
   int64_t count = 0;
 };
 
-Status checkIndexSelect(const KernelCall &call, const char *op, const TensorView &x,
-                        const TensorView &indices, const TensorView &selected, IndexSelect &g) {
+Status checkIndexSelect(const KernelCall &call, const char *op,
+                        const TensorView &x, const TensorView &indices,
+                        const TensorView &selected, IndexSelect &g) {
   int64_t axis = call.attr().getInt("axis");
-  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < x.shape.rank, "{}: axis {} outside rank {}", op,
-                      axis, x.shape.rank);
-  ONEREC_KERNEL_CHECK(call, isIndexType(indices.dtype), "{}: indices must be i64 or i32", op);
+  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < x.shape.rank,
+                      "{}: axis {} outside rank {}", op, axis, x.shape.rank);
+  ONEREC_KERNEL_CHECK(call, isIndexType(indices.dtype),
+                      "{}: indices must be i64 or i32", op);
   g.x = splitAtAxis(x.shape, int(axis));
   g.count = indices.numel();
   ONEREC_KERNEL_CHECK(call,
@@ -311,8 +331,10 @@ Status checkIndexSelect(const KernelCall &call, const char *op, const TensorView
                       x.shape.toString(), indices.shape.toString(), axis,
                       selected.shape.toString());
   int64_t bad = firstIndexOutOfRange(indices, g.x.extent);
-  ONEREC_KERNEL_CHECK(call, bad < 0, "{}: index {} at position {} is outside [0, {}) of axis {}",
-                      op, bad < 0 ? 0 : indexAt(indices, bad), bad, g.x.extent, axis);
+  ONEREC_KERNEL_CHECK(
+      call, bad < 0,
+      "{}: index {} at position {} is outside [0, {}) of axis {}", op,
+      bad < 0 ? 0 : indexAt(indices, bad), bad, g.x.extent, axis);
   return Status::ok();
 }
 
@@ -321,24 +343,30 @@ template <typename W, KernelVariant V> struct GatherKernel {
     if (Status st = checkArity(call, "gather", 2, 2, 1); !st)
       return st;
     IndexSelect g;
-    if (Status st = checkIndexSelect(call, "gather", call.in(0), call.in(1), call.out(0), g); !st)
+    if (Status st = checkIndexSelect(call, "gather", call.in(0), call.in(1),
+                                     call.out(0), g);
+        !st)
       return st;
     const W *x = call.in(0).as<const W>();
     W *y = call.out(0).as<W>();
     int64_t inner = g.x.inner;
     if constexpr (V == kRef) {
       for (int64_t i = 0, n = call.out(0).numel(); i < n; ++i) {
-        int64_t r = i % inner, j = (i / inner) % g.count, o = i / (inner * g.count);
+        int64_t r = i % inner, j = (i / inner) % g.count,
+                o = i / (inner * g.count);
         y[i] = x[(o * g.x.extent + indexAt(call.in(1), j)) * inner + r];
       }
     } else {
-      parallelFor(call, g.x.outer * g.count, grainFor(inner), [&](int64_t lo, int64_t hi) {
-        for (int64_t t = lo; t < hi; ++t) {
-          int64_t o = t / g.count, j = t % g.count;
-          std::memcpy(y + t * inner, x + (o * g.x.extent + indexAt(call.in(1), j)) * inner,
-                      size_t(inner) * sizeof(W));
-        }
-      });
+      parallelFor(call, g.x.outer * g.count, grainFor(inner),
+                  [&](int64_t lo, int64_t hi) {
+                    for (int64_t t = lo; t < hi; ++t) {
+                      int64_t o = t / g.count, j = t % g.count;
+                      std::memcpy(
+                          y + t * inner,
+                          x + (o * g.x.extent + indexAt(call.in(1), j)) * inner,
+                          size_t(inner) * sizeof(W));
+                    }
+                  });
     }
     return Status::ok();
   }
@@ -347,14 +375,18 @@ template <typename W, KernelVariant V> struct GatherKernel {
 /// Numeric, so typed (not word-sized): y = x, then src slices added at their
 /// indices, in index order for every destination (deterministic, and equal
 /// to the reference bit for bit).
-template <typename T, KernelVariant V> Status scatterAddKernel(const KernelCall &call) {
+template <typename T, KernelVariant V>
+Status scatterAddKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "scatter_add", 3, 3, 1); !st)
     return st;
   IndexSelect g;
-  if (Status st = checkIndexSelect(call, "scatter_add", call.in(0), call.in(1), call.in(2), g); !st)
+  if (Status st = checkIndexSelect(call, "scatter_add", call.in(0), call.in(1),
+                                   call.in(2), g);
+      !st)
     return st;
-  ONEREC_KERNEL_CHECK(call, call.out(0).shape == call.in(0).shape &&
-                                call.out(0).dtype == call.in(0).dtype,
+  ONEREC_KERNEL_CHECK(call,
+                      call.out(0).shape == call.in(0).shape &&
+                          call.out(0).dtype == call.in(0).dtype,
                       "scatter_add: the result must have the shape of x");
   const T *x = call.in(0).as<const T>(), *src = call.in(2).as<const T>();
   T *y = call.out(0).as<T>();
@@ -366,7 +398,8 @@ template <typename T, KernelVariant V> Status scatterAddKernel(const KernelCall 
     for (int64_t o = 0; o < g.x.outer; ++o)
       for (int64_t j = 0; j < g.count; ++j)
         for (int64_t r = 0; r < inner; ++r)
-          accumulate(y[(o * extent + indexAt(idx, j)) * inner + r], src[(o * g.count + j) * inner + r]);
+          accumulate(y[(o * extent + indexAt(idx, j)) * inner + r],
+                     src[(o * g.count + j) * inner + r]);
     return Status::ok();
   }
   if (y != x) {
@@ -392,13 +425,14 @@ template <typename T, KernelVariant V> Status scatterAddKernel(const KernelCall 
   // Few outer slices (an embedding gradient: outer = 1): threads own ranges
   // of destination rows and each scans all indices for its own.
   for (int64_t o = 0; o < g.x.outer; ++o)
-    parallelFor(call, extent, std::max<int64_t>(1, extent / 64), [&](int64_t lo, int64_t hi) {
-      for (int64_t j = 0; j < g.count; ++j) {
-        int64_t row = indexAt(idx, j);
-        if (row >= lo && row < hi)
-          addRow(o, j);
-      }
-    });
+    parallelFor(call, extent, std::max<int64_t>(1, extent / 64),
+                [&](int64_t lo, int64_t hi) {
+                  for (int64_t j = 0; j < g.count; ++j) {
+                    int64_t row = indexAt(idx, j);
+                    if (row >= lo && row < hi)
+                      addRow(o, j);
+                  }
+                });
   return Status::ok();
 }
 
@@ -416,15 +450,19 @@ template <KernelVariant V> Status hashKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "hash", 1, 1, 1); !st)
     return st;
   int64_t buckets = call.attr().getInt("buckets");
-  ONEREC_KERNEL_CHECK(call, buckets > 0, "hash: buckets must be positive, got {}", buckets);
-  ONEREC_KERNEL_CHECK(call, call.out(0).dtype == DType::i64 &&
-                                call.out(0).numel() == call.in(0).numel(),
+  ONEREC_KERNEL_CHECK(call, buckets > 0,
+                      "hash: buckets must be positive, got {}", buckets);
+  ONEREC_KERNEL_CHECK(call,
+                      call.out(0).dtype == DType::i64 &&
+                          call.out(0).numel() == call.in(0).numel(),
                       "hash: the result must be i64 of the ids' shape");
-  uint64_t offset = 0x9E3779B97F4A7C15ull * (uint64_t(call.attr().getInt("salt")) + 1);
+  uint64_t offset =
+      0x9E3779B97F4A7C15ull * (uint64_t(call.attr().getInt("salt")) + 1);
   int64_t *y = call.out(0).as<int64_t>();
   auto hashRange = [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i)
-      y[i] = int64_t(mix64(uint64_t(indexAt(call.in(0), i)) + offset) % uint64_t(buckets));
+      y[i] = int64_t(mix64(uint64_t(indexAt(call.in(0), i)) + offset) %
+                     uint64_t(buckets));
   };
   if constexpr (V == kRef)
     hashRange(0, call.in(0).numel());
@@ -439,7 +477,8 @@ template <KernelVariant V> Status hashKernel(const KernelCall &call) {
 
 /// The order of TopK and ArgMax: larger first, NaN above everything, ties
 /// to the lower index. A strict weak order even with NaNs.
-template <typename T> inline bool ranksBefore(T a, int64_t ia, T b, int64_t ib) {
+template <typename T>
+inline bool ranksBefore(T a, int64_t ia, T b, int64_t ib) {
   bool na = a != a, nb = b != b;
   if (na != nb)
     return na;
@@ -448,26 +487,30 @@ template <typename T> inline bool ranksBefore(T a, int64_t ia, T b, int64_t ib) 
   return ia < ib;
 }
 
-template <typename T, KernelVariant V> Status topKKernel(const KernelCall &call) {
+template <typename T, KernelVariant V>
+Status topKKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "topk", 1, 1, 2); !st)
     return st;
   const Shape &in = call.in(0).shape;
   int64_t k = call.attr().getInt("k");
   int64_t n = in.last(), rows = n ? in.numel() / n : 0;
-  ONEREC_KERNEL_CHECK(call, in.rank >= 1 && k >= 0 && k <= n, "topk: k = {} for {}", k,
-                      in.toString());
-  ONEREC_KERNEL_CHECK(call,
-                      call.out(0).numel() == rows * k && call.out(1).numel() == rows * k &&
-                          call.out(0).dtype == call.in(0).dtype &&
-                          call.out(1).dtype == DType::i64,
-                      "topk: results must be [..., {}] values and i64 indices", k);
+  ONEREC_KERNEL_CHECK(call, in.rank >= 1 && k >= 0 && k <= n,
+                      "topk: k = {} for {}", k, in.toString());
+  ONEREC_KERNEL_CHECK(
+      call,
+      call.out(0).numel() == rows * k && call.out(1).numel() == rows * k &&
+          call.out(0).dtype == call.in(0).dtype &&
+          call.out(1).dtype == DType::i64,
+      "topk: results must be [..., {}] values and i64 indices", k);
   if (k == 0 || rows == 0)
     return Status::ok();
   const T *x = call.in(0).as<const T>();
   T *values = call.out(0).as<T>();
   int64_t *indices = call.out(1).as<int64_t>();
   auto byRank = [](const T *row) {
-    return [row](int64_t a, int64_t b) { return ranksBefore(row[a], a, row[b], b); };
+    return [row](int64_t a, int64_t b) {
+      return ranksBefore(row[a], a, row[b], b);
+    };
   };
   if constexpr (V == kRef) {
     std::vector<int64_t> order(static_cast<size_t>(n));
@@ -491,10 +534,12 @@ template <typename T, KernelVariant V> Status topKKernel(const KernelCall &call)
         // One pass keeping the best k sorted: k is small (beams, experts).
         int64_t filled = 0;
         for (int64_t i = 0; i < n; ++i) {
-          if (filled == k && !ranksBefore(row[i], i, row[idx[k - 1]], idx[k - 1]))
+          if (filled == k &&
+              !ranksBefore(row[i], i, row[idx[k - 1]], idx[k - 1]))
             continue;
           int64_t pos = filled < k ? filled++ : k - 1;
-          while (pos > 0 && ranksBefore(row[i], i, row[idx[pos - 1]], idx[pos - 1])) {
+          while (pos > 0 &&
+                 ranksBefore(row[i], i, row[idx[pos - 1]], idx[pos - 1])) {
             idx[pos] = idx[pos - 1];
             --pos;
           }
@@ -503,7 +548,8 @@ template <typename T, KernelVariant V> Status topKKernel(const KernelCall &call)
       } else {
         order.resize(size_t(n));
         std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), byRank(row));
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          byRank(row));
         std::copy(order.begin(), order.begin() + k, idx);
       }
       for (int64_t j = 0; j < k; ++j)
@@ -513,18 +559,22 @@ template <typename T, KernelVariant V> Status topKKernel(const KernelCall &call)
   return Status::ok();
 }
 
-template <typename T, KernelVariant V> Status argMaxKernel(const KernelCall &call) {
+template <typename T, KernelVariant V>
+Status argMaxKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "argmax", 1, 1, 1); !st)
     return st;
   const Shape &in = call.in(0).shape;
   int64_t axis = call.attr().getInt("axis");
-  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < in.rank, "argmax: axis {} outside rank {}", axis,
-                      in.rank);
+  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < in.rank,
+                      "argmax: axis {} outside rank {}", axis, in.rank);
   AxisSplit s = splitAtAxis(in, int(axis));
   ONEREC_KERNEL_CHECK(call,
-                      call.out(0).numel() == s.outer * s.inner && call.out(0).dtype == DType::i64,
-                      "argmax: the result must be i64 {} without axis {}", in.toString(), axis);
-  ONEREC_KERNEL_CHECK(call, s.extent > 0, "argmax: axis {} of {} is empty", axis, in.toString());
+                      call.out(0).numel() == s.outer * s.inner &&
+                          call.out(0).dtype == DType::i64,
+                      "argmax: the result must be i64 {} without axis {}",
+                      in.toString(), axis);
+  ONEREC_KERNEL_CHECK(call, s.extent > 0, "argmax: axis {} of {} is empty",
+                      axis, in.toString());
   const T *x = call.in(0).as<const T>();
   int64_t *y = call.out(0).as<int64_t>();
   if constexpr (V == kRef) {
@@ -541,31 +591,35 @@ template <typename T, KernelVariant V> Status argMaxKernel(const KernelCall &cal
   }
   // Walk the axis once per outer slice, updating a running best for every
   // inner position at a time (a vectorizable compare-and-select).
-  parallelFor(call, s.outer, grainFor(s.extent * s.inner), [&](int64_t lo, int64_t hi) {
-    std::vector<T> best(size_t(s.inner));
-    for (int64_t o = lo; o < hi; ++o) {
-      const T *slice = x + o * s.extent * s.inner;
-      int64_t *arg = y + o * s.inner;
-      std::copy(slice, slice + s.inner, best.begin());
-      std::fill(arg, arg + s.inner, 0);
-      for (int64_t i = 1; i < s.extent; ++i) {
-        const T *row = slice + i * s.inner;
-        for (int64_t r = 0; r < s.inner; ++r) {
-          T v = row[r], b = best[size_t(r)];
-          bool take = (v > b || v != v) && b == b;
-          best[size_t(r)] = take ? v : b;
-          arg[r] = take ? i : arg[r];
-        }
-      }
-    }
-  });
+  parallelFor(call, s.outer, grainFor(s.extent * s.inner),
+              [&](int64_t lo, int64_t hi) {
+                std::vector<T> best(size_t(s.inner));
+                for (int64_t o = lo; o < hi; ++o) {
+                  const T *slice = x + o * s.extent * s.inner;
+                  int64_t *arg = y + o * s.inner;
+                  std::copy(slice, slice + s.inner, best.begin());
+                  std::fill(arg, arg + s.inner, 0);
+                  for (int64_t i = 1; i < s.extent; ++i) {
+                    const T *row = slice + i * s.inner;
+                    for (int64_t r = 0; r < s.inner; ++r) {
+                      T v = row[r], b = best[size_t(r)];
+                      bool take = (v > b || v != v) && b == b;
+                      best[size_t(r)] = take ? v : b;
+                      arg[r] = take ? i : arg[r];
+                    }
+                  }
+                }
+              });
   return Status::ok();
 }
 
 template <typename T> void addOrdered(KernelRegistry &r) {
-  addCpu(r, OpCode::TopK, dtypeOf<T>(), topKKernel<T, kRef>, topKKernel<T, kOpt>);
-  addCpu(r, OpCode::ArgMax, dtypeOf<T>(), argMaxKernel<T, kRef>, argMaxKernel<T, kOpt>);
-  addCpu(r, OpCode::ScatterAdd, dtypeOf<T>(), scatterAddKernel<T, kRef>, scatterAddKernel<T, kOpt>);
+  addCpu(r, OpCode::TopK, dtypeOf<T>(), topKKernel<T, kRef>,
+         topKKernel<T, kOpt>);
+  addCpu(r, OpCode::ArgMax, dtypeOf<T>(), argMaxKernel<T, kRef>,
+         argMaxKernel<T, kOpt>);
+  addCpu(r, OpCode::ScatterAdd, dtypeOf<T>(), scatterAddKernel<T, kRef>,
+         scatterAddKernel<T, kOpt>);
 }
 
 } // namespace

@@ -27,42 +27,51 @@ Status checkEmbedding(const KernelCall &call, EmbeddingShape &s) {
   if (Status st = checkArity(call, "embedding", 2, 2, 1); !st)
     return st;
   const TensorView &table = call.in(0), &ids = call.in(1);
-  ONEREC_KERNEL_CHECK(call, table.shape.rank == 2 && isIndexType(ids.dtype),
-                      "embedding: expected a [rows, d] table and i64/i32 ids, got {} and {}",
-                      table.shape.toString(), runtime::dtypeName(ids.dtype));
+  ONEREC_KERNEL_CHECK(
+      call, table.shape.rank == 2 && isIndexType(ids.dtype),
+      "embedding: expected a [rows, d] table and i64/i32 ids, got {} and {}",
+      table.shape.toString(), runtime::dtypeName(ids.dtype));
   s.rows = table.shape[0];
   s.d = table.shape[1];
   s.codebook = call.attr().getInt("codebook");
   int64_t combine = call.attr().getInt("combine");
   ONEREC_KERNEL_CHECK(call, combine >= 0 && combine <= 2 && s.codebook >= 0,
-                      "embedding: combine {} / codebook {} invalid", combine, s.codebook);
+                      "embedding: combine {} / codebook {} invalid", combine,
+                      s.codebook);
   s.combine = Combine(combine);
   if (s.codebook == 0) {
     s.levels = 1;
     s.lookups = ids.numel();
     ONEREC_KERNEL_CHECK(call, call.out(0).numel() == s.lookups * s.d,
-                        "embedding: {} ids of width {} do not fill {}", s.lookups, s.d,
-                        call.out(0).shape.toString());
+                        "embedding: {} ids of width {} do not fill {}",
+                        s.lookups, s.d, call.out(0).shape.toString());
     int64_t bad = firstIndexOutOfRange(ids, s.rows);
-    ONEREC_KERNEL_CHECK(call, bad < 0,
-                        "embedding: id {} at position {} is outside the table's {} rows",
-                        bad < 0 ? 0 : indexAt(ids, bad), bad, s.rows);
+    ONEREC_KERNEL_CHECK(
+        call, bad < 0,
+        "embedding: id {} at position {} is outside the table's {} rows",
+        bad < 0 ? 0 : indexAt(ids, bad), bad, s.rows);
     return Status::ok();
   }
-  ONEREC_KERNEL_CHECK(call, ids.shape.rank >= 1, "embedding: semantic ids need a level axis");
+  ONEREC_KERNEL_CHECK(call, ids.shape.rank >= 1,
+                      "embedding: semantic ids need a level axis");
   s.levels = ids.shape.last();
   s.lookups = s.levels ? ids.numel() / s.levels : 0;
   int64_t width = s.combine == Combine::Concat ? s.levels * s.d : s.d;
-  ONEREC_KERNEL_CHECK(call, s.levels * s.codebook == s.rows &&
-                                call.out(0).numel() == s.lookups * width,
-                      "embedding: {} levels of {} codes need {} rows (table has {}) and give "
-                      "width {} (result {})", s.levels, s.codebook, s.levels * s.codebook,
-                      s.rows, width, call.out(0).shape.toString());
+  ONEREC_KERNEL_CHECK(
+      call,
+      s.levels * s.codebook == s.rows &&
+          call.out(0).numel() == s.lookups * width,
+      "embedding: {} levels of {} codes need {} rows (table has {}) and give "
+      "width {} (result {})",
+      s.levels, s.codebook, s.levels * s.codebook, s.rows, width,
+      call.out(0).shape.toString());
   int64_t bad = firstIndexOutOfRange(ids, s.codebook);
-  ONEREC_KERNEL_CHECK(call, bad < 0,
-                      "embedding: code {} at position {} (level {}) is outside the codebook "
-                      "of {}", bad < 0 ? 0 : indexAt(ids, bad), bad,
-                      bad < 0 ? 0 : bad % s.levels, s.codebook);
+  ONEREC_KERNEL_CHECK(
+      call, bad < 0,
+      "embedding: code {} at position {} (level {}) is outside the codebook "
+      "of {}",
+      bad < 0 ? 0 : indexAt(ids, bad), bad, bad < 0 ? 0 : bad % s.levels,
+      s.codebook);
   return Status::ok();
 }
 
@@ -89,7 +98,8 @@ template <KernelVariant V> Status embeddingKernel(const KernelCall &call) {
         double acc = 0;
         for (int64_t l = 0; l < L; ++l)
           acc += rowOf(t, l)[j];
-        y[t * d + j] = float(s.combine == Combine::Mean ? acc / double(L) : acc);
+        y[t * d + j] =
+            float(s.combine == Combine::Mean ? acc / double(L) : acc);
       }
     }
     return Status::ok();
@@ -100,7 +110,8 @@ template <KernelVariant V> Status embeddingKernel(const KernelCall &call) {
     for (int64_t t = lo; t < hi; ++t) {
       if (copies) {
         for (int64_t l = 0; l < L; ++l)
-          std::memcpy(y + (t * L + l) * d, rowOf(t, l), size_t(d) * sizeof(float));
+          std::memcpy(y + (t * L + l) * d, rowOf(t, l),
+                      size_t(d) * sizeof(float));
         continue;
       }
       float *yr = y + t * d;
@@ -121,5 +132,6 @@ template <KernelVariant V> Status embeddingKernel(const KernelCall &call) {
 } // namespace
 
 void onerec::kernels::registerEmbeddingKernels(KernelRegistry &r) {
-  addCpu(r, OpCode::Embedding, DType::f32, embeddingKernel<kRef>, embeddingKernel<kOpt>);
+  addCpu(r, OpCode::Embedding, DType::f32, embeddingKernel<kRef>,
+         embeddingKernel<kOpt>);
 }

@@ -46,8 +46,8 @@ constexpr int64_t kMR = 4, kNR = 8;
 constexpr int64_t kMC = 96, kKC = 256, kNC = 2048;
 
 /// acc[MR][NR] = sum_p ap[p][:] (x) bp[p][:].
-inline void microKernel(int64_t kc, const float *__restrict ap, const float *__restrict bp,
-                        float *__restrict acc) {
+inline void microKernel(int64_t kc, const float *__restrict ap,
+                        const float *__restrict bp, float *__restrict acc) {
   float c[kMR][kNR] = {};
   for (int64_t p = 0; p < kc; ++p) {
     const float *b = bp + p * kNR;
@@ -81,7 +81,8 @@ void onerec::kernels::sgemmFallback(const GemmArgs &g) {
   if (g.k <= 0) {
     for (int64_t i = 0; i < g.m; ++i)
       for (int64_t j = 0; j < g.n; ++j)
-        g.c[i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * g.c[i * g.ldc + j];
+        g.c[i * g.ldc + j] =
+            g.beta == 0.0f ? 0.0f : g.beta * g.c[i * g.ldc + j];
     return;
   }
   GemmScratch &s = gemmScratch();
@@ -96,7 +97,8 @@ void onerec::kernels::sgemmFallback(const GemmArgs &g) {
         for (int64_t p = 0; p < kc; ++p)
           for (int64_t j = 0; j < kNR; ++j) {
             int64_t col = jc + jp * kNR + j;
-            s.b[(jp * kc + p) * kNR + j] = col < jc + nc ? B(pc + p, col) : 0.0f;
+            s.b[(jp * kc + p) * kNR + j] =
+                col < jc + nc ? B(pc + p, col) : 0.0f;
           }
       for (int64_t ic = 0; ic < g.m; ic += kMC) {
         int64_t mc = std::min(kMC, g.m - ic);
@@ -106,17 +108,21 @@ void onerec::kernels::sgemmFallback(const GemmArgs &g) {
           for (int64_t p = 0; p < kc; ++p)
             for (int64_t i = 0; i < kMR; ++i) {
               int64_t row = ic + ip * kMR + i;
-              s.a[(ip * kc + p) * kMR + i] = row < ic + mc ? A(row, pc + p) : 0.0f;
+              s.a[(ip * kc + p) * kMR + i] =
+                  row < ic + mc ? A(row, pc + p) : 0.0f;
             }
         for (int64_t jp = 0; jp < nPanels; ++jp)
           for (int64_t ip = 0; ip < mPanels; ++ip) {
             float acc[kMR * kNR];
-            microKernel(kc, &s.a[size_t(ip * kc * kMR)], &s.b[size_t(jp * kc * kNR)], acc);
-            int64_t rows = std::min(kMR, mc - ip * kMR), cols = std::min(kNR, nc - jp * kNR);
+            microKernel(kc, &s.a[size_t(ip * kc * kMR)],
+                        &s.b[size_t(jp * kc * kNR)], acc);
+            int64_t rows = std::min(kMR, mc - ip * kMR),
+                    cols = std::min(kNR, nc - jp * kNR);
             for (int64_t i = 0; i < rows; ++i) {
               float *c = g.c + (ic + ip * kMR + i) * g.ldc + jc + jp * kNR;
               for (int64_t j = 0; j < cols; ++j)
-                c[j] = g.alpha * acc[i * kNR + j] + (beta == 0.0f ? 0.0f : beta * c[j]);
+                c[j] = g.alpha * acc[i * kNR + j] +
+                       (beta == 0.0f ? 0.0f : beta * c[j]);
             }
           }
       }
@@ -132,7 +138,8 @@ const char *onerec::kernels::gemmBackendName() {
 #if ONEREC_HAVE_BLAS
   // OpenBLAS picks its kernels per CPU at load time; name them, since an
   // unrecognized CPU (Zen 5 in OpenBLAS 0.3.21) silently gets AVX2 kernels.
-  static const std::string name = std::string("openblas/") + openblas_get_corename();
+  static const std::string name =
+      std::string("openblas/") + openblas_get_corename();
   return name.c_str();
 #else
   return "onerec-blocked";
@@ -148,8 +155,9 @@ void onerec::kernels::sgemm(const GemmArgs &g) {
   if (g.k <= 0)
     return sgemmFallback(g); // BLAS needs k >= 1 for valid leading dimensions
   cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans,
-              g.transB ? CblasTrans : CblasNoTrans, blasint(g.m), blasint(g.n), blasint(g.k),
-              g.alpha, g.a, blasint(g.lda), g.b, blasint(g.ldb), g.beta, g.c, blasint(g.ldc));
+              g.transB ? CblasTrans : CblasNoTrans, blasint(g.m), blasint(g.n),
+              blasint(g.k), g.alpha, g.a, blasint(g.lda), g.b, blasint(g.ldb),
+              g.beta, g.c, blasint(g.ldc));
 #else
   sgemmFallback(g);
 #endif
@@ -199,7 +207,8 @@ void onerec::kernels::parallelSgemm(ThreadPool &pool, const GemmArgs &g) {
   // out.
   bool byRows = g.m >= 512 || g.m >= g.n;
   int64_t extent = byRows ? g.m : g.n;
-  int64_t step = (std::max<int64_t>(byRows ? 16 : 64, (extent + 31) / 32) + 15) / 16 * 16;
+  int64_t step =
+      (std::max<int64_t>(byRows ? 16 : 64, (extent + 31) / 32) + 15) / 16 * 16;
   int64_t blocks = (extent + step - 1) / step;
   pool.parallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t blk = begin; blk < end; ++blk) {
@@ -235,7 +244,8 @@ struct MatmulShape {
 Status checkMatmul(const KernelCall &call, MatmulShape &s) {
   if (Status st = checkArity(call, "matmul", 2, 2, 1); !st)
     return st;
-  const Shape &a = call.in(0).shape, &b = call.in(1).shape, &y = call.out(0).shape;
+  const Shape &a = call.in(0).shape, &b = call.in(1).shape,
+              &y = call.out(0).shape;
   ONEREC_KERNEL_CHECK(call, a.rank >= 2 && b.rank >= 2 && y.rank >= 2,
                       "matmul: operands need two dimensions, got {} x {} -> {}",
                       a.toString(), b.toString(), y.toString());
@@ -248,13 +258,15 @@ Status checkMatmul(const KernelCall &call, MatmulShape &s) {
   s.batch = leadingDims(y, y.rank - 2);
   s.aBatch = leadingDims(a, a.rank - 2);
   s.bBatch = leadingDims(b, b.rank - 2);
+  ONEREC_KERNEL_CHECK(
+      call,
+      ka == s.k && y[y.rank - 2] == s.m && y[y.rank - 1] == s.n &&
+          broadcastsTo(s.aBatch, s.batch) && broadcastsTo(s.bBatch, s.batch),
+      "matmul: {} x {} -> {} is inconsistent", a.toString(), b.toString(),
+      y.toString());
   ONEREC_KERNEL_CHECK(call,
-                      ka == s.k && y[y.rank - 2] == s.m && y[y.rank - 1] == s.n &&
-                          broadcastsTo(s.aBatch, s.batch) && broadcastsTo(s.bBatch, s.batch),
-                      "matmul: {} x {} -> {} is inconsistent", a.toString(), b.toString(),
-                      y.toString());
-  ONEREC_KERNEL_CHECK(call,
-                      call.in(0).dtype == DType::f32 && call.in(1).dtype == DType::f32 &&
+                      call.in(0).dtype == DType::f32 &&
+                          call.in(1).dtype == DType::f32 &&
                           call.out(0).dtype == DType::f32,
                       "matmul: expected f32 operands");
   broadcastStrides(s.aBatch, s.batch, s.aStrides);
@@ -266,9 +278,11 @@ template <KernelVariant V> Status matmulKernel(const KernelCall &call) {
   MatmulShape s;
   if (Status st = checkMatmul(call, s); !st)
     return st;
-  const float *a = call.in(0).as<const float>(), *b = call.in(1).as<const float>();
+  const float *a = call.in(0).as<const float>(),
+              *b = call.in(1).as<const float>();
   float *y = call.out(0).as<float>();
-  int64_t batches = s.batch.numel(), mk = s.m * s.k, kn = s.k * s.n, mn = s.m * s.n;
+  int64_t batches = s.batch.numel(), mk = s.m * s.k, kn = s.k * s.n,
+          mn = s.m * s.n;
   auto aAt = [&](const float *am, int64_t i, int64_t p) {
     return s.transA ? am[p * s.m + i] : am[i * s.k + p];
   };

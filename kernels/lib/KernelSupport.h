@@ -47,8 +47,8 @@ void registerEmbeddingKernels(KernelRegistry &r);
 void registerLossKernels(KernelRegistry &r);
 
 /// Registers `fn<kRef>` and `fn<kOpt>` for (op, dtype) on the CPU.
-inline void addCpu(KernelRegistry &r, OpCode op, DType dtype, KernelFn reference,
-                   KernelFn optimized) {
+inline void addCpu(KernelRegistry &r, OpCode op, DType dtype,
+                   KernelFn reference, KernelFn optimized) {
   r.add(op, dtype, runtime::Device::Cpu, kRef, reference);
   r.add(op, dtype, runtime::Device::Cpu, kOpt, optimized);
 }
@@ -61,12 +61,13 @@ inline void addCpu(KernelRegistry &r, OpCode op, DType dtype, KernelFn reference
   } while (false)
 
 /// Checks operand and result counts (optional operands count).
-inline Status checkArity(const KernelCall &call, const char *op, int minInputs, int maxInputs,
-                         int outputs) {
-  if (call.numInputs < minInputs || call.numInputs > maxInputs || call.numOutputs != outputs)
-    return call.fail(fmt::format("{}: expected {}..{} operands and {} results, got {} and {}",
-                                 op, minInputs, maxInputs, outputs, call.numInputs,
-                                 call.numOutputs));
+inline Status checkArity(const KernelCall &call, const char *op, int minInputs,
+                         int maxInputs, int outputs) {
+  if (call.numInputs < minInputs || call.numInputs > maxInputs ||
+      call.numOutputs != outputs)
+    return call.fail(fmt::format(
+        "{}: expected {}..{} operands and {} results, got {} and {}", op,
+        minInputs, maxInputs, outputs, call.numInputs, call.numOutputs));
   for (int i = 0; i < minInputs; ++i)
     if (!call.in(i).present() && call.in(i).numel() > 0)
       return call.fail(fmt::format("{}: operand {} has no data", op, i));
@@ -81,7 +82,9 @@ inline const TensorView *optionalInput(const KernelCall &call, int i) {
   return i < call.numInputs && call.in(i).present() ? &call.in(i) : nullptr;
 }
 
-inline runtime::ThreadPool &pool(const KernelCall &call) { return *call.context->pool; }
+inline runtime::ThreadPool &pool(const KernelCall &call) {
+  return *call.context->pool;
+}
 
 /// Runs fn(begin, end) over [0, n) on the call's pool.
 template <typename Fn>
@@ -93,14 +96,16 @@ void parallelFor(const KernelCall &call, int64_t n, int64_t grain, Fn &&fn) {
 
 /// Grain (iterations per chunk) so that a chunk holds about 32k elements of
 /// work when one iteration costs `work` elements.
-inline int64_t grainFor(int64_t work) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1)); }
+inline int64_t grainFor(int64_t work) {
+  return std::max<int64_t>(1, 32768 / std::max<int64_t>(work, 1));
+}
 
 /// The optimized broadcast walk: rows of the collapsed loop, long rows cut
 /// into segments, all in parallel. rowFn(outOffset, operandOffsets, length,
 /// operandRowStrides).
 template <int N, typename RowFn>
-void forEachBroadcastRow(const KernelCall &call, const Shape &out, const Shape *const *operands,
-                         RowFn &&rowFn) {
+void forEachBroadcastRow(const KernelCall &call, const Shape &out,
+                         const Shape *const *operands, RowFn &&rowFn) {
   BroadcastLoop<N> loop = makeBroadcastLoop<N>(out, operands);
   int64_t rows = loop.rows(), len = loop.rowLength();
   if (rows * len == 0)
@@ -115,7 +120,8 @@ void forEachBroadcastRow(const KernelCall &call, const Shape &out, const Shape *
                 int64_t offsets[N];
                 for (int64_t t = lo; t < hi; ++t) {
                   int64_t row = t / segments, seg = t % segments;
-                  int64_t start = seg * kSegment, count = std::min(kSegment, len - start);
+                  int64_t start = seg * kSegment,
+                          count = std::min(kSegment, len - start);
                   loop.rowOffsets(row, offsets);
                   for (int k = 0; k < N; ++k)
                     offsets[k] += start * strides[k];
@@ -125,11 +131,13 @@ void forEachBroadcastRow(const KernelCall &call, const Shape &out, const Shape *
 }
 
 /// Checks that operands 0..operands-1 broadcast to result 0.
-inline Status checkBroadcast(const KernelCall &call, const char *op, int operands) {
+inline Status checkBroadcast(const KernelCall &call, const char *op,
+                             int operands) {
   for (int i = 0; i < operands; ++i)
     ONEREC_KERNEL_CHECK(call, broadcastsTo(call.in(i).shape, call.out(0).shape),
-                        "{}: operand {} {} does not broadcast to the result {}", op, i,
-                        call.in(i).shape.toString(), call.out(0).shape.toString());
+                        "{}: operand {} {} does not broadcast to the result {}",
+                        op, i, call.in(i).shape.toString(),
+                        call.out(0).shape.toString());
   return Status::ok();
 }
 
@@ -147,11 +155,20 @@ template <> constexpr DType dtypeOf<uint8_t>() { return DType::bool8; }
 /// for f16/bf16 (no CPU kernels yet).
 template <typename Fn> bool dispatchDType(DType t, Fn &&fn) {
   switch (t) {
-  case DType::f32: fn(float{}); return true;
-  case DType::i64: fn(int64_t{}); return true;
-  case DType::i32: fn(int32_t{}); return true;
-  case DType::bool8: fn(uint8_t{}); return true;
-  default: return false;
+  case DType::f32:
+    fn(float{});
+    return true;
+  case DType::i64:
+    fn(int64_t{});
+    return true;
+  case DType::i32:
+    fn(int32_t{});
+    return true;
+  case DType::bool8:
+    fn(uint8_t{});
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -161,7 +178,8 @@ template <typename Fn> bool dispatchDType(DType t, Fn &&fn) {
 
 /// Element i of an i64 or i32 index tensor.
 inline int64_t indexAt(const TensorView &t, int64_t i) {
-  return t.dtype == DType::i32 ? int64_t(t.as<const int32_t>()[i]) : t.as<const int64_t>()[i];
+  return t.dtype == DType::i32 ? int64_t(t.as<const int32_t>()[i])
+                               : t.as<const int64_t>()[i];
 }
 
 inline bool isIndexType(DType t) { return t == DType::i64 || t == DType::i32; }
@@ -177,7 +195,8 @@ inline int64_t firstIndexOutOfRange(const TensorView &t, int64_t bound,
         return i;
     return -1;
   };
-  return t.dtype == DType::i32 ? scan(t.as<const int32_t>()) : scan(t.as<const int64_t>());
+  return t.dtype == DType::i32 ? scan(t.as<const int32_t>())
+                               : scan(t.as<const int64_t>());
 }
 
 //===----------------------------------------------------------------------===//
@@ -217,7 +236,9 @@ inline float fastExp(float x) {
 inline float fastSigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
 
 /// tanh through exp: 1 - 2/(e^2x + 1); absolute error ~1e-7.
-inline float fastTanh(float x) { return 1.0f - 2.0f / (fastExp(2.0f * x) + 1.0f); }
+inline float fastTanh(float x) {
+  return 1.0f - 2.0f / (fastExp(2.0f * x) + 1.0f);
+}
 
 /// The tanh GELU as x·sigmoid(2u) (= 0.5x(1 + tanh u)), which keeps full
 /// relative precision in the negative tail where 1 + tanh u cancels.
@@ -229,7 +250,8 @@ inline float fastGelu(float x) {
 /// Reference (double) versions of the activations.
 inline double refSigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double refGelu(double x) {
-  return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+  return 0.5 * x *
+         (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
 }
 inline double refSilu(double x) { return x * refSigmoid(x); }
 
@@ -274,7 +296,8 @@ inline float maxLanes(const float *x, int64_t n) {
       acc[l] = x[l];
     for (i = 16; i + 16 <= n; i += 16)
       for (int l = 0; l < 16; ++l)
-        acc[l] = (x[i + l] > acc[l] || x[i + l] != x[i + l]) ? x[i + l] : acc[l];
+        acc[l] =
+            (x[i + l] > acc[l] || x[i + l] != x[i + l]) ? x[i + l] : acc[l];
     m = acc[0];
     for (int l = 1; l < 16; ++l)
       m = (acc[l] > m || acc[l] != acc[l]) ? acc[l] : m;
@@ -285,8 +308,12 @@ inline float maxLanes(const float *x, int64_t n) {
 }
 
 /// max and min that propagate NaN (the first NaN seen wins).
-template <typename T> inline T maxOf(T a, T b) { return (b > a || b != b) && a == a ? b : a; }
-template <typename T> inline T minOf(T a, T b) { return (b < a || b != b) && a == a ? b : a; }
+template <typename T> inline T maxOf(T a, T b) {
+  return (b > a || b != b) && a == a ? b : a;
+}
+template <typename T> inline T minOf(T a, T b) {
+  return (b < a || b != b) && a == a ? b : a;
+}
 
 //===----------------------------------------------------------------------===//
 // Scratch memory

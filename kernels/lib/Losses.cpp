@@ -21,28 +21,34 @@ using onerec::runtime::Shape;
 namespace {
 
 /// Accumulation type of a variant: double for references.
-template <KernelVariant V> using Real = std::conditional_t<V == kRef, double, float>;
+template <KernelVariant V>
+using Real = std::conditional_t<V == kRef, double, float>;
 
-Status checkMask(const KernelCall &call, const char *op, const TensorView *mask, int64_t n) {
-  ONEREC_KERNEL_CHECK(call, !mask || (mask->dtype == DType::bool8 && mask->numel() == n),
-                      "{}: the mask must be {} booleans", op, n);
+Status checkMask(const KernelCall &call, const char *op, const TensorView *mask,
+                 int64_t n) {
+  ONEREC_KERNEL_CHECK(
+      call, !mask || (mask->dtype == DType::bool8 && mask->numel() == n),
+      "{}: the mask must be {} booleans", op, n);
   return Status::ok();
 }
 
 Status checkReduction(const KernelCall &call, const char *op, int64_t n) {
   int64_t reduction = call.attr().getInt("reduction");
-  ONEREC_KERNEL_CHECK(call, reduction >= 0 && reduction <= 2, "{}: unknown reduction {}", op,
-                      reduction);
-  ONEREC_KERNEL_CHECK(call, call.out(0).dtype == DType::f32 &&
-                                call.out(0).numel() == (reduction == 2 ? n : 1),
-                      "{}: the result {} does not fit reduction {} of {} elements", op,
-                      call.out(0).shape.toString(), reduction, n);
+  ONEREC_KERNEL_CHECK(call, reduction >= 0 && reduction <= 2,
+                      "{}: unknown reduction {}", op, reduction);
+  ONEREC_KERNEL_CHECK(
+      call,
+      call.out(0).dtype == DType::f32 &&
+          call.out(0).numel() == (reduction == 2 ? n : 1),
+      "{}: the result {} does not fit reduction {} of {} elements", op,
+      call.out(0).shape.toString(), reduction, n);
   return Status::ok();
 }
 
 /// Writes per-element losses `values` reduced as the call asks.
 template <typename Acc>
-void finishLoss(const KernelCall &call, const Acc *values, const uint8_t *mask, int64_t n) {
+void finishLoss(const KernelCall &call, const Acc *values, const uint8_t *mask,
+                int64_t n) {
   int64_t reduction = call.attr().getInt("reduction");
   float *out = call.out(0).as<float>();
   if (reduction == 2) {
@@ -79,18 +85,22 @@ template <KernelVariant V> Status crossEntropyKernel(const KernelCall &call) {
   const TensorView &logits = call.in(0), &labels = call.in(1);
   const TensorView *mask = optionalInput(call, 2);
   int64_t C = logits.shape.last(), n = C ? logits.numel() / C : 0;
-  ONEREC_KERNEL_CHECK(call, logits.shape.rank >= 1 && labels.numel() == n &&
-                                isIndexType(labels.dtype),
-                      "cross_entropy: labels {} do not fit logits {}", labels.shape.toString(),
-                      logits.shape.toString());
+  ONEREC_KERNEL_CHECK(call,
+                      logits.shape.rank >= 1 && labels.numel() == n &&
+                          isIndexType(labels.dtype),
+                      "cross_entropy: labels {} do not fit logits {}",
+                      labels.shape.toString(), logits.shape.toString());
   if (Status st = checkMask(call, "cross_entropy", mask, n); !st)
     return st;
   if (Status st = checkReduction(call, "cross_entropy", n); !st)
     return st;
   const uint8_t *m = maskData(mask);
   int64_t bad = firstIndexOutOfRange(labels, C, m);
-  ONEREC_KERNEL_CHECK(call, bad < 0, "cross_entropy: label {} at position {} is outside the {} "
-                      "classes", bad < 0 ? 0 : indexAt(labels, bad), bad, C);
+  ONEREC_KERNEL_CHECK(
+      call, bad < 0,
+      "cross_entropy: label {} at position {} is outside the {} "
+      "classes",
+      bad < 0 ? 0 : indexAt(labels, bad), bad, C);
   double eps = call.attr().getFloat("label_smoothing");
   const float *x = logits.as<const float>();
   using R = Real<V>;
@@ -136,14 +146,16 @@ template <KernelVariant V> Status bceKernel(const KernelCall &call) {
     return st;
   const TensorView *mask = optionalInput(call, 2);
   int64_t n = call.in(0).numel();
-  ONEREC_KERNEL_CHECK(call, call.in(1).numel() == n && call.in(1).dtype == DType::f32,
+  ONEREC_KERNEL_CHECK(call,
+                      call.in(1).numel() == n && call.in(1).dtype == DType::f32,
                       "bce_with_logits: labels {} do not fit logits {}",
                       call.in(1).shape.toString(), call.in(0).shape.toString());
   if (Status st = checkMask(call, "bce_with_logits", mask, n); !st)
     return st;
   if (Status st = checkReduction(call, "bce_with_logits", n); !st)
     return st;
-  const float *x = call.in(0).as<const float>(), *y = call.in(1).as<const float>();
+  const float *x = call.in(0).as<const float>(),
+              *y = call.in(1).as<const float>();
   using R = Real<V>;
   std::vector<R> loss(static_cast<size_t>(n));
   auto range = [&](int64_t lo, int64_t hi) {
@@ -167,18 +179,20 @@ template <KernelVariant V> Status bceKernel(const KernelCall &call) {
 template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "sampled_softmax", 4, 5, 1); !st)
     return st;
-  const TensorView &h = call.in(0), &table = call.in(1), &pos = call.in(2), &neg = call.in(3);
+  const TensorView &h = call.in(0), &table = call.in(1), &pos = call.in(2),
+                   &neg = call.in(3);
   const TensorView *mask = optionalInput(call, 4);
   int64_t d = h.shape.last(), P = d ? h.numel() / d : 0;
   bool shared = neg.shape.rank == 1;
   int64_t N = neg.shape.last();
-  ONEREC_KERNEL_CHECK(call,
-                      h.shape.rank >= 1 && table.shape.rank == 2 && table.shape[1] == d &&
-                          pos.numel() == P && isIndexType(pos.dtype) && isIndexType(neg.dtype) &&
-                          (shared || neg.numel() == P * N),
-                      "sampled_softmax: h {}, table {}, positives {}, negatives {} do not fit",
-                      h.shape.toString(), table.shape.toString(), pos.shape.toString(),
-                      neg.shape.toString());
+  ONEREC_KERNEL_CHECK(
+      call,
+      h.shape.rank >= 1 && table.shape.rank == 2 && table.shape[1] == d &&
+          pos.numel() == P && isIndexType(pos.dtype) &&
+          isIndexType(neg.dtype) && (shared || neg.numel() == P * N),
+      "sampled_softmax: h {}, table {}, positives {}, negatives {} do not fit",
+      h.shape.toString(), table.shape.toString(), pos.shape.toString(),
+      neg.shape.toString());
   if (Status st = checkMask(call, "sampled_softmax", mask, P); !st)
     return st;
   if (Status st = checkReduction(call, "sampled_softmax", P); !st)
@@ -186,17 +200,24 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
   const uint8_t *m = maskData(mask);
   int64_t V_ = table.shape[0];
   int64_t bad = firstIndexOutOfRange(pos, V_, m);
-  ONEREC_KERNEL_CHECK(call, bad < 0, "sampled_softmax: positive id {} at position {} is outside "
-                      "the table's {} rows", bad < 0 ? 0 : indexAt(pos, bad), bad, V_);
+  ONEREC_KERNEL_CHECK(
+      call, bad < 0,
+      "sampled_softmax: positive id {} at position {} is outside "
+      "the table's {} rows",
+      bad < 0 ? 0 : indexAt(pos, bad), bad, V_);
   for (int64_t i = 0; i < neg.numel(); ++i) {
     int64_t id = indexAt(neg, i);
     bool counted = shared || !m || m[i / std::max<int64_t>(N, 1)];
-    ONEREC_KERNEL_CHECK(call, !counted || (id >= 0 && id < V_),
-                        "sampled_softmax: negative id {} at position {} is outside the table's "
-                        "{} rows", id, i, V_);
+    ONEREC_KERNEL_CHECK(
+        call, !counted || (id >= 0 && id < V_),
+        "sampled_softmax: negative id {} at position {} is outside the table's "
+        "{} rows",
+        id, i, V_);
   }
   const float *hv = h.as<const float>(), *tv = table.as<const float>();
-  auto negId = [&](int64_t p, int64_t j) { return indexAt(neg, shared ? j : p * N + j); };
+  auto negId = [&](int64_t p, int64_t j) {
+    return indexAt(neg, shared ? j : p * N + j);
+  };
   using R = Real<V>;
   std::vector<R> loss(size_t(P), R(0));
   if constexpr (V == kRef) {
@@ -226,7 +247,8 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
     if (shared) {
       negRows.resize(size_t(N * d));
       for (int64_t j = 0; j < N; ++j)
-        std::memcpy(&negRows[size_t(j * d)], tv + negId(0, j) * d, size_t(d) * sizeof(float));
+        std::memcpy(&negRows[size_t(j * d)], tv + negId(0, j) * d,
+                    size_t(d) * sizeof(float));
       scores.resize(size_t(std::min(P, kBlock) * N));
     }
     for (int64_t p0 = 0; p0 < P; p0 += kBlock) {
@@ -248,10 +270,11 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
           const float *hp = hv + p * d;
           row[0] = dotLanes(hp, tv + indexAt(pos, p) * d, d);
           for (int64_t j = 0; j < N; ++j)
-            row[size_t(j + 1)] =
-                shared ? scores[size_t(q * N + j)] : dotLanes(hp, tv + negId(p, j) * d, d);
+            row[size_t(j + 1)] = shared ? scores[size_t(q * N + j)]
+                                        : dotLanes(hp, tv + negId(p, j) * d, d);
           float mx = maxF32(row.data(), N + 1);
-          loss[size_t(p)] = mx + std::log(sumExpShift(row.data(), N + 1, mx)) - row[0];
+          loss[size_t(p)] =
+              mx + std::log(sumExpShift(row.data(), N + 1, mx)) - row[0];
         }
       });
     }
@@ -270,14 +293,18 @@ template <KernelVariant V> Status dpoKernel(const KernelCall &call) {
     return st;
   int64_t n = call.in(0).numel();
   for (int i = 1; i < 4; ++i)
-    ONEREC_KERNEL_CHECK(call, call.in(i).numel() == n && call.in(i).dtype == DType::f32,
-                        "dpo_loss: operand {} {} differs from [{}]", i,
-                        call.in(i).shape.toString(), n);
-  ONEREC_KERNEL_CHECK(call, call.out(0).numel() == 1, "dpo_loss: the result is a scalar");
+    ONEREC_KERNEL_CHECK(
+        call, call.in(i).numel() == n && call.in(i).dtype == DType::f32,
+        "dpo_loss: operand {} {} differs from [{}]", i,
+        call.in(i).shape.toString(), n);
+  ONEREC_KERNEL_CHECK(call, call.out(0).numel() == 1,
+                      "dpo_loss: the result is a scalar");
   using R = Real<V>;
   R beta = R(call.attr().getFloat("beta"));
-  const float *pw = call.in(0).as<const float>(), *pl = call.in(1).as<const float>(),
-              *rw = call.in(2).as<const float>(), *rl = call.in(3).as<const float>();
+  const float *pw = call.in(0).as<const float>(),
+              *pl = call.in(1).as<const float>(),
+              *rw = call.in(2).as<const float>(),
+              *rl = call.in(3).as<const float>();
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     R z = beta * ((R(pw[i]) - R(rw[i])) - (R(pl[i]) - R(rl[i])));
@@ -292,17 +319,21 @@ template <KernelVariant V> Status ecpoKernel(const KernelCall &call) {
     return st;
   int64_t n = call.in(0).numel();
   for (int i = 1; i < 3; ++i)
-    ONEREC_KERNEL_CHECK(call, call.in(i).numel() == n && call.in(i).dtype == DType::f32,
-                        "ecpo_loss: operand {} {} differs from [{}]", i,
-                        call.in(i).shape.toString(), n);
+    ONEREC_KERNEL_CHECK(
+        call, call.in(i).numel() == n && call.in(i).dtype == DType::f32,
+        "ecpo_loss: operand {} {} differs from [{}]", i,
+        call.in(i).shape.toString(), n);
   const TensorView *mask = optionalInput(call, 3);
   if (Status st = checkMask(call, "ecpo_loss", mask, n); !st)
     return st;
-  ONEREC_KERNEL_CHECK(call, call.out(0).numel() == 1, "ecpo_loss: the result is a scalar");
+  ONEREC_KERNEL_CHECK(call, call.out(0).numel() == 1,
+                      "ecpo_loss: the result is a scalar");
   using R = Real<V>;
-  R eps = R(call.attr().getFloat("epsilon")), delta = R(call.attr().getFloat("delta"));
+  R eps = R(call.attr().getFloat("epsilon")),
+    delta = R(call.attr().getFloat("delta"));
   R logCap = std::log(R(1) + eps + delta);
-  const float *logp = call.in(0).as<const float>(), *old = call.in(1).as<const float>(),
+  const float *logp = call.in(0).as<const float>(),
+              *old = call.in(1).as<const float>(),
               *adv = call.in(2).as<const float>();
   const uint8_t *m = maskData(mask);
   double sum = 0;
@@ -323,8 +354,10 @@ template <KernelVariant V> Status ecpoKernel(const KernelCall &call) {
 } // namespace
 
 void onerec::kernels::registerLossKernels(KernelRegistry &r) {
-  addCpu(r, OpCode::CrossEntropy, DType::f32, crossEntropyKernel<kRef>, crossEntropyKernel<kOpt>);
-  addCpu(r, OpCode::BceWithLogits, DType::f32, bceKernel<kRef>, bceKernel<kOpt>);
+  addCpu(r, OpCode::CrossEntropy, DType::f32, crossEntropyKernel<kRef>,
+         crossEntropyKernel<kOpt>);
+  addCpu(r, OpCode::BceWithLogits, DType::f32, bceKernel<kRef>,
+         bceKernel<kOpt>);
   addCpu(r, OpCode::SampledSoftmax, DType::f32, sampledSoftmaxKernel<kRef>,
          sampledSoftmaxKernel<kOpt>);
   addCpu(r, OpCode::DpoLoss, DType::f32, dpoKernel<kRef>, dpoKernel<kOpt>);

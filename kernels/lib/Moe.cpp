@@ -38,36 +38,45 @@ struct MoeShape {
 Status checkMoe(const KernelCall &call, MoeShape &s) {
   if (Status st = checkArity(call, "moe", 4, 6, 2); !st)
     return st;
-  ONEREC_KERNEL_CHECK(call, call.numInputs >= 5 && call.in(call.numInputs - 1).present(),
-                      "moe: expected x, gate, gate_bias, up, gate_proj?, down");
+  ONEREC_KERNEL_CHECK(
+      call, call.numInputs >= 5 && call.in(call.numInputs - 1).present(),
+      "moe: expected x, gate, gate_bias, up, gate_proj?, down");
   // x, gate, gate_bias, up, gate_proj?, down (gate_proj's slot may be absent).
-  const TensorView &x = call.in(0), &gate = call.in(1), &bias = call.in(2), &up = call.in(3);
+  const TensorView &x = call.in(0), &gate = call.in(1), &bias = call.in(2),
+                   &up = call.in(3);
   const TensorView *gp = call.numInputs == 6 ? optionalInput(call, 4) : nullptr;
   const TensorView &down = call.in(call.numInputs - 1);
   int64_t act = call.attr().getInt("activation");
-  ONEREC_KERNEL_CHECK(call, act >= 0 && act <= 3, "moe: unknown activation {}", act);
+  ONEREC_KERNEL_CHECK(call, act >= 0 && act <= 3, "moe: unknown activation {}",
+                      act);
   s.act = Activation(act);
-  ONEREC_KERNEL_CHECK(call, x.shape.rank >= 1 && gate.shape.rank == 2 && up.shape.rank == 3 &&
-                                down.shape.rank == 3,
-                      "moe: expected x [..., d], gate [d, E], up [E, d, h], down [E, h, d]");
+  ONEREC_KERNEL_CHECK(
+      call,
+      x.shape.rank >= 1 && gate.shape.rank == 2 && up.shape.rank == 3 &&
+          down.shape.rank == 3,
+      "moe: expected x [..., d], gate [d, E], up [E, d, h], down [E, h, d]");
   s.d = x.shape.last();
   s.tokens = s.d ? x.numel() / s.d : 0;
   s.experts = gate.shape[1];
   s.hidden = up.shape[2];
   s.topK = call.attr().getInt("top_k");
   Shape expertIn{s.experts, s.d, s.hidden}, expertOut{s.experts, s.hidden, s.d};
-  ONEREC_KERNEL_CHECK(call,
-                      gate.shape[0] == s.d && bias.numel() == s.experts && up.shape == expertIn &&
-                          down.shape == expertOut && (!gp || gp->shape == expertIn),
-                      "moe: gate {}, gate_bias {}, up {}, down {} do not fit x {}",
-                      gate.shape.toString(), bias.shape.toString(), up.shape.toString(),
-                      down.shape.toString(), x.shape.toString());
-  ONEREC_KERNEL_CHECK(call, (s.act == Activation::Swiglu) == (gp != nullptr),
-                      "moe: swiglu experts need a gate projection, others take none");
-  ONEREC_KERNEL_CHECK(call, s.topK >= 1 && s.topK <= s.experts, "moe: top_k {} of {} experts",
-                      s.topK, s.experts);
-  ONEREC_KERNEL_CHECK(call, call.out(0).shape == x.shape && call.out(1).numel() == s.experts,
-                      "moe: results must be y {} and load [{}]", x.shape.toString(), s.experts);
+  ONEREC_KERNEL_CHECK(
+      call,
+      gate.shape[0] == s.d && bias.numel() == s.experts &&
+          up.shape == expertIn && down.shape == expertOut &&
+          (!gp || gp->shape == expertIn),
+      "moe: gate {}, gate_bias {}, up {}, down {} do not fit x {}",
+      gate.shape.toString(), bias.shape.toString(), up.shape.toString(),
+      down.shape.toString(), x.shape.toString());
+  ONEREC_KERNEL_CHECK(
+      call, (s.act == Activation::Swiglu) == (gp != nullptr),
+      "moe: swiglu experts need a gate projection, others take none");
+  ONEREC_KERNEL_CHECK(call, s.topK >= 1 && s.topK <= s.experts,
+                      "moe: top_k {} of {} experts", s.topK, s.experts);
+  ONEREC_KERNEL_CHECK(
+      call, call.out(0).shape == x.shape && call.out(1).numel() == s.experts,
+      "moe: results must be y {} and load [{}]", x.shape.toString(), s.experts);
   s.x = x.as<const float>();
   s.gate = gate.as<const float>();
   s.gateBias = bias.as<const float>();
@@ -82,7 +91,8 @@ Status checkMoe(const KernelCall &call, MoeShape &s) {
 /// Picks the top_k experts of one token by p + bias into `chosen`
 /// (descending, ties to the lower index). P is float or double.
 template <typename P>
-void route(const P *p, const float *bias, int64_t experts, int64_t k, int64_t *chosen) {
+void route(const P *p, const float *bias, int64_t experts, int64_t k,
+           int64_t *chosen) {
   int64_t filled = 0;
   for (int64_t e = 0; e < experts; ++e) {
     P key = p[e] + bias[e];
@@ -106,14 +116,20 @@ void finishLoad(const MoeShape &s, const std::vector<int64_t> &counts) {
 
 Status moeReference(const MoeShape &s) {
   int64_t E = s.experts, d = s.d, h = s.hidden, k = s.topK;
-  std::vector<double> p(static_cast<size_t>(E)), hid(static_cast<size_t>(h)), out(static_cast<size_t>(d));
-  std::vector<int64_t> chosen(static_cast<size_t>(k)), counts(static_cast<size_t>(E), 0);
+  std::vector<double> p(static_cast<size_t>(E)), hid(static_cast<size_t>(h)),
+      out(static_cast<size_t>(d));
+  std::vector<int64_t> chosen(static_cast<size_t>(k)),
+      counts(static_cast<size_t>(E), 0);
   auto act = [&](double g, double u) {
     switch (s.act) {
-    case Activation::Gelu: return refGelu(u);
-    case Activation::Relu: return u > 0 ? u : 0.0;
-    case Activation::Silu: return refSilu(u);
-    case Activation::Swiglu: return refSilu(g) * u;
+    case Activation::Gelu:
+      return refGelu(u);
+    case Activation::Relu:
+      return u > 0 ? u : 0.0;
+    case Activation::Silu:
+      return refSilu(u);
+    case Activation::Swiglu:
+      return refSilu(g) * u;
     }
     return 0.0;
   };
@@ -217,7 +233,8 @@ Status moeOptimized(const KernelCall &call, const MoeShape &s) {
     if (rows == 0)
       return;
     float *hid = threadScratch<float>(0, size_t(maxRows * h));
-    float *gated = s.gateProj ? threadScratch<float>(1, size_t(maxRows * h)) : nullptr;
+    float *gated =
+        s.gateProj ? threadScratch<float>(1, size_t(maxRows * h)) : nullptr;
     auto gemm = [&](GemmArgs a) { parallel ? parallelSgemm(tp, a) : sgemm(a); };
     GemmArgs upArgs;
     upArgs.m = rows, upArgs.n = h, upArgs.k = d;

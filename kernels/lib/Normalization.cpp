@@ -23,18 +23,21 @@ Status checkNorm(const KernelCall &call, const char *op, int params) {
     return st;
   const Shape &x = call.in(0).shape;
   ONEREC_KERNEL_CHECK(call, x.rank >= 1 && call.out(0).shape == x,
-                      "{}: the result must have the shape of x {}", op, x.toString());
+                      "{}: the result must have the shape of x {}", op,
+                      x.toString());
   for (int i = 1; i <= params; ++i)
-    ONEREC_KERNEL_CHECK(call, call.in(i).numel() == x.last() && call.in(i).dtype == DType::f32,
-                        "{}: parameter {} {} must be [{}]", op, i, call.in(i).shape.toString(),
-                        x.last());
+    ONEREC_KERNEL_CHECK(
+        call, call.in(i).numel() == x.last() && call.in(i).dtype == DType::f32,
+        "{}: parameter {} {} must be [{}]", op, i, call.in(i).shape.toString(),
+        x.last());
   return Status::ok();
 }
 
 template <KernelVariant V> Status rmsNormKernel(const KernelCall &call) {
   if (Status st = checkNorm(call, "rms_norm", 1); !st)
     return st;
-  const float *x = call.in(0).as<const float>(), *gain = call.in(1).as<const float>();
+  const float *x = call.in(0).as<const float>(),
+              *gain = call.in(1).as<const float>();
   float *y = call.out(0).as<float>();
   int64_t d = call.in(0).shape.last(), rows = d ? call.in(0).numel() / d : 0;
   double eps = call.attr().getFloat("eps");
@@ -54,7 +57,8 @@ template <KernelVariant V> Status rmsNormKernel(const KernelCall &call) {
     for (int64_t r = lo; r < hi; ++r) {
       const float *xr = x + r * d;
       float *yr = y + r * d;
-      float inv = float(1.0 / std::sqrt(double(dotLanes(xr, xr, d)) / double(d) + eps));
+      float inv =
+          float(1.0 / std::sqrt(double(dotLanes(xr, xr, d)) / double(d) + eps));
       for (int64_t i = 0; i < d; ++i)
         yr[i] = xr[i] * inv * gain[i];
     }
@@ -65,7 +69,8 @@ template <KernelVariant V> Status rmsNormKernel(const KernelCall &call) {
 template <KernelVariant V> Status layerNormKernel(const KernelCall &call) {
   if (Status st = checkNorm(call, "layer_norm", 2); !st)
     return st;
-  const float *x = call.in(0).as<const float>(), *gain = call.in(1).as<const float>(),
+  const float *x = call.in(0).as<const float>(),
+              *gain = call.in(1).as<const float>(),
               *bias = call.in(2).as<const float>();
   float *y = call.out(0).as<float>();
   int64_t d = call.in(0).shape.last(), rows = d ? call.in(0).numel() / d : 0;
@@ -111,6 +116,8 @@ template <KernelVariant V> Status layerNormKernel(const KernelCall &call) {
 } // namespace
 
 void onerec::kernels::registerNormalizationKernels(KernelRegistry &r) {
-  addCpu(r, OpCode::RmsNorm, DType::f32, rmsNormKernel<kRef>, rmsNormKernel<kOpt>);
-  addCpu(r, OpCode::LayerNorm, DType::f32, layerNormKernel<kRef>, layerNormKernel<kOpt>);
+  addCpu(r, OpCode::RmsNorm, DType::f32, rmsNormKernel<kRef>,
+         rmsNormKernel<kOpt>);
+  addCpu(r, OpCode::LayerNorm, DType::f32, layerNormKernel<kRef>,
+         layerNormKernel<kOpt>);
 }

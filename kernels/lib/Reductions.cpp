@@ -29,10 +29,11 @@ enum class Reduce { Sum, Mean, Max, Min };
 /// propagating NaN.
 template <Reduce R, typename T, KernelVariant V> struct Accumulate {
   static constexpr bool kSum = R == Reduce::Sum || R == Reduce::Mean;
-  using Acc = std::conditional_t<!kSum, T,
-                                 std::conditional_t<std::is_floating_point_v<T>,
-                                                    std::conditional_t<V == kRef, double, float>,
-                                                    uint64_t>>;
+  using Acc = std::conditional_t<
+      !kSum, T,
+      std::conditional_t<std::is_floating_point_v<T>,
+                         std::conditional_t<V == kRef, double, float>,
+                         uint64_t>>;
   static Acc init() {
     if constexpr (kSum)
       return Acc(0);
@@ -40,7 +41,8 @@ template <Reduce R, typename T, KernelVariant V> struct Accumulate {
       return R == Reduce::Max ? -std::numeric_limits<T>::infinity()
                               : std::numeric_limits<T>::infinity();
     else
-      return R == Reduce::Max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+      return R == Reduce::Max ? std::numeric_limits<T>::lowest()
+                              : std::numeric_limits<T>::max();
   }
   static Acc add(Acc a, Acc x) {
     if constexpr (kSum)
@@ -82,8 +84,11 @@ Status checkReduce(const KernelCall &call, ReduceShape &s) {
   s.in = call.in(0).shape;
   const std::vector<int64_t> &axes = call.attr().getInts("axes");
   for (size_t i = 0; i < axes.size(); ++i)
-    ONEREC_KERNEL_CHECK(call, axes[i] >= 0 && axes[i] < s.in.rank && (i == 0 || axes[i] > axes[i - 1]),
-                        "reduce: axes must be sorted, distinct and inside rank {}", s.in.rank);
+    ONEREC_KERNEL_CHECK(
+        call,
+        axes[i] >= 0 && axes[i] < s.in.rank &&
+            (i == 0 || axes[i] > axes[i - 1]),
+        "reduce: axes must be sorted, distinct and inside rank {}", s.in.rank);
   for (int i = 0; i < s.in.rank; ++i)
     s.reduced[i] = axes.empty();
   for (int64_t a : axes)
@@ -91,14 +96,16 @@ Status checkReduce(const KernelCall &call, ReduceShape &s) {
   int64_t kept = 1;
   for (int i = 0; i < s.in.rank; ++i)
     (s.reduced[i] ? s.count : kept) *= s.in[i];
-  ONEREC_KERNEL_CHECK(call,
-                      call.out(0).numel() == kept && call.out(0).dtype == call.in(0).dtype,
-                      "reduce: {} reduced gives {} elements, the result {} has {}",
-                      s.in.toString(), kept, call.out(0).shape.toString(), call.out(0).numel());
+  ONEREC_KERNEL_CHECK(
+      call,
+      call.out(0).numel() == kept && call.out(0).dtype == call.in(0).dtype,
+      "reduce: {} reduced gives {} elements, the result {} has {}",
+      s.in.toString(), kept, call.out(0).shape.toString(), call.out(0).numel());
   return Status::ok();
 }
 
-template <Reduce R, typename T, KernelVariant V> Status reduceKernel(const KernelCall &call) {
+template <Reduce R, typename T, KernelVariant V>
+Status reduceKernel(const KernelCall &call) {
   ReduceShape s;
   if (Status st = checkReduce(call, s); !st)
     return st;
@@ -154,7 +161,8 @@ template <Reduce R, typename T, KernelVariant V> Status reduceKernel(const Kerne
       acc = A::add(acc, lanes[l]);
     return acc;
   };
-  if (inN == 0 || s.count == 1) { // nothing reduced (or empty): finish each element
+  if (inN == 0 ||
+      s.count == 1) { // nothing reduced (or empty): finish each element
     for (int64_t o = 0; o < outN; ++o)
       y[o] = A::finish(s.count ? A::lift(x[o]) : A::init(), s.count);
     return Status::ok();
@@ -166,7 +174,8 @@ template <Reduce R, typename T, KernelVariant V> Status reduceKernel(const Kerne
     std::vector<Acc> partial(static_cast<size_t>(blocks));
     parallelFor(call, blocks, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t b = lo; b < hi; ++b)
-        partial[size_t(b)] = rowReduce(x + b * kBlock, std::min(kBlock, inN - b * kBlock));
+        partial[size_t(b)] =
+            rowReduce(x + b * kBlock, std::min(kBlock, inN - b * kBlock));
     });
     Acc acc = A::init();
     for (Acc p : partial)
@@ -183,7 +192,8 @@ template <Reduce R, typename T, KernelVariant V> Status reduceKernel(const Kerne
     int64_t n = extent[groups - 2], inner = extent[groups - 1];
     constexpr int64_t kChunk = 1024;
     int64_t chunks = (inner + kChunk - 1) / kChunk;
-    parallelFor(call, outer * chunks, std::max<int64_t>(1, 8192 / (n * std::min(inner, kChunk))),
+    parallelFor(call, outer * chunks,
+                std::max<int64_t>(1, 8192 / (n * std::min(inner, kChunk))),
                 [&](int64_t lo, int64_t hi) {
                   Acc acc[kChunk];
                   for (int64_t t = lo; t < hi; ++t) {
@@ -236,15 +246,16 @@ template <Reduce R, typename T, KernelVariant V> Status reduceKernel(const Kerne
 // Softmax, LogSoftmax
 //===----------------------------------------------------------------------===//
 
-template <bool Log, KernelVariant V> Status softmaxKernel(const KernelCall &call) {
+template <bool Log, KernelVariant V>
+Status softmaxKernel(const KernelCall &call) {
   if (Status st = checkArity(call, "softmax", 1, 1, 1); !st)
     return st;
   const Shape &in = call.in(0).shape;
   int64_t axis = call.attr().getInt("axis");
-  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < in.rank, "softmax: axis {} outside rank {}",
-                      axis, in.rank);
-  ONEREC_KERNEL_CHECK(call, call.out(0).shape == in, "softmax: the result must have shape {}",
-                      in.toString());
+  ONEREC_KERNEL_CHECK(call, axis >= 0 && axis < in.rank,
+                      "softmax: axis {} outside rank {}", axis, in.rank);
+  ONEREC_KERNEL_CHECK(call, call.out(0).shape == in,
+                      "softmax: the result must have shape {}", in.toString());
   AxisSplit s = splitAtAxis(in, int(axis));
   if (in.numel() == 0)
     return Status::ok();
@@ -287,41 +298,46 @@ template <bool Log, KernelVariant V> Status softmaxKernel(const KernelCall &call
     return Status::ok();
   }
   // Softmax over a middle axis: column-wise, vectorized across `inner`.
-  parallelFor(call, s.outer, grainFor(s.extent * s.inner), [&](int64_t lo, int64_t hi) {
-    std::vector<float> m(size_t(s.inner)), sum(size_t(s.inner));
-    for (int64_t o = lo; o < hi; ++o) {
-      const float *xs = x + o * s.extent * s.inner;
-      float *ys = y + o * s.extent * s.inner;
-      std::fill(m.begin(), m.end(), -INFINITY);
-      std::fill(sum.begin(), sum.end(), 0.0f);
-      for (int64_t i = 0; i < s.extent; ++i)
-        for (int64_t r = 0; r < s.inner; ++r)
-          m[size_t(r)] = maxOf(m[size_t(r)], xs[i * s.inner + r]);
-      for (int64_t i = 0; i < s.extent; ++i)
-        for (int64_t r = 0; r < s.inner; ++r) {
-          float e = fastExp(xs[i * s.inner + r] - m[size_t(r)]);
-          ys[i * s.inner + r] = e;
-          sum[size_t(r)] += e;
+  parallelFor(
+      call, s.outer, grainFor(s.extent * s.inner), [&](int64_t lo, int64_t hi) {
+        std::vector<float> m(size_t(s.inner)), sum(size_t(s.inner));
+        for (int64_t o = lo; o < hi; ++o) {
+          const float *xs = x + o * s.extent * s.inner;
+          float *ys = y + o * s.extent * s.inner;
+          std::fill(m.begin(), m.end(), -INFINITY);
+          std::fill(sum.begin(), sum.end(), 0.0f);
+          for (int64_t i = 0; i < s.extent; ++i)
+            for (int64_t r = 0; r < s.inner; ++r)
+              m[size_t(r)] = maxOf(m[size_t(r)], xs[i * s.inner + r]);
+          for (int64_t i = 0; i < s.extent; ++i)
+            for (int64_t r = 0; r < s.inner; ++r) {
+              float e = fastExp(xs[i * s.inner + r] - m[size_t(r)]);
+              ys[i * s.inner + r] = e;
+              sum[size_t(r)] += e;
+            }
+          for (int64_t r = 0; r < s.inner; ++r)
+            sum[size_t(r)] =
+                Log ? std::log(sum[size_t(r)]) : 1.0f / sum[size_t(r)];
+          for (int64_t i = 0; i < s.extent; ++i)
+            for (int64_t r = 0; r < s.inner; ++r)
+              ys[i * s.inner + r] =
+                  Log ? (xs[i * s.inner + r] - m[size_t(r)]) - sum[size_t(r)]
+                      : ys[i * s.inner + r] * sum[size_t(r)];
         }
-      for (int64_t r = 0; r < s.inner; ++r)
-        sum[size_t(r)] = Log ? std::log(sum[size_t(r)]) : 1.0f / sum[size_t(r)];
-      for (int64_t i = 0; i < s.extent; ++i)
-        for (int64_t r = 0; r < s.inner; ++r)
-          ys[i * s.inner + r] =
-              Log ? (xs[i * s.inner + r] - m[size_t(r)]) - sum[size_t(r)]
-                  : ys[i * s.inner + r] * sum[size_t(r)];
-    }
-  });
+      });
   return Status::ok();
 }
 
 template <typename T> void addReductions(KernelRegistry &r) {
   DType t = dtypeOf<T>();
-  addCpu(r, OpCode::ReduceSum, t, reduceKernel<Reduce::Sum, T, kRef>, reduceKernel<Reduce::Sum, T, kOpt>);
+  addCpu(r, OpCode::ReduceSum, t, reduceKernel<Reduce::Sum, T, kRef>,
+         reduceKernel<Reduce::Sum, T, kOpt>);
   addCpu(r, OpCode::ReduceMean, t, reduceKernel<Reduce::Mean, T, kRef>,
          reduceKernel<Reduce::Mean, T, kOpt>);
-  addCpu(r, OpCode::ReduceMax, t, reduceKernel<Reduce::Max, T, kRef>, reduceKernel<Reduce::Max, T, kOpt>);
-  addCpu(r, OpCode::ReduceMin, t, reduceKernel<Reduce::Min, T, kRef>, reduceKernel<Reduce::Min, T, kOpt>);
+  addCpu(r, OpCode::ReduceMax, t, reduceKernel<Reduce::Max, T, kRef>,
+         reduceKernel<Reduce::Max, T, kOpt>);
+  addCpu(r, OpCode::ReduceMin, t, reduceKernel<Reduce::Min, T, kRef>,
+         reduceKernel<Reduce::Min, T, kOpt>);
 }
 
 } // namespace
@@ -330,6 +346,8 @@ void onerec::kernels::registerReductionKernels(KernelRegistry &r) {
   addReductions<float>(r);
   addReductions<int64_t>(r);
   addReductions<int32_t>(r);
-  addCpu(r, OpCode::Softmax, DType::f32, softmaxKernel<false, kRef>, softmaxKernel<false, kOpt>);
-  addCpu(r, OpCode::LogSoftmax, DType::f32, softmaxKernel<true, kRef>, softmaxKernel<true, kOpt>);
+  addCpu(r, OpCode::Softmax, DType::f32, softmaxKernel<false, kRef>,
+         softmaxKernel<false, kOpt>);
+  addCpu(r, OpCode::LogSoftmax, DType::f32, softmaxKernel<true, kRef>,
+         softmaxKernel<true, kOpt>);
 }

@@ -6,9 +6,9 @@
 
 #include <limits>
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) &&                       \
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) &&        \
     !defined(ONEREC_NO_MULTIVERSION)
-#define ONEREC_MULTIVERSION                                                                        \
+#define ONEREC_MULTIVERSION                                                    \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ONEREC_MULTIVERSION
@@ -17,7 +17,8 @@
 namespace onerec::kernels {
 
 namespace {
-template <VecUnary Op> inline void unaryLoop(const float *x, float *y, int64_t n) {
+template <VecUnary Op>
+inline void unaryLoop(const float *x, float *y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     float v = x[i];
     if constexpr (Op == VecUnary::Exp)
@@ -37,11 +38,16 @@ template <VecUnary Op> inline void unaryLoop(const float *x, float *y, int64_t n
 ONEREC_MULTIVERSION
 void unaryF32(VecUnary op, const float *x, float *y, int64_t n) {
   switch (op) {
-  case VecUnary::Exp: return unaryLoop<VecUnary::Exp>(x, y, n);
-  case VecUnary::Tanh: return unaryLoop<VecUnary::Tanh>(x, y, n);
-  case VecUnary::Sigmoid: return unaryLoop<VecUnary::Sigmoid>(x, y, n);
-  case VecUnary::Silu: return unaryLoop<VecUnary::Silu>(x, y, n);
-  case VecUnary::Gelu: return unaryLoop<VecUnary::Gelu>(x, y, n);
+  case VecUnary::Exp:
+    return unaryLoop<VecUnary::Exp>(x, y, n);
+  case VecUnary::Tanh:
+    return unaryLoop<VecUnary::Tanh>(x, y, n);
+  case VecUnary::Sigmoid:
+    return unaryLoop<VecUnary::Sigmoid>(x, y, n);
+  case VecUnary::Silu:
+    return unaryLoop<VecUnary::Silu>(x, y, n);
+  case VecUnary::Gelu:
+    return unaryLoop<VecUnary::Gelu>(x, y, n);
   }
 }
 

@@ -116,8 +116,8 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
                                   s.getNeg(), s.getMask()};
       })
       .Case<rec::EcpoLossOp>([](rec::EcpoLossOp e) {
-        return SmallVector<Value>{e.getLogp(), e.getOldLogp(),
-                                  e.getAdvantage(), e.getMask()};
+        return SmallVector<Value>{e.getLogp(), e.getOldLogp(), e.getAdvantage(),
+                                  e.getMask()};
       })
       .Default([](Operation *o) {
         return SmallVector<Value>(o->getOperands().begin(),
@@ -129,8 +129,8 @@ bool onerec::mayComputeInPlace(Operation *op) {
   return isa<rec::NegOp, rec::AbsOp, rec::ExpOp, rec::LogOp, rec::SqrtOp,
              rec::RsqrtOp, rec::TanhOp, rec::SigmoidOp, rec::SiluOp,
              rec::GeluOp, rec::ReluOp, rec::NotOp, rec::AddOp, rec::SubOp,
-             rec::MulOp, rec::DivOp, rec::PowOp, rec::MaximumOp,
-             rec::MinimumOp, rec::AndOp, rec::OrOp>(op);
+             rec::MulOp, rec::DivOp, rec::PowOp, rec::MaximumOp, rec::MinimumOp,
+             rec::AndOp, rec::OrOp>(op);
 }
 
 PlanAttrs onerec::kernelAttrs(Operation *op) {
@@ -186,8 +186,8 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       })
       .Case<rec::EmbeddingOp>([&](rec::EmbeddingOp e) {
         int64_t codebook = 0;
-        if (auto sid = dyn_cast<rec::SidType>(
-                tensorType(e.getIds()).getElementType()))
+        if (auto sid =
+                dyn_cast<rec::SidType>(tensorType(e.getIds()).getElementType()))
           codebook = sid.getCodebook();
         set("codebook", codebook);
         set("combine", static_cast<int64_t>(e.getCombine()));
@@ -246,8 +246,9 @@ double onerec::estimateFlops(Operation *op,
   };
   auto lastDim = [&](Value v) {
     RecTensorType t = tensorType(v);
-    return t.getRank() ? static_cast<double>(dimAtMax(t.getDims().back(), maxima))
-                       : 1.0;
+    return t.getRank()
+               ? static_cast<double>(dimAtMax(t.getDims().back(), maxima))
+               : 1.0;
   };
   return llvm::TypeSwitch<Operation *, double>(op)
       .Case<rec::MatmulOp>([&](rec::MatmulOp m) {
@@ -261,8 +262,8 @@ double onerec::estimateFlops(Operation *op,
         double lk = dimAtMax(k.getDims().drop_back().back(), maxima);
         double dqk = 2.0 * elems(a.getQ()) * lk;
         double pv = 2.0 * elems(a.getResult()) * lk;
-        double softmax = 5.0 * (elems(a.getQ()) / lastDim(a.getQ())) *
-                         a.getNumHeads() * lk;
+        double softmax =
+            5.0 * (elems(a.getQ()) / lastDim(a.getQ())) * a.getNumHeads() * lk;
         return dqk + pv + softmax;
       })
       .Case<rec::MoeOp>([&](rec::MoeOp m) {
@@ -270,7 +271,8 @@ double onerec::estimateFlops(Operation *op,
         double d = up.getDim(1).size, h = up.getDim(2).size,
                e = up.getDim(0).size;
         double tokens = elems(m.getX()) / d;
-        double perExpert = 2.0 * d * h * (m.getGateProj() ? 2 : 1) + 2.0 * h * d;
+        double perExpert =
+            2.0 * d * h * (m.getGateProj() ? 2 : 1) + 2.0 * h * d;
         return tokens * (2.0 * d * e + m.getTopK() * perExpert);
       })
       .Case<rec::RmsNormOp, rec::LayerNormOp>(

@@ -1,4 +1,5 @@
-//===- KernelTable.h - which runtime kernel realizes each rec op -*- C++ -*-===//
+//===- KernelTable.h - which runtime kernel realizes each rec op -*- C++
+//-*-===//
 //
 // The one place the compiler knows how a rec op maps onto the plan: its
 // kernel (plan::OpCode), whether it is a view that needs no kernel, the
@@ -55,10 +56,12 @@ PlanAttrs kernelAttrs(mlir::Operation *op);
 
 /// Floating-point operations of one execution of `op` with every symbolic
 /// dimension at its maximum (`maxima`: dim name -> max).
-double estimateFlops(mlir::Operation *op, const llvm::StringMap<int64_t> &maxima);
+double estimateFlops(mlir::Operation *op,
+                     const llvm::StringMap<int64_t> &maxima);
 
 /// Elements of a rec tensor type with symbolic dims at their maxima.
-int64_t numElementsAtMax(mlir::Type type, const llvm::StringMap<int64_t> &maxima);
+int64_t numElementsAtMax(mlir::Type type,
+                         const llvm::StringMap<int64_t> &maxima);
 
 /// The operands of the kernel realizing `op` in plan order, with a null
 /// Value where an optional operand (an attention mask, say) is absent.

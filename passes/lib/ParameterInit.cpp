@@ -80,8 +80,7 @@ void onerec::initializeParameter(rec::InitAttr init,
     double fanOut = shape.empty() ? 1 : shape.back();
     double bound = a * std::sqrt(6.0 / (fanIn + fanOut));
     for (int64_t i = 0; i < count; ++i)
-      out[i] = static_cast<float>(-bound +
-                                  2 * bound * uniform(seed, i));
+      out[i] = static_cast<float>(-bound + 2 * bound * uniform(seed, i));
     return;
   }
   }

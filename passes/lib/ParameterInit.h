@@ -1,4 +1,5 @@
-//===- ParameterInit.h - initial values of model parameters ------*- C++ -*-===//
+//===- ParameterInit.h - initial values of model parameters ------*- C++
+//-*-===//
 //
 // Draws a parameter's initial values from its #rec.init attribute with the
 // counter-based Philox generator: element i of a parameter depends only on

@@ -128,7 +128,8 @@ LogicalResult PlanWriter::collectParams() {
       [&](ModuleOp m, std::string prefix) -> LogicalResult {
     for (Operation &op : m.getBody()->getOperations()) {
       if (auto nested = dyn_cast<ModuleOp>(op)) {
-        std::string name = nested.getSymName() ? nested.getSymName()->str() : "";
+        std::string name =
+            nested.getSymName() ? nested.getSymName()->str() : "";
         if (failed(visit(nested, prefix + name + ".")))
           return failure();
         continue;
@@ -138,7 +139,8 @@ LogicalResult PlanWriter::collectParams() {
         continue;
       RecTensorType type = param.getTensorType();
       if (!type.hasStaticShape() || !type.getElementType().isF32())
-        return param.emitError("plan: parameters must be static f32 tensors, got ")
+        return param.emitError(
+                   "plan: parameters must be static f32 tensors, got ")
                << rec::formatTensorType(type);
       ParamInfo info;
       info.op = param;
@@ -158,12 +160,13 @@ LogicalResult PlanWriter::collectParams() {
 
 FailureOr<fb::Offset<plan::Tensor>>
 PlanWriter::buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
-                        plan::Storage storage, uint64_t offset, uint32_t index) {
+                        plan::Storage storage, uint64_t offset,
+                        uint32_t index) {
   RecTensorType type = cast<RecTensorType>(value.getType());
   FailureOr<std::pair<plan::DType, int64_t>> dtype = runtimeType(type);
   if (failed(dtype)) {
-    emitError(value.getLoc()) << "plan: no runtime element type for "
-                              << rec::formatTensorType(type);
+    emitError(value.getLoc())
+        << "plan: no runtime element type for " << rec::formatTensorType(type);
     return failure();
   }
   std::vector<plan::Extent> shape;
@@ -181,7 +184,8 @@ PlanWriter::buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
     shape.emplace_back(0, it->second);
   }
   return plan::CreateTensorDirect(fbb, name.str().c_str(), dtype->first,
-                                  dtype->second, &shape, storage, offset, index);
+                                  dtype->second, &shape, storage, offset,
+                                  index);
 }
 
 FailureOr<fb::Offset<plan::Entry>>
@@ -274,7 +278,8 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
     auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("rec.offsets");
     if (!opcode || !offsets ||
         offsets.size() != static_cast<int64_t>(op.getNumResults()))
-      return op.emitError("plan: op has no kernel or memory plan (rec.kernel = ")
+      return op.emitError(
+                 "plan: op has no kernel or memory plan (rec.kernel = ")
              << kernel << ")";
     std::vector<uint32_t> in, out;
     for (Value operand : kernelOperands(&op))
@@ -298,7 +303,8 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
         v = plan::CreateFloatAttr(fbb, *f).Union();
         kind = plan::AttrValue::FloatAttr;
       } else {
-        v = plan::CreateIntsAttrDirect(fbb, &std::get<std::vector<int64_t>>(value))
+        v = plan::CreateIntsAttrDirect(fbb,
+                                       &std::get<std::vector<int64_t>>(value))
                 .Union();
         kind = plan::AttrValue::IntsAttr;
       }
@@ -311,11 +317,13 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
 
   auto arena = func->getAttrOfType<IntegerAttr>("rec.arena_bytes");
   if (!arena)
-    return func.emitError("plan: entry has no memory plan; run rec-plan-memory");
+    return func.emitError(
+        "plan: entry has no memory plan; run rec-plan-memory");
   auto kind = func->getAttrOfType<rec::EntryKindAttr>("rec.entry");
   return plan::CreateEntryDirect(
       fbb, func.getSymName().str().c_str(),
-      kind ? static_cast<plan::EntryKind>(kind.getValue()) : plan::EntryKind::Def,
+      kind ? static_cast<plan::EntryKind>(kind.getValue())
+           : plan::EntryKind::Def,
       &inputs, &outputs, &tensors, &kernels, arena.getInt(), flops);
 }
 
@@ -329,10 +337,10 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
   std::vector<fb::Offset<plan::Parameter>> paramTables;
   for (const ParamInfo &p : params) {
     rec::InitAttr init = p.op.getInit();
-    auto initTable = plan::CreateInit(
-        fbb, static_cast<plan::InitKind>(init.getKind()),
-        init.getA().convertToDouble(), init.getB().convertToDouble(),
-        init.getSeed());
+    auto initTable =
+        plan::CreateInit(fbb, static_cast<plan::InitKind>(init.getKind()),
+                         init.getA().convertToDouble(),
+                         init.getB().convertToDouble(), init.getSeed());
     paramTables.push_back(plan::CreateParameterDirect(
         fbb, p.name.c_str(), plan::DType::f32, &p.shape, initTable,
         p.op.getBuffer(), p.op.getNoDecay(), /*segment=*/0, p.offset));
@@ -383,7 +391,8 @@ LogicalResult PlanWriter::write(llvm::raw_ostream &os) {
   if (failed(build(fbb, segmentOffset)) || fbb.GetSize() != probe.GetSize())
     return module.emitError("plan: the FlatBuffer changed size between builds");
 
-  os.write(reinterpret_cast<const char *>(fbb.GetBufferPointer()), fbb.GetSize());
+  os.write(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
+           fbb.GetSize());
   os.write_zeros(segmentOffset - fbb.GetSize());
   // Parameters, each aligned, drawn one at a time to bound memory.
   uint64_t written = 0;
@@ -400,7 +409,8 @@ LogicalResult PlanWriter::write(llvm::raw_ostream &os) {
 
 } // namespace
 
-LogicalResult onerec::emitPlan(ModuleOp module, const PlanEmitterOptions &options,
+LogicalResult onerec::emitPlan(ModuleOp module,
+                               const PlanEmitterOptions &options,
                                llvm::raw_ostream &os) {
   return PlanWriter(module, options).write(os);
 }

@@ -143,10 +143,9 @@ struct RecPlanMemoryPass
         continue;
       }
       for (Value result : op.getResults()) {
-        int64_t bytes =
-            alignTo(numElementsAtMax(result.getType(), maxima) *
-                        elementBytes(result.getType()),
-                    alignment);
+        int64_t bytes = alignTo(numElementsAtMax(result.getType(), maxima) *
+                                    elementBytes(result.getType()),
+                                alignment);
         naiveBytes += bytes;
         int64_t end = std::max(at, lastUse.lookup(result));
         // In place: take the bytes of a same-typed operand dying here, unless
@@ -182,7 +181,8 @@ struct RecPlanMemoryPass
     Builder b(func.getContext());
     for (Operation &op : body) {
       auto kernel = op.getAttrOfType<StringAttr>("rec.kernel");
-      if (!kernel || kernel.getValue() == "param" || kernel.getValue() == "view")
+      if (!kernel || kernel.getValue() == "param" ||
+          kernel.getValue() == "view")
         continue;
       SmallVector<int64_t> offsets;
       for (Value result : op.getResults())

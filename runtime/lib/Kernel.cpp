@@ -8,12 +8,18 @@ namespace onerec::runtime {
 
 const char *dtypeName(DType t) {
   switch (t) {
-  case DType::f32: return "f32";
-  case DType::f16: return "f16";
-  case DType::bf16: return "bf16";
-  case DType::bool8: return "bool";
-  case DType::i32: return "i32";
-  case DType::i64: return "i64";
+  case DType::f32:
+    return "f32";
+  case DType::f16:
+    return "f16";
+  case DType::bf16:
+    return "bf16";
+  case DType::bool8:
+    return "bool";
+  case DType::i32:
+    return "i32";
+  case DType::i64:
+    return "i64";
   }
   return "?";
 }
@@ -31,12 +37,13 @@ const char *variantName(KernelVariant v) {
 }
 
 Status KernelCall::fail(std::string message) const {
-  std::string where = location.empty() ? std::string() : std::string(location) + ": ";
+  std::string where =
+      location.empty() ? std::string() : std::string(location) + ": ";
   return Status::error(Status::Code::InvalidArgument, where + message);
 }
 
-void KernelRegistry::add(OpCode op, DType dtype, Device device, KernelVariant variant,
-                         KernelFn fn) {
+void KernelRegistry::add(OpCode op, DType dtype, Device device,
+                         KernelVariant variant, KernelFn fn) {
   table_[{op, dtype, device, variant}] = fn;
 }
 

@@ -2,8 +2,8 @@
 
 #include "onerec/Runtime/Safetensors.h"
 
-#include <fmt/format.h>
 #include "JsonParse.h"
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 

@@ -5,8 +5,8 @@
 #include "onerec/Runtime/MappedFile.h"
 #include "onerec/Runtime/Safetensors.h"
 
-#include <fmt/format.h>
 #include "JsonParse.h"
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 

@@ -75,7 +75,8 @@ struct ThreadPool::Impl {
   bool claim(const Job &j, int64_t &chunk) {
     uint64_t v = next.load(std::memory_order_acquire);
     for (;;) {
-      if (uint32_t(v >> 32) != j.generation || int64_t(v & 0xffffffffu) >= j.chunks)
+      if (uint32_t(v >> 32) != j.generation ||
+          int64_t(v & 0xffffffffu) >= j.chunks)
         return false;
       if (next.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel))
         break;
@@ -103,7 +104,8 @@ struct ThreadPool::Impl {
     uint32_t seen = 0;
     for (;;) {
       // Spin a little: the next kernel usually follows within microseconds.
-      for (int spin = 0; spin < 4000 && generation.load(std::memory_order_acquire) == seen;
+      for (int spin = 0;
+           spin < 4000 && generation.load(std::memory_order_acquire) == seen;
            ++spin)
         ONEREC_CPU_RELAX();
       Job j;
@@ -174,9 +176,12 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain,
   p.wake.notify_all();
   p.runChunks(j);
   // Wait for chunks still running on workers; spin first, they are short.
-  for (int spin = 0; spin < 4000 && p.chunksDone.load(std::memory_order_acquire) < chunks;
+  for (int spin = 0;
+       spin < 4000 && p.chunksDone.load(std::memory_order_acquire) < chunks;
        ++spin)
     ONEREC_CPU_RELAX();
   std::unique_lock<std::mutex> lock(p.mutex);
-  p.finished.wait(lock, [&] { return p.chunksDone.load(std::memory_order_acquire) >= chunks; });
+  p.finished.wait(lock, [&] {
+    return p.chunksDone.load(std::memory_order_acquire) >= chunks;
+  });
 }

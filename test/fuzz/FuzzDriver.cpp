@@ -110,5 +110,6 @@ std::string mutate(const std::string &input, const std::string &other,
 } // namespace
 
 int main(int argc, char **argv) {
-  return onerec::fuzz::runFuzzDriver<std::string>(argc, argv, "onerec-fuzz-driver", mutate);
+  return onerec::fuzz::runFuzzDriver<std::string>(argc, argv,
+                                                  "onerec-fuzz-driver", mutate);
 }

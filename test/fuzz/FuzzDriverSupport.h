@@ -62,7 +62,8 @@ int runFuzzDriver(int argc, char **argv, const char *tool, Mutate mutate) {
     } else if (std::filesystem::is_regular_file(arg)) {
       files.push_back(arg);
     } else {
-      std::fprintf(stderr, "%s: no file or directory '%s'\n", tool, arg.c_str());
+      std::fprintf(stderr, "%s: no file or directory '%s'\n", tool,
+                   arg.c_str());
       return 1;
     }
   }
@@ -83,8 +84,9 @@ int runFuzzDriver(int argc, char **argv, const char *tool, Mutate mutate) {
   }
   auto run = [](const Input &input, const std::string &origin) {
     std::snprintf(currentInput, sizeof(currentInput), "%s", origin.c_str());
-    return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t *>(input.data()),
-                                  input.size()) == 0;
+    return LLVMFuzzerTestOneInput(
+               reinterpret_cast<const uint8_t *>(input.data()), input.size()) ==
+           0;
   };
   std::mt19937_64 rng(seed);
   size_t runs = 0, accepted = 0;

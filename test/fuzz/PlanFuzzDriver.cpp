@@ -81,5 +81,6 @@ Bytes mutate(const Bytes &input, const Bytes &other, std::mt19937_64 &rng) {
 } // namespace
 
 int main(int argc, char **argv) {
-  return onerec::fuzz::runFuzzDriver<Bytes>(argc, argv, "onerec-plan-fuzz-driver", mutate);
+  return onerec::fuzz::runFuzzDriver<Bytes>(argc, argv,
+                                            "onerec-plan-fuzz-driver", mutate);
 }

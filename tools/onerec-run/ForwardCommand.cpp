@@ -114,7 +114,8 @@ int runForward(const Args &args) {
     std::optional<unsigned> n = parseNumber<unsigned>(*repeatText);
     if (!n || *n == 0 || *n > 1000000)
       return usageError(
-          fmt::format("--repeat '{}' is not a count (1 to 1000000)", *repeatText),
+          fmt::format("--repeat '{}' is not a count (1 to 1000000)",
+                      *repeatText),
           kForwardUsage);
     repeat = *n;
   }

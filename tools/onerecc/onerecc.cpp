@@ -3,16 +3,16 @@
 // onerecc model.rdsl [-D name=value]... [--config name] [--emit=KIND] [-o out]
 //
 // Reads a model, checks it, and writes the verified rec IR, a summary, the
-// lowered IR, or (for `-o plan.fb`, or --emit=plan) the executable plan. Errors are printed
-// as `file:line:col: error: ...` with the source line and a caret; the exit
-// status is 1 when anything was wrong.
+// lowered IR, or (for `-o plan.fb`, or --emit=plan) the executable plan. Errors
+// are printed as `file:line:col: error: ...` with the source line and a caret;
+// the exit status is 1 when anything was wrong.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ModelSummary.h"
 #include "onerec/Frontend/Frontend.h"
-#include "onerec/Passes/PlanEmitter.h"
 #include "onerec/Passes/Pipelines.h"
+#include "onerec/Passes/PlanEmitter.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"

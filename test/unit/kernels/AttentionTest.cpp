@@ -29,9 +29,10 @@ void expectAttentionAgrees(const AttentionCase &c) {
     int64_t kv = i <= c.kvBatch.rank ? c.kvBatch[c.kvBatch.rank - i] : 1;
     batch[batch.rank - i] = std::max(q, kv);
   }
-  std::vector<HostTensor> in = {randomFloats(withTail(c.qBatch, c.lq, c.heads * c.dk), -2, 2),
-                                randomFloats(withTail(c.kvBatch, c.lk, c.kvHeads * c.dk), -2, 2),
-                                randomFloats(withTail(c.kvBatch, c.lk, c.kvHeads * c.dv))};
+  std::vector<HostTensor> in = {
+      randomFloats(withTail(c.qBatch, c.lq, c.heads * c.dk), -2, 2),
+      randomFloats(withTail(c.kvBatch, c.lk, c.kvHeads * c.dk), -2, 2),
+      randomFloats(withTail(c.kvBatch, c.lk, c.kvHeads * c.dv))};
   in.push_back(c.withMask ? randomBools(c.mask, 0.7) : absentTensor());
   in.push_back(c.withBias ? randomFloats(c.bias) : absentTensor());
   KernelAttrs a = attrs({{"num_heads", c.heads},
@@ -39,13 +40,16 @@ void expectAttentionAgrees(const AttentionCase &c) {
                          {"causal", int64_t(c.causal)},
                          {"scale", 1.0 / std::sqrt(double(c.dk))},
                          {"score_norm", c.scoreNorm}});
-  expectVariantsAgree(OpCode::Attention, a, in,
-                      {HostTensor(DType::f32, withTail(batch, c.lq, c.heads * c.dv))}, 2e-5, 2e-6);
+  expectVariantsAgree(
+      OpCode::Attention, a, in,
+      {HostTensor(DType::f32, withTail(batch, c.lq, c.heads * c.dv))}, 2e-5,
+      2e-6);
 }
 
 TEST(AttentionKernel, SelfAttentionCausal) {
   expectAttentionAgrees({{2}, {2}, 2, 2, 45, 45, 8, 8, true});
-  expectAttentionAgrees({{2}, {2}, 1, 1, 200, 200, 50, 50, true}); // SASRec-like
+  expectAttentionAgrees(
+      {{2}, {2}, 1, 1, 200, 200, 50, 50, true}); // SASRec-like
 }
 
 TEST(AttentionKernel, CausalWithDifferentLengthsAndBlocks) {
@@ -77,7 +81,8 @@ TEST(AttentionKernel, MasksAndBiases) {
 }
 
 TEST(AttentionKernel, BroadcastBatchesAndGroupedQueries) {
-  expectAttentionAgrees({{2, 3}, {}, 8, 2, 9, 17, 4, 6}); // k, v shared by the batch
+  expectAttentionAgrees(
+      {{2, 3}, {}, 8, 2, 9, 17, 4, 6}); // k, v shared by the batch
   expectAttentionAgrees({{2, 1}, {1, 3}, 4, 1, 5, 5, 8, 8, true});
 }
 
@@ -86,52 +91,65 @@ TEST(AttentionKernel, SiluScoreNorm) {
   hstu.withMask = true;
   hstu.mask = {2, 40, 40};
   expectAttentionAgrees(hstu);
-  auto y = runOptimized(OpCode::Attention,
-                        attrs({{"num_heads", int64_t(1)}, {"num_kv_heads", int64_t(1)},
-                               {"scale", 1.0}, {"score_norm", int64_t(1)}}),
-                        {floats({1, 1}, {1}), floats({2, 1}, {1, 2}), floats({2, 1}, {1, 1}),
-                         absentTensor(), absentTensor()},
-                        {HostTensor(DType::f32, {1, 1})});
+  auto y =
+      runOptimized(OpCode::Attention,
+                   attrs({{"num_heads", int64_t(1)},
+                          {"num_kv_heads", int64_t(1)},
+                          {"scale", 1.0},
+                          {"score_norm", int64_t(1)}}),
+                   {floats({1, 1}, {1}), floats({2, 1}, {1, 2}),
+                    floats({2, 1}, {1, 1}), absentTensor(), absentTensor()},
+                   {HostTensor(DType::f32, {1, 1})});
   auto silu = [](double x) { return x / (1 + std::exp(-x)); };
   EXPECT_NEAR(y[0].at<float>(0), (silu(1) + silu(2)) / 2, 1e-6);
 }
 
 TEST(AttentionKernel, GoldenSoftmaxWeights) {
-  KernelAttrs one = attrs({{"num_heads", int64_t(1)}, {"num_kv_heads", int64_t(1)}, {"scale", 1.0}});
+  KernelAttrs one = attrs({{"num_heads", int64_t(1)},
+                           {"num_kv_heads", int64_t(1)},
+                           {"scale", 1.0}});
   // Scores 0 and ln 3: weights 1/4 and 3/4.
-  auto y = runOptimized(OpCode::Attention, one,
-                        {floats({1, 1}, {1}), floats({2, 1}, {0, float(std::log(3.0))}),
-                         floats({2, 2}, {1, 0, 0, 1}), absentTensor(), absentTensor()},
-                        {HostTensor(DType::f32, {1, 2})});
+  auto y = runOptimized(
+      OpCode::Attention, one,
+      {floats({1, 1}, {1}), floats({2, 1}, {0, float(std::log(3.0))}),
+       floats({2, 2}, {1, 0, 0, 1}), absentTensor(), absentTensor()},
+      {HostTensor(DType::f32, {1, 2})});
   EXPECT_NEAR(y[0].at<float>(0), 0.25, 1e-6);
   EXPECT_NEAR(y[0].at<float>(1), 0.75, 1e-6);
 }
 
 TEST(AttentionKernel, GoldenCausalWithFewerQueries) {
   // Lq = 2, Lk = 3: query i sees keys j <= i + 1; equal scores average v.
-  KernelAttrs causal = attrs({{"num_heads", int64_t(1)}, {"num_kv_heads", int64_t(1)},
-                              {"scale", 1.0}, {"causal", int64_t(1)}});
+  KernelAttrs causal = attrs({{"num_heads", int64_t(1)},
+                              {"num_kv_heads", int64_t(1)},
+                              {"scale", 1.0},
+                              {"causal", int64_t(1)}});
   for (KernelVariant v : {KernelVariant::Reference, KernelVariant::Optimized}) {
     std::vector<HostTensor> out = {HostTensor(DType::f32, {2, 1})};
-    ASSERT_TRUE(runKernel(OpCode::Attention, v, causal,
-                          {floats({2, 1}, {0, 0}), floats({3, 1}, {1, 2, 3}),
-                           floats({3, 1}, {1, 2, 4}), absentTensor(), absentTensor()},
-                          out)
-                    .isOk());
+    ASSERT_TRUE(
+        runKernel(OpCode::Attention, v, causal,
+                  {floats({2, 1}, {0, 0}), floats({3, 1}, {1, 2, 3}),
+                   floats({3, 1}, {1, 2, 4}), absentTensor(), absentTensor()},
+                  out)
+            .isOk());
     EXPECT_NEAR(out[0].at<float>(0), 1.5, 1e-6);
     EXPECT_NEAR(out[0].at<float>(1), 7.0 / 3.0, 1e-6);
   }
 }
 
 TEST(AttentionKernel, GoldenMaskedRowGivesZeros) {
-  KernelAttrs one = attrs({{"num_heads", int64_t(1)}, {"num_kv_heads", int64_t(1)}, {"scale", 1.0}});
+  KernelAttrs one = attrs({{"num_heads", int64_t(1)},
+                           {"num_kv_heads", int64_t(1)},
+                           {"scale", 1.0}});
   for (KernelVariant v : {KernelVariant::Reference, KernelVariant::Optimized}) {
     std::vector<HostTensor> out = {HostTensor(DType::f32, {2, 1})};
-    ASSERT_TRUE(runKernel(OpCode::Attention, v, one,
-                          {floats({2, 1}, {1, 1}), floats({2, 1}, {1, 2}), floats({2, 1}, {5, 7}),
-                           ints(DType::bool8, {2, 2}, {0, 0, 0, 1}), absentTensor()},
-                          out)
-                    .isOk());
+    ASSERT_TRUE(
+        runKernel(OpCode::Attention, v, one,
+                  {floats({2, 1}, {1, 1}), floats({2, 1}, {1, 2}),
+                   floats({2, 1}, {5, 7}),
+                   ints(DType::bool8, {2, 2}, {0, 0, 0, 1}), absentTensor()},
+                  out)
+            .isOk());
     EXPECT_EQ(out[0].at<float>(0), 0.0f);
     EXPECT_NEAR(out[0].at<float>(1), 7.0, 1e-6);
   }
@@ -139,12 +157,14 @@ TEST(AttentionKernel, GoldenMaskedRowGivesZeros) {
 
 TEST(AttentionKernel, GoldenGroupedQueryHeads) {
   // Two query heads share one key/value head.
-  auto y = runOptimized(OpCode::Attention,
-                        attrs({{"num_heads", int64_t(2)}, {"num_kv_heads", int64_t(1)},
-                               {"scale", 1.0}}),
-                        {floats({1, 2}, {0, 10}), floats({2, 1}, {0, 1}), floats({2, 1}, {1, 3}),
-                         absentTensor(), absentTensor()},
-                        {HostTensor(DType::f32, {1, 2})});
+  auto y =
+      runOptimized(OpCode::Attention,
+                   attrs({{"num_heads", int64_t(2)},
+                          {"num_kv_heads", int64_t(1)},
+                          {"scale", 1.0}}),
+                   {floats({1, 2}, {0, 10}), floats({2, 1}, {0, 1}),
+                    floats({2, 1}, {1, 3}), absentTensor(), absentTensor()},
+                   {HostTensor(DType::f32, {1, 2})});
   double p1 = 1.0 / (1.0 + std::exp(-10.0));
   EXPECT_NEAR(y[0].at<float>(0), 2.0, 1e-6);
   EXPECT_NEAR(y[0].at<float>(1), 1.0 + 2.0 * p1, 1e-5);

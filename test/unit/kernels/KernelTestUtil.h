@@ -45,17 +45,26 @@ struct HostTensor {
     storage.assign((bytes + 7) / 8 + 1, 0);
   }
   int64_t numel() const { return shape.numel(); }
-  template <typename T> T *data() { return reinterpret_cast<T *>(storage.data()); }
-  template <typename T> const T *data() const { return reinterpret_cast<const T *>(storage.data()); }
+  template <typename T> T *data() {
+    return reinterpret_cast<T *>(storage.data());
+  }
+  template <typename T> const T *data() const {
+    return reinterpret_cast<const T *>(storage.data());
+  }
   template <typename T> T at(int64_t i) const { return data<T>()[i]; }
   /// Element i as a double, whatever the dtype.
   double value(int64_t i) const {
     switch (dtype) {
-    case DType::f32: return data<float>()[i];
-    case DType::i64: return double(data<int64_t>()[i]);
-    case DType::i32: return data<int32_t>()[i];
-    case DType::bool8: return data<uint8_t>()[i];
-    default: return data<uint16_t>()[i];
+    case DType::f32:
+      return data<float>()[i];
+    case DType::i64:
+      return double(data<int64_t>()[i]);
+    case DType::i32:
+      return data<int32_t>()[i];
+    case DType::bool8:
+      return data<uint8_t>()[i];
+    default:
+      return data<uint16_t>()[i];
     }
   }
   TensorView view() const {
@@ -130,7 +139,8 @@ inline HostTensor ints(DType dtype, Shape s, std::vector<int64_t> values) {
   return t;
 }
 
-inline KernelAttrs attrs(std::initializer_list<std::pair<std::string, KernelAttrs::Value>> list) {
+inline KernelAttrs
+attrs(std::initializer_list<std::pair<std::string, KernelAttrs::Value>> list) {
   KernelAttrs a;
   for (const auto &[name, value] : list)
     a.set(name, value);
@@ -150,26 +160,28 @@ struct RunOptions {
 };
 
 /// Runs the registered kernel of `variant`; outputs are written in place.
-Status runKernel(OpCode op, KernelVariant variant, const KernelAttrs &attributes,
-                 const std::vector<HostTensor> &inputs, std::vector<HostTensor> &outputs,
-                 RunOptions options = {});
+Status runKernel(OpCode op, KernelVariant variant,
+                 const KernelAttrs &attributes,
+                 const std::vector<HostTensor> &inputs,
+                 std::vector<HostTensor> &outputs, RunOptions options = {});
 
 /// Expects |a - b| <= atol + rtol·|b| elementwise (exact for integers).
-void expectClose(const HostTensor &actual, const HostTensor &expected, double rtol, double atol,
-                 const std::string &what);
+void expectClose(const HostTensor &actual, const HostTensor &expected,
+                 double rtol, double atol, const std::string &what);
 
 /// Runs both variants on fresh copies of `outputs` and expects them to agree.
 /// Returns the reference outputs.
-std::vector<HostTensor> expectVariantsAgree(OpCode op, const KernelAttrs &attributes,
-                                            const std::vector<HostTensor> &inputs,
-                                            const std::vector<HostTensor> &outputs,
-                                            double rtol = 1e-5, double atol = 1e-6,
-                                            RunOptions options = {});
+std::vector<HostTensor>
+expectVariantsAgree(OpCode op, const KernelAttrs &attributes,
+                    const std::vector<HostTensor> &inputs,
+                    const std::vector<HostTensor> &outputs, double rtol = 1e-5,
+                    double atol = 1e-6, RunOptions options = {});
 
 /// Runs the optimized kernel and returns its outputs (expecting success).
 std::vector<HostTensor> runOptimized(OpCode op, const KernelAttrs &attributes,
                                      const std::vector<HostTensor> &inputs,
-                                     std::vector<HostTensor> outputs, RunOptions options = {});
+                                     std::vector<HostTensor> outputs,
+                                     RunOptions options = {});
 
 } // namespace onerec::kernels::test
 

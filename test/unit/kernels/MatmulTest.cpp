@@ -22,31 +22,33 @@ TEST(MatmulKernel, AgreesForTransposesAndBatchBroadcasting) {
     int64_t m, k, n;
   };
   const std::vector<Case> cases = {
-      {{}, {}, {}, 5, 7, 3},                   // plain
-      {{4, 50}, {}, {4, 50}, 1, 64, 64},       // a linear layer: folded into one GEMM
-      {{3}, {3}, {3}, 33, 17, 65},             // batched
-      {{}, {6}, {6}, 9, 8, 7},                 // a broadcast over b's batch
-      {{2, 1}, {1, 3}, {2, 3}, 4, 5, 6},       // both sides broadcast
-      {{2}, {}, {2}, 300, 50, 129},            // large enough to split over threads
-      {{}, {}, {}, 64, 50, 3417},              // short and wide: split by columns
-      {{}, {}, {}, 40, 9000, 24},              // a weight gradient: split along k
+      {{}, {}, {}, 5, 7, 3},             // plain
+      {{4, 50}, {}, {4, 50}, 1, 64, 64}, // a linear layer: folded into one GEMM
+      {{3}, {3}, {3}, 33, 17, 65},       // batched
+      {{}, {6}, {6}, 9, 8, 7},           // a broadcast over b's batch
+      {{2, 1}, {1, 3}, {2, 3}, 4, 5, 6}, // both sides broadcast
+      {{2}, {}, {2}, 300, 50, 129},      // large enough to split over threads
+      {{}, {}, {}, 64, 50, 3417},        // short and wide: split by columns
+      {{}, {}, {}, 40, 9000, 24},        // a weight gradient: split along k
   };
   for (const Case &c : cases)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         HostTensor a = randomFloats(matrix(c.aBatch, c.m, c.k, ta));
         HostTensor b = randomFloats(matrix(c.bBatch, c.k, c.n, tb));
-        expectVariantsAgree(OpCode::Matmul,
-                            attrs({{"transpose_a", int64_t(ta)}, {"transpose_b", int64_t(tb)}}),
-                            {a, b}, {HostTensor(DType::f32, matrix(c.yBatch, c.m, c.n, false))},
-                            1e-5, 1e-5 + 4e-6 * std::sqrt(double(c.k)));
+        expectVariantsAgree(
+            OpCode::Matmul,
+            attrs({{"transpose_a", int64_t(ta)}, {"transpose_b", int64_t(tb)}}),
+            {a, b}, {HostTensor(DType::f32, matrix(c.yBatch, c.m, c.n, false))},
+            1e-5, 1e-5 + 4e-6 * std::sqrt(double(c.k)));
       }
 }
 
 TEST(MatmulKernel, Golden) {
-  auto y = runOptimized(OpCode::Matmul, attrs({{"transpose_b", int64_t(1)}}),
-                        {floats({2, 2}, {1, 2, 3, 4}), floats({2, 2}, {5, 6, 7, 8})},
-                        {HostTensor(DType::f32, {2, 2})});
+  auto y =
+      runOptimized(OpCode::Matmul, attrs({{"transpose_b", int64_t(1)}}),
+                   {floats({2, 2}, {1, 2, 3, 4}), floats({2, 2}, {5, 6, 7, 8})},
+                   {HostTensor(DType::f32, {2, 2})});
   // [[1,2],[3,4]] x [[5,7],[6,8]]
   const float expected[4] = {17, 23, 39, 53};
   for (int i = 0; i < 4; ++i)
@@ -63,7 +65,8 @@ TEST(GemmBackend, FallbackMatchesReference) {
   struct Case {
     int64_t m, n, k;
   };
-  for (Case c : {Case{1, 1, 1}, Case{7, 9, 5}, Case{100, 70, 300}, Case{13, 2100, 3}, Case{5, 3, 0}})
+  for (Case c : {Case{1, 1, 1}, Case{7, 9, 5}, Case{100, 70, 300},
+                 Case{13, 2100, 3}, Case{5, 3, 0}})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         HostTensor a = randomFloats({c.m * std::max<int64_t>(c.k, 1)});
@@ -94,13 +97,14 @@ TEST(GemmBackend, ParallelSplitIsBitIdenticalForAnyThreadCount) {
   struct Case {
     int64_t m, n, k;
   };
-  for (Case c : {Case{2000, 64, 64}, Case{128, 3417, 50}, Case{64, 64, 5000}, Case{257, 130, 64},
-                 Case{64, 48, 20000}}) {
+  for (Case c : {Case{2000, 64, 64}, Case{128, 3417, 50}, Case{64, 64, 5000},
+                 Case{257, 130, 64}, Case{64, 48, 20000}}) {
     HostTensor a = randomFloats({c.m, c.k}), b = randomFloats({c.k, c.n});
     HostTensor one(DType::f32, {c.m, c.n});
     GemmArgs g;
     g.m = c.m, g.n = c.n, g.k = c.k;
-    g.a = a.data<float>(), g.lda = c.k, g.b = b.data<float>(), g.ldb = c.n, g.ldc = c.n;
+    g.a = a.data<float>(), g.lda = c.k, g.b = b.data<float>(), g.ldb = c.n,
+    g.ldc = c.n;
     g.c = one.data<float>();
     onerec::runtime::ThreadPool single(1);
     parallelSgemm(single, g);
@@ -109,12 +113,15 @@ TEST(GemmBackend, ParallelSplitIsBitIdenticalForAnyThreadCount) {
       g.c = split.data<float>();
       onerec::runtime::ThreadPool pool(threads);
       parallelSgemm(pool, g);
-      EXPECT_EQ(std::memcmp(split.data<float>(), one.data<float>(), size_t(c.m * c.n) * 4), 0)
+      EXPECT_EQ(std::memcmp(split.data<float>(), one.data<float>(),
+                            size_t(c.m * c.n) * 4),
+                0)
           << c.m << "x" << c.n << "x" << c.k << " on " << threads << " threads";
     }
   }
   std::string backend = gemmBackendName();
-  EXPECT_TRUE(backend.rfind("openblas/", 0) == 0 || backend == "onerec-blocked") << backend;
+  EXPECT_TRUE(backend.rfind("openblas/", 0) == 0 || backend == "onerec-blocked")
+      << backend;
 }
 
 } // namespace

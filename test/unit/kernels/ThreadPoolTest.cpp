@@ -16,7 +16,8 @@ namespace {
 TEST(ThreadPool, CoversEveryIndexOnceWithChunksOfAtLeastGrain) {
   ThreadPool pool(3);
   EXPECT_EQ(pool.size(), 3u);
-  for (int64_t n : {int64_t(0), int64_t(1), int64_t(7), int64_t(1000), int64_t(100003)})
+  for (int64_t n :
+       {int64_t(0), int64_t(1), int64_t(7), int64_t(1000), int64_t(100003)})
     for (int64_t grain : {int64_t(1), int64_t(16), int64_t(5000)}) {
       std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
       std::atomic<int64_t> smallest{n};
@@ -31,7 +32,8 @@ TEST(ThreadPool, CoversEveryIndexOnceWithChunksOfAtLeastGrain) {
           ++hits[size_t(i)];
       });
       for (int64_t i = 0; i < n; ++i) {
-        ASSERT_EQ(hits[size_t(i)].load(), 1) << "n=" << n << " grain=" << grain << " i=" << i;
+        ASSERT_EQ(hits[size_t(i)].load(), 1)
+            << "n=" << n << " grain=" << grain << " i=" << i;
       }
       if (chunks > 1) {
         EXPECT_GE(smallest.load(), grain);
@@ -52,7 +54,8 @@ TEST(ThreadPool, NestedParallelForRunsInline) {
   std::atomic<int64_t> total{0};
   pool.parallelFor(8, 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i)
-      pool.parallelFor(100, 1, [&](int64_t ib, int64_t ie) { total += ie - ib; });
+      pool.parallelFor(100, 1,
+                       [&](int64_t ib, int64_t ie) { total += ie - ib; });
   });
   EXPECT_EQ(total.load(), 800);
 }

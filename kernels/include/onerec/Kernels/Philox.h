@@ -41,7 +41,8 @@ ONEREC_HD inline Philox4x32 philox4x32_10(Philox4x32 ctr, uint64_t key64) {
 
 /// The four words for block `block` (elements 4·block .. 4·block+3) of
 /// `step` under `key`.
-ONEREC_HD inline Philox4x32 philoxBlock(uint64_t key, uint64_t step, uint64_t block) {
+ONEREC_HD inline Philox4x32 philoxBlock(uint64_t key, uint64_t step,
+                                        uint64_t block) {
   Philox4x32 ctr = {{uint32_t(block), uint32_t(block >> 32), uint32_t(step),
                      uint32_t(step >> 32)}};
   return philox4x32_10(ctr, key);
@@ -54,7 +55,8 @@ ONEREC_HD inline float uniformFromBits(uint32_t bits) {
 
 /// The uniform draw of element `index` (the reference way: one block per
 /// element; kernels compute each block once for four elements).
-ONEREC_HD inline float philoxUniform(uint64_t key, uint64_t step, uint64_t index) {
+ONEREC_HD inline float philoxUniform(uint64_t key, uint64_t step,
+                                     uint64_t index) {
   return uniformFromBits(philoxBlock(key, step, index / 4).v[index % 4]);
 }
 

@@ -114,7 +114,9 @@ template <int N> struct BroadcastLoop {
   }
   ONEREC_HD int64_t rowLength() const { return rank ? dims[rank - 1] : 1; }
   /// Stride of operand k within a row (0 or, after collapsing, usually 1).
-  ONEREC_HD int64_t rowStride(int k) const { return rank ? strides[k][rank - 1] : 0; }
+  ONEREC_HD int64_t rowStride(int k) const {
+    return rank ? strides[k][rank - 1] : 0;
+  }
   /// Operand offsets of the first element of row `row`.
   ONEREC_HD void rowOffsets(int64_t row, int64_t *offsets) const {
     for (int k = 0; k < N; ++k)
@@ -129,8 +131,8 @@ template <int N> struct BroadcastLoop {
 };
 
 template <int N>
-ONEREC_HD inline BroadcastLoop<N> makeBroadcastLoop(const Shape &out,
-                                                    const Shape *const *operands) {
+ONEREC_HD inline BroadcastLoop<N>
+makeBroadcastLoop(const Shape &out, const Shape *const *operands) {
   int64_t full[N][Shape::kMaxRank];
   for (int k = 0; k < N; ++k)
     broadcastStrides(*operands[k], out, full[k]);

@@ -1,4 +1,5 @@
-//===- PlanEmitter.h - writes a compiled module as a plan --------*- C++ -*-===//
+//===- PlanEmitter.h - writes a compiled module as a plan --------*- C++
+//-*-===//
 //
 // Serializes a module that went through the lowering pipeline (kernels
 // selected, memory planned) into the FlatBuffers plan format of

@@ -47,7 +47,8 @@ public:
   /// The integer attribute `name`, or `fallback` when absent or not an int.
   int64_t getInt(std::string_view name, int64_t fallback = 0) const {
     const Value *v = find(name);
-    return v && std::holds_alternative<int64_t>(*v) ? std::get<int64_t>(*v) : fallback;
+    return v && std::holds_alternative<int64_t>(*v) ? std::get<int64_t>(*v)
+                                                    : fallback;
   }
   /// A float attribute (an integer one converts).
   double getFloat(std::string_view name, double fallback = 0) const {
@@ -65,7 +66,9 @@ public:
                ? std::get<std::vector<int64_t>>(*v)
                : empty;
   }
-  const std::vector<std::pair<std::string, Value>> &entries() const { return entries_; }
+  const std::vector<std::pair<std::string, Value>> &entries() const {
+    return entries_;
+  }
 
 private:
   const Value *find(std::string_view name) const {
@@ -121,9 +124,11 @@ const char *variantName(KernelVariant v);
 /// result for ops without operands, such as Constant and Iota).
 class KernelRegistry {
 public:
-  void add(OpCode op, DType dtype, Device device, KernelVariant variant, KernelFn fn);
+  void add(OpCode op, DType dtype, Device device, KernelVariant variant,
+           KernelFn fn);
   /// The kernel for the key, or null.
-  KernelFn find(OpCode op, DType dtype, Device device, KernelVariant variant) const;
+  KernelFn find(OpCode op, DType dtype, Device device,
+                KernelVariant variant) const;
   /// The optimized kernel, falling back to the reference one; null if neither.
   KernelFn findBest(OpCode op, DType dtype, Device device) const;
   size_t size() const { return table_.size(); }

@@ -18,14 +18,27 @@ namespace onerec::runtime {
 
 /// Element types as stored at run time; the values equal plan::DType's. Ids
 /// and semantic ids are i64; booleans one byte (0 or 1).
-enum class DType : uint8_t { f32 = 0, f16 = 1, bf16 = 2, bool8 = 3, i32 = 4, i64 = 5 };
+enum class DType : uint8_t {
+  f32 = 0,
+  f16 = 1,
+  bf16 = 2,
+  bool8 = 3,
+  i32 = 4,
+  i64 = 5
+};
 
 inline size_t dtypeSize(DType t) {
   switch (t) {
-  case DType::f32: case DType::i32: return 4;
-  case DType::f16: case DType::bf16: return 2;
-  case DType::bool8: return 1;
-  case DType::i64: return 8;
+  case DType::f32:
+  case DType::i32:
+    return 4;
+  case DType::f16:
+  case DType::bf16:
+    return 2;
+  case DType::bool8:
+    return 1;
+  case DType::i64:
+    return 8;
   }
   return 0;
 }
@@ -74,7 +87,9 @@ struct TensorView {
 
   bool present() const { return data != nullptr; }
   int64_t numel() const { return shape.numel(); }
-  size_t bytes() const { return static_cast<size_t>(numel()) * dtypeSize(dtype); }
+  size_t bytes() const {
+    return static_cast<size_t>(numel()) * dtypeSize(dtype);
+  }
   template <typename T> T *as() const { return static_cast<T *>(data); }
 };
 
