@@ -28,14 +28,7 @@ namespace {
 
 /// Names and locations come from the file: keep messages printable and short.
 std::string printable(std::string_view text) {
-  constexpr size_t kMaxChars = 120;
-  std::string out;
-  for (char c : text.substr(0, kMaxChars)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    out +=
-        u >= 0x20 && u < 0x7f ? std::string(1, c) : fmt::format("\\x{:02x}", u);
-  }
-  return text.size() > kMaxChars ? out + "..." : out;
+  return printableText(text, 120);
 }
 
 std::string printable(const flatbuffers::String *text) {

@@ -31,3 +31,19 @@ std::string Status::toString() const {
     return "ok";
   return std::string(codeName(code_)) + ": " + message_;
 }
+
+std::string onerec::runtime::printableText(std::string_view text,
+                                           size_t maxChars) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : text.substr(0, maxChars)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return text.size() > maxChars ? out + "..." : out;
+}

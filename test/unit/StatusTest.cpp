@@ -34,3 +34,10 @@ TEST(StatusTest, StatusOrHoldsAValueOrAnError) {
   EXPECT_EQ(error.status().code(), Status::Code::NotFound);
   EXPECT_EQ(error.status().message(), "no tensor 'w'");
 }
+
+TEST(StatusTest, PrintableTextEscapesBytesAndCuts) {
+  EXPECT_EQ(onerec::runtime::printableText("ok name"), "ok name");
+  EXPECT_EQ(onerec::runtime::printableText(std::string("a\xff\n\x01", 4)),
+            "a\\xff\\x0a\\x01");
+  EXPECT_EQ(onerec::runtime::printableText("abcdef", 3), "abc...");
+}

@@ -27,24 +27,9 @@ using namespace onerec::runtime;
 
 namespace onerec::run {
 
-namespace {
-/// The message with bytes that are not printable ASCII (names read from a
-/// damaged plan or input can hold anything) shown as \xNN, so an error
-/// never writes raw binary to the terminal.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f)
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
-} // namespace
-
 int reportError(const Status &status) {
-  spdlog::error("{}", printable(status.message()));
+  // Messages may quote names from damaged files: never raw bytes.
+  spdlog::error("{}", printableText(status.message()));
   return 1;
 }
 

@@ -61,6 +61,12 @@ private:
   std::string message_;
 };
 
+/// `text` with every byte that is not printable ASCII shown as `\xNN`, cut
+/// to `maxChars` (then ending in "..."): names and messages that come from
+/// damaged files never write raw binary to a terminal.
+std::string printableText(std::string_view text,
+                          size_t maxChars = std::string_view::npos);
+
 /// A value or the error that prevented computing it.
 template <typename T> class [[nodiscard]] StatusOr {
 public:
