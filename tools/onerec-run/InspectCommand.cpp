@@ -31,8 +31,9 @@ template <typename T> uint32_t sizeOf(const flatbuffers::Vector<T> *v) {
   return v ? v->size() : 0;
 }
 
+/// A string of the plan as it can be shown (a name may hold any bytes).
 std::string str(const flatbuffers::String *s) {
-  return s ? s->str() : std::string();
+  return s ? printableText(s->string_view()) : std::string();
 }
 
 /// "i64[B, 50] (id < 12102)", and an input's role when it is not Input
@@ -98,7 +99,7 @@ Json toJson(const PlanFile &file) {
       formatRequirements(static_cast<uint64_t>(plan.requirements()));
   Json dims = Json::object();
   for (uint32_t i = 0; i < sizeOf(plan.dims()); ++i)
-    dims[plan.dims()->Get(i)->name()->str()] = plan.dims()->Get(i)->max();
+    dims[str(plan.dims()->Get(i)->name())] = plan.dims()->Get(i)->max();
   root["dims"] = dims;
   ParameterTotals totals = parameterTotals(file);
   root["params"] = {{"count", sizeOf(plan.params())},
@@ -108,7 +109,7 @@ Json toJson(const PlanFile &file) {
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);
     Json j;
-    j["name"] = entry.name()->str();
+    j["name"] = str(entry.name());
     j["kind"] = plan::EnumNameEntryKind(entry.kind());
     for (bool isInput : {true, false}) {
       Json bindings = Json::array();
@@ -116,7 +117,7 @@ Json toJson(const PlanFile &file) {
       for (uint32_t i = 0; i < sizeOf(list); ++i) {
         const plan::Binding &binding = *list->Get(i);
         const plan::Tensor &tensor = *entry.tensors()->Get(binding.tensor());
-        Json b = {{"name", binding.name()->str()},
+        Json b = {{"name", str(binding.name())},
                   {"type", formatTensorType(plan, tensor)},
                   {"role", plan::EnumNameArgRole(binding.role())}};
         if (tensor.index_bound() > 0)
@@ -153,7 +154,7 @@ void printText(const PlanFile &file) {
              formatRequirements(static_cast<uint64_t>(plan.requirements())));
   std::vector<std::string> dims;
   for (uint32_t i = 0; i < sizeOf(plan.dims()); ++i)
-    dims.push_back(fmt::format("{} <= {}", plan.dims()->Get(i)->name()->str(),
+    dims.push_back(fmt::format("{} <= {}", str(plan.dims()->Get(i)->name()),
                                plan.dims()->Get(i)->max()));
   fmt::print("dims      {}\n",
              dims.empty() ? "none" : fmt::format("{}", fmt::join(dims, ", ")));
@@ -163,7 +164,7 @@ void printText(const PlanFile &file) {
              formatBytes(double(totals.bytes)), sizeOf(plan.segments()));
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);
-    fmt::print("\nentry '{}' ({})\n", entry.name()->str(),
+    fmt::print("\nentry '{}' ({})\n", str(entry.name()),
                plan::EnumNameEntryKind(entry.kind()));
     size_t width = 0;
     for (const auto *list : {entry.inputs(), entry.outputs()})
@@ -173,7 +174,7 @@ void printText(const PlanFile &file) {
       const auto *list = isInput ? entry.inputs() : entry.outputs();
       for (uint32_t i = 0; i < sizeOf(list); ++i)
         fmt::print("  {:<6} {:<{}}  {}\n", isInput ? "input" : "output",
-                   list->Get(i)->name()->str(), width,
+                   str(list->Get(i)->name()), width,
                    describeBinding(plan, entry, *list->Get(i), isInput));
     }
     std::array<int, 3> storage = storageCounts(entry);
