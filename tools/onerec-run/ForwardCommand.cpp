@@ -46,6 +46,14 @@ template <typename T> std::optional<T> parseNumber(std::string_view text) {
   return value;
 }
 
+/// A count in [1, max], or nothing.
+std::optional<unsigned> parseCount(std::string_view text, unsigned max) {
+  std::optional<unsigned> n = parseNumber<unsigned>(text);
+  if (!n || *n == 0 || *n > max)
+    return std::nullopt;
+  return n;
+}
+
 /// The plan, with the checkpoint `weights` loaded into a store when given.
 struct LoadedPlan {
   std::unique_ptr<PlanFile> file;
@@ -111,8 +119,8 @@ int runForward(const Args &args) {
   // each call's wall time.
   unsigned repeat = 1;
   if (repeatText) {
-    std::optional<unsigned> n = parseNumber<unsigned>(*repeatText);
-    if (!n || *n == 0 || *n > 1000000)
+    std::optional<unsigned> n = parseCount(*repeatText, 1000000);
+    if (!n)
       return usageError(
           fmt::format("--repeat '{}' is not a count (1 to 1000000)",
                       *repeatText),
@@ -123,8 +131,8 @@ int runForward(const Args &args) {
   ExecutorOptions options;
   options.profile = profile;
   if (threadsText) {
-    std::optional<unsigned> threads = parseNumber<unsigned>(*threadsText);
-    if (!threads || *threads == 0 || *threads > 4096)
+    std::optional<unsigned> threads = parseCount(*threadsText, 4096);
+    if (!threads)
       return usageError(
           fmt::format("--threads '{}' is not a thread count (1 to 4096)",
                       *threadsText),
