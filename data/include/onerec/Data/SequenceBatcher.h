@@ -70,6 +70,8 @@ struct SequenceBatch {
   std::vector<int64_t> historyItems;
 };
 
+/// Reads `dataset` in place: the dataset must outlive the batcher (and be
+/// opened with the default, verifying OpenOptions).
 class SequenceBatcher {
 public:
   /// Checks the options; lists the rows of the split (users with at least
