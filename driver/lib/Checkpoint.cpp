@@ -136,6 +136,7 @@ std::string formatCheckpointMeta(const CheckpointMeta &meta) {
   j["hyperparams"] = nlohmann::ordered_json::parse(meta.hyperparams.toJson());
   j["data_position"] = nlohmann::ordered_json::parse(meta.dataPosition);
   j["dataset"] = nlohmann::ordered_json::parse(meta.dataset);
+  j["run"] = nlohmann::ordered_json::parse(meta.run);
   j["weights"] = {{"file", meta.weightsFile},
                   {"bytes", meta.weightsBytes},
                   {"fnv1a64", hex64(meta.weightsChecksum)}};
@@ -171,10 +172,12 @@ StatusOr<CheckpointMeta> parseCheckpointMeta(const std::string &text,
     if (!h)
       return h.status();
     meta.hyperparams = *h;
-    if (!j.at("data_position").is_object() || !j.at("dataset").is_object())
-      return bad("data_position and dataset must be objects");
+    if (!j.at("data_position").is_object() || !j.at("dataset").is_object() ||
+        !j.at("run").is_object())
+      return bad("data_position, dataset and run must be objects");
     meta.dataPosition = j.at("data_position").dump();
     meta.dataset = j.at("dataset").dump();
+    meta.run = j.at("run").dump();
     const nlohmann::json &w = j.at("weights");
     meta.weightsFile = w.at("file").get<std::string>();
     meta.weightsBytes = w.at("bytes").get<uint64_t>();
@@ -272,8 +275,8 @@ StatusOr<std::optional<CheckpointMeta>> CheckpointDir::latest() const {
   return std::optional<CheckpointMeta>(std::move(*meta));
 }
 
-Status CheckpointDir::load(const CheckpointMeta &meta,
-                           ParameterStore &params) const {
+Status CheckpointDir::load(const CheckpointMeta &meta, ParameterStore &params,
+                           runtime::CheckpointLoadReport *report) const {
   std::string weights = dir_ + "/" + meta.weightsFile;
   StatusOr<uint64_t> checksum = fileChecksum(weights);
   if (!checksum)
@@ -286,7 +289,7 @@ Status CheckpointDir::load(const CheckpointMeta &meta,
                     "checkpoint",
                     weights, hex64(*checksum), hex64(meta.weightsChecksum),
                     metaPath(meta.step), metaPath(meta.step)));
-  return params.loadSafetensors(weights);
+  return params.loadSafetensors(weights, report);
 }
 
 Status CheckpointDir::save(const ParameterStore &params, CheckpointMeta meta,

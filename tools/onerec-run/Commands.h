@@ -23,6 +23,8 @@ int runDevices(const Args &args);
 int runInspect(const Args &args);
 int runForward(const Args &args);
 int runWeights(const Args &args);
+int runTrain(const Args &args);
+int runEval(const Args &args);
 
 /// Prints `onerec-run: error: <message>` and returns 1.
 int reportError(const runtime::Status &status);
@@ -55,6 +57,9 @@ private:
   std::vector<bool> consumed_ = std::vector<bool>(args_.size(), false);
   std::string missingValue_;
 };
+
+/// An error unless `dir` is a directory (train and eval's --data).
+runtime::Status checkDataDir(const std::string &dir);
 
 /// "12.5 MiB"
 std::string formatBytes(double bytes);

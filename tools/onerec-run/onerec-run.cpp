@@ -267,6 +267,20 @@ const Command kCommands[] = {
      "write the plan's initial weights (or a checked checkpoint) as "
      "safetensors",
      onerec::run::runWeights},
+    {"train",
+     "train PLAN --data DIR [--epochs N | --steps N] [--batch N]\n"
+     "          [--ckpt-dir DIR] [--ckpt-every N] [--keep N] [--resume] "
+     "[--seed S]\n"
+     "          [--metrics metrics.jsonl] [--lr X] [--schedule S] ... "
+     "(train --help)",
+     "train a plan's train_step on a dataset: evaluation, checkpoints, "
+     "resume, metrics",
+     onerec::run::runTrain},
+    {"eval",
+     "eval PLAN --data DIR [--weights CKPT] [--split valid|test] [--k K]\n"
+     "          [--protocol full|sampled] [--json]",
+     "HR@K and NDCG@K of a plan's forward entry on a dataset split",
+     onerec::run::runEval},
 };
 
 void printUsage() {

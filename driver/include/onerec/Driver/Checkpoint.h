@@ -51,6 +51,9 @@ struct CheckpointMeta {
   std::string dataPosition = "{}";
   /// Which dataset (a JSON object, opaque here: directory, counts).
   std::string dataset = "{}";
+  /// How the run was made (a JSON object, opaque here: threads, total
+  /// steps), to warn when a resume differs.
+  std::string run = "{}";
 
   // Filled by save / read:
   std::string weightsFile; // relative to the checkpoint directory
@@ -86,9 +89,10 @@ public:
   /// The metadata of the checkpoint of `step`.
   runtime::StatusOr<CheckpointMeta> read(int64_t step) const;
   /// Loads the weights of `meta` into `params` after verifying the file's
-  /// checksum.
+  /// checksum (`report` as ParameterStore::loadSafetensors').
   runtime::Status load(const CheckpointMeta &meta,
-                       runtime::ParameterStore &params) const;
+                       runtime::ParameterStore &params,
+                       runtime::CheckpointLoadReport *report = nullptr) const;
 
   /// For tests: called at each stage of save ("weights-written",
   /// "weights-renamed", "meta-written"); returning false stops the save

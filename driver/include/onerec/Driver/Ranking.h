@@ -10,10 +10,11 @@
 //    the user's other history items (standard practice: items the user
 //    already interacted with are not recommended again; the target itself is
 //    always a candidate, even when it also occurs in the history);
-//  - sampled: the target against `negatives` (100) items drawn uniformly,
-//    without replacement, from the items 1..N that are neither the target
-//    nor in the user's history, by a counter-based RNG keyed by (seed,
-//    user), so every run and every checkpoint draws the same candidates.
+//  - sampled: the target against 100 negatives drawn uniformly (with
+//    replacement, as the SASRec authors' code) from the items that are
+//    neither the target nor in the user's history; the data batcher draws
+//    them from a counter-based RNG keyed by (seed, row), so every
+//    evaluation of a dataset sees the same candidates.
 //
 // Ranks are pessimistic about ties: rank = the number of other candidates
 // whose score is greater than *or equal to* the target's. A model that
@@ -48,17 +49,11 @@ int64_t fullRank(const float *scores, int64_t numItems, int64_t target,
                  const int64_t *history, int64_t historyLength,
                  std::vector<int64_t> &scratch);
 
-/// The sampled protocol's negatives for one user: min(count, eligible)
-/// distinct items of 1..numItems, none the target or in `history`, in draw
-/// order; a pure function of (seed, user, target, history).
-void sampleNegatives(int64_t numItems, int64_t target, const int64_t *history,
-                     int64_t historyLength, uint64_t seed, uint64_t user,
-                     int count, std::vector<int64_t> &out,
-                     std::vector<int64_t> &scratch);
-
-/// The 0-based rank of `target` among `negatives` (pessimistic ties).
-int64_t sampledRank(const float *scores, int64_t target,
-                    const std::vector<int64_t> &negatives);
+/// The 0-based rank of the target `candidates[0]` among the negatives
+/// `candidates[1, count)` (pessimistic ties; padding ids 0, which the
+/// batcher gives when no negative exists, are skipped).
+int64_t sampledRank(const float *scores, const int64_t *candidates,
+                    int64_t count);
 
 /// Sums of HR@K and NDCG@K over users.
 class RankingMetrics {

@@ -1,0 +1,122 @@
+//===- Trainer.h - the training loop of onerec-run train --------*- C++ -*-===//
+//
+// Trains a plan's TrainStep entry on next-item batches of a dataset:
+//
+//   for update t = 1 .. total:
+//     k - 1 micro-batches through `train_accumulate` (accumulate = k > 1),
+//     one through `train_step` with optimizer.step = t and
+//     optimizer.hparams = Hyperparams::vector(t) (the LR schedule);
+//     check loss and grad_norm are finite; metrics.jsonl; progress line;
+//     every eval_every updates: HR@K / NDCG@K on the validation split;
+//     every ckpt_every updates and at the end: an atomic checkpoint.
+//   then: the validation and test splits.
+//
+// Determinism: the batches are a pure function of (seed, epoch, row), the
+// dropout masks of (seed, RNG step), and the RNG step of micro-batch m of
+// update t is (t - 1) * k + m (Executor::setStep). A checkpoint holds the
+// parameters with the optimizer state, the data position and the
+// hyperparameters, so a resumed run computes bit for bit what the
+// uninterrupted run would have (with the same thread count).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ONEREC_DRIVER_TRAINER_H
+#define ONEREC_DRIVER_TRAINER_H
+
+#include "onerec/Data/Dataset.h"
+#include "onerec/Driver/Evaluator.h"
+#include "onerec/Driver/Hyperparams.h"
+#include "onerec/Driver/Ranking.h"
+#include "onerec/Runtime/PlanFile.h"
+#include "onerec/Runtime/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace onerec::driver {
+
+struct TrainOptions {
+  /// The TrainStep entry; empty = the plan's first stage (`train_step`).
+  std::string entry;
+  /// Length of the run: --steps, else --epochs, else the plan's stage.
+  std::optional<int64_t> steps, epochs;
+  /// Overrides of the plan's `train` table.
+  std::optional<int64_t> batch;
+  std::optional<double> lr, weightDecay, gradClip;
+  std::optional<ScheduleKind> schedule;
+  std::optional<int64_t> warmup;
+  /// Seed of the data order, the negatives and dropout (default: the plan's).
+  std::optional<uint64_t> seed;
+  /// Initial weights (safetensors; optimizer state may be absent).
+  std::optional<std::string> initWeights;
+
+  /// Checkpoints: directory (empty = none), every N updates (0 = once per
+  /// epoch) and at the end, keeping the newest `keep` (0 = all).
+  std::string ckptDir;
+  int64_t ckptEvery = 0;
+  int keep = 3;
+  /// Continue from the newest complete checkpoint in ckptDir.
+  bool resume = false;
+
+  /// metrics.jsonl (empty = none).
+  std::string metricsPath;
+  /// Validation every N updates (0 = only at the end); K and protocol.
+  int64_t evalEvery = 0;
+  int evalK = 10;
+  Protocol evalProtocol = Protocol::Full;
+  /// Evaluate on the validation and test splits at the end.
+  bool finalEval = true;
+
+  unsigned threads = 0;
+  /// Progress: a line every N updates when stderr is not a terminal (0 =
+  /// about 20 lines per run); `terminal` forces the style.
+  int64_t logEvery = 0;
+  std::optional<bool> terminal;
+  /// No progress line at all.
+  bool quiet = false;
+};
+
+struct TrainSummary {
+  int64_t firstStep = 0; // the first update this run did
+  int64_t lastStep = 0;
+  double lastLoss = 0;
+  double seconds = 0;
+  int64_t examples = 0;
+  std::optional<EvalResult> valid, test;
+  /// Set when a checkpoint was resumed.
+  std::optional<int64_t> resumedFrom;
+};
+
+/// The error for a non-finite output of a training entry:
+/// "step 1234: entry 'train_step' produced a non-finite loss (nan)".
+runtime::Status nonFiniteError(int64_t step, std::string_view entry,
+                               std::string_view tensor, double value,
+                               std::string_view where = {});
+
+class Trainer {
+public:
+  /// Checks the plan, the dataset and the options; loads the checkpoint
+  /// when resuming. `plan` and `dataset` must outlive the trainer.
+  static runtime::StatusOr<std::unique_ptr<Trainer>>
+  create(const runtime::PlanFile &plan, const data::Dataset &dataset,
+         const TrainOptions &options);
+  ~Trainer();
+
+  /// Runs the remaining updates. Stops at the first error (a non-finite
+  /// loss, a failed checkpoint) with the last good checkpoint on disk.
+  runtime::StatusOr<TrainSummary> run();
+
+  const Hyperparams &hyperparams() const;
+  int64_t totalSteps() const;
+
+private:
+  struct State;
+  explicit Trainer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+} // namespace onerec::driver
+
+#endif // ONEREC_DRIVER_TRAINER_H

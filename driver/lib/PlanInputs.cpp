@@ -1,0 +1,238 @@
+//===- PlanInputs.cpp - what the driver feeds a plan's entries ------------===//
+
+#include "onerec/Driver/PlanInputs.h"
+
+#include "onerec/Data/Dataset.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <vector>
+
+using onerec::runtime::PlanFile;
+using onerec::runtime::Status;
+using onerec::runtime::StatusOr;
+
+namespace onerec::driver {
+
+namespace {
+
+Status invalid(std::string message) {
+  return Status::error(Status::Code::InvalidArgument, std::move(message));
+}
+
+std::string listEntries(const PlanFile &plan) {
+  std::vector<std::string> names;
+  for (const plan::Entry *e : *plan.plan().entries())
+    names.push_back(
+        fmt::format("'{}'", runtime::printableText(e->name()->str())));
+  return names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "));
+}
+
+const plan::Tensor &tensorOf(const plan::Entry &entry,
+                             const plan::Binding &binding) {
+  return *entry.tensors()->Get(binding.tensor());
+}
+
+/// The sequence layout of an id input: i64 [B, L] (or [B, L, K] when `k`
+/// is given), B symbolic, L (and K) static.
+Status checkIdInput(const PlanFile &plan, const plan::Entry &entry,
+                    const plan::Binding &binding, int64_t *maxLen,
+                    int64_t *maxBatch, int64_t *k) {
+  const plan::Tensor &t = tensorOf(entry, binding);
+  std::string type = runtime::formatTensorType(plan.plan(), t);
+  auto shape = t.shape();
+  size_t rank = shape ? shape->size() : 0;
+  bool ok = t.dtype() == plan::DType::i64 && (rank == 2 || (k && rank == 3)) &&
+            shape->Get(0)->symbol() >= 0 && shape->Get(1)->symbol() < 0 &&
+            (rank == 2 || shape->Get(2)->symbol() < 0);
+  if (!ok)
+    return invalid(fmt::format(
+        "{}: entry '{}' input '{}' is {}, but the driver feeds next-item ids "
+        "as i64[B, L]{}",
+        plan.name(), entry.name()->str(), binding.name()->str(), type,
+        k ? " (or i64[B, L, K] for K negatives)" : ""));
+  int64_t L = shape->Get(1)->static_size();
+  int64_t B = plan.plan().dims()->Get(shape->Get(0)->symbol())->max();
+  if (*maxLen && L != *maxLen)
+    return invalid(fmt::format(
+        "{}: entry '{}' input '{}' has length {}, but 'seq' has {}",
+        plan.name(), entry.name()->str(), binding.name()->str(), L, *maxLen));
+  *maxLen = L;
+  *maxBatch = B;
+  if (k)
+    *k = rank == 3 ? shape->Get(2)->static_size() : 1;
+  return Status::ok();
+}
+
+} // namespace
+
+StatusOr<std::string> trainEntryName(const PlanFile &plan,
+                                     std::string_view name) {
+  std::string chosen(name);
+  const plan::TrainConfig *train = plan.plan().train();
+  if (chosen.empty() && train && train->stages() && train->stages()->size() &&
+      train->stages()->Get(0)->entry())
+    chosen = train->stages()->Get(0)->entry()->str();
+  if (chosen.empty())
+    chosen = "train_step";
+  int index = plan.findEntry(chosen);
+  if (index < 0)
+    return Status::error(
+        Status::Code::NotFound,
+        fmt::format("{}: the plan has no training entry '{}' (it has {}); "
+                    "compile a model with a `train` section (onerecc "
+                    "model.rdsl -o plan.fb)",
+                    plan.name(), runtime::printableText(chosen),
+                    listEntries(plan)));
+  if (plan.entry(index).kind() != plan::EntryKind::TrainStep)
+    return invalid(
+        fmt::format("{}: entry '{}' is a {} entry, not a TrainStep",
+                    plan.name(), runtime::printableText(chosen),
+                    plan::EnumNameEntryKind(plan.entry(index).kind())));
+  return chosen;
+}
+
+StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
+                                           std::string_view name) {
+  int index = plan.findEntry(name);
+  if (index < 0)
+    return Status::error(Status::Code::NotFound,
+                         fmt::format("{}: no entry '{}'", plan.name(), name));
+  const plan::Entry &entry = plan.entry(index);
+  NextItemInputs inputs;
+  inputs.entry = std::string(name);
+  bool seq = false, pos = false, neg = false, step = false, hparams = false;
+  std::vector<std::string> unknown;
+  // `seq` first, so that L comes from it.
+  for (const plan::Binding *b : *entry.inputs())
+    if (b->name()->str() == "seq") {
+      if (Status s = checkIdInput(plan, entry, *b, &inputs.maxLen,
+                                  &inputs.maxBatch, nullptr);
+          !s)
+        return s;
+      inputs.idBound = tensorOf(entry, *b).index_bound();
+      seq = true;
+    }
+  for (const plan::Binding *b : *entry.inputs()) {
+    std::string n = b->name()->str();
+    const plan::Tensor &t = tensorOf(entry, *b);
+    if (n == "seq")
+      continue;
+    if (n == "pos" || n == "neg") {
+      int64_t batch = 0, k = 0;
+      if (Status s = checkIdInput(plan, entry, *b, &inputs.maxLen, &batch,
+                                  n == "neg" ? &k : nullptr);
+          !s)
+        return s;
+      (n == "pos" ? pos : neg) = true;
+      if (n == "neg")
+        inputs.negatives = k;
+    } else if (n == "optimizer.step" && t.dtype() == plan::DType::i64 &&
+               (!t.shape() || t.shape()->size() == 0)) {
+      step = true;
+    } else if (n == "optimizer.hparams" && t.dtype() == plan::DType::f32 &&
+               t.shape() && t.shape()->size() == 1 &&
+               t.shape()->Get(0)->symbol() < 0 &&
+               t.shape()->Get(0)->static_size() == 8) {
+      hparams = true;
+    } else {
+      unknown.push_back(fmt::format("'{}' ({})", runtime::printableText(n),
+                                    runtime::formatTensorType(plan.plan(), t)));
+    }
+  }
+  if (!unknown.empty())
+    return Status::error(
+        Status::Code::Unsupported,
+        fmt::format("{}: entry '{}' needs input{} {} that onerec-run train "
+                    "cannot feed: it feeds next-item batches (seq, pos, neg; "
+                    "SASRec-style models) and the optimizer's step and "
+                    "hyperparameters",
+                    plan.name(), name, unknown.size() > 1 ? "s" : "",
+                    fmt::join(unknown, ", ")));
+  std::vector<std::string> missing;
+  if (!seq)
+    missing.push_back("seq");
+  if (!pos)
+    missing.push_back("pos");
+  if (!step)
+    missing.push_back("optimizer.step (i64[])");
+  if (!hparams)
+    missing.push_back("optimizer.hparams (f32[8])");
+  if (!missing.empty())
+    return invalid(fmt::format("{}: entry '{}' lacks the input{} {} the "
+                               "driver needs",
+                               plan.name(), name, missing.size() > 1 ? "s" : "",
+                               fmt::join(missing, ", ")));
+  if (!neg)
+    inputs.negatives = 0;
+  inputs.optimizerInputs = true;
+  for (const char *output : {"loss", "grad_norm"}) {
+    bool found = false;
+    for (const plan::Binding *b : *entry.outputs())
+      found |= b->name()->str() == output;
+    if (!found)
+      return invalid(fmt::format("{}: entry '{}' has no output '{}'",
+                                 plan.name(), name, output));
+  }
+  return inputs;
+}
+
+StatusOr<NextItemInputs> inspectForwardEntry(const PlanFile &plan,
+                                             std::string_view name) {
+  int index = plan.findEntry(name);
+  if (index < 0)
+    return Status::error(
+        Status::Code::NotFound,
+        fmt::format("{}: no entry '{}' to score items with (it has {})",
+                    plan.name(), name, listEntries(plan)));
+  const plan::Entry &entry = plan.entry(index);
+  NextItemInputs inputs;
+  inputs.entry = std::string(name);
+  if (entry.inputs()->size() != 1 ||
+      entry.inputs()->Get(0)->name()->str() != "seq")
+    return Status::error(
+        Status::Code::Unsupported,
+        fmt::format("{}: entry '{}' must take exactly one input 'seq' "
+                    "(i64[B, L]) to be evaluated as a next-item model",
+                    plan.name(), name));
+  const plan::Binding &seq = *entry.inputs()->Get(0);
+  if (Status s = checkIdInput(plan, entry, seq, &inputs.maxLen,
+                              &inputs.maxBatch, nullptr);
+      !s)
+    return s;
+  inputs.idBound = tensorOf(entry, seq).index_bound();
+  if (entry.outputs()->size() != 1)
+    return invalid(fmt::format("{}: entry '{}' must return one tensor of "
+                               "scores [B, items + 1]",
+                               plan.name(), name));
+  const plan::Tensor &scores = tensorOf(entry, *entry.outputs()->Get(0));
+  auto shape = scores.shape();
+  bool ok =
+      scores.dtype() == plan::DType::f32 && shape && shape->size() == 2 &&
+      shape->Get(1)->symbol() < 0 &&
+      (inputs.idBound == 0 || shape->Get(1)->static_size() == inputs.idBound);
+  if (!ok)
+    return invalid(fmt::format(
+        "{}: entry '{}' returns {}, but next-item scores are f32[B, {}] (one "
+        "per item id, 0 = padding)",
+        plan.name(), name, runtime::formatTensorType(plan.plan(), scores),
+        inputs.idBound ? std::to_string(inputs.idBound) : "items + 1"));
+  if (inputs.idBound == 0)
+    inputs.idBound = shape->Get(1)->static_size();
+  return inputs;
+}
+
+Status checkDatasetFits(const NextItemInputs &inputs, const PlanFile &plan,
+                        const data::Dataset &dataset) {
+  if (inputs.idBound > 0 && dataset.numItems() + 1 > uint64_t(inputs.idBound))
+    return invalid(fmt::format(
+        "{}: has {} items, but plan {} takes item ids below {} ({} items; "
+        "entry '{}' input 'seq'); compile the model for this dataset, e.g. "
+        "onerecc model.rdsl -D items={}",
+        dataset.directory(), dataset.numItems(), plan.name(), inputs.idBound,
+        inputs.idBound - 1, inputs.entry, dataset.numItems()));
+  return Status::ok();
+}
+
+} // namespace onerec::driver

@@ -1,0 +1,652 @@
+//===- Trainer.cpp - the training loop of onerec-run train ----------------===//
+
+#include "onerec/Driver/Trainer.h"
+
+#include "onerec/Data/SequenceBatcher.h"
+#include "onerec/Driver/Checkpoint.h"
+#include "onerec/Driver/Metrics.h"
+#include "onerec/Driver/PlanInputs.h"
+#include "onerec/Runtime/Executor.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <unistd.h>
+
+using onerec::runtime::DType;
+using onerec::runtime::Executor;
+using onerec::runtime::ExecutorOptions;
+using onerec::runtime::HostTensor;
+using onerec::runtime::NamedTensor;
+using onerec::runtime::NamedTensorView;
+using onerec::runtime::ParameterStore;
+using onerec::runtime::PlanFile;
+using onerec::runtime::Status;
+using onerec::runtime::StatusOr;
+using onerec::runtime::TensorView;
+using Clock = std::chrono::steady_clock;
+
+namespace onerec::driver {
+
+Status nonFiniteError(int64_t step, std::string_view entry,
+                      std::string_view tensor, double value,
+                      std::string_view where) {
+  return Status::error(
+      Status::Code::InvalidArgument,
+      fmt::format("step {}: entry '{}' produced a non-finite {} ({}){}{}; "
+                  "training stopped, the last checkpoint is the last good "
+                  "state (lower the learning rate or set a grad_clip)",
+                  step, entry, tensor,
+                  std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf"),
+                  where.empty() ? "" : " ", where));
+}
+
+namespace {
+
+Status invalid(std::string message) {
+  return Status::error(Status::Code::InvalidArgument, std::move(message));
+}
+
+/// `train_step` -> `train_accumulate`, `S.train_step` -> `S.train_accumulate`.
+std::string accumulateEntryName(const std::string &trainEntry) {
+  const std::string suffix = "train_step";
+  if (trainEntry.size() >= suffix.size() &&
+      trainEntry.compare(trainEntry.size() - suffix.size(), suffix.size(),
+                         suffix) == 0)
+    return trainEntry.substr(0, trainEntry.size() - suffix.size()) +
+           "train_accumulate";
+  return trainEntry + ".accumulate";
+}
+
+/// The index of output `name` of `entry`, or -1.
+int outputIndex(const plan::Entry &entry, std::string_view name) {
+  for (uint32_t i = 0; i < entry.outputs()->size(); ++i)
+    if (entry.outputs()->Get(i)->name()->string_view() == name)
+      return int(i);
+  return -1;
+}
+
+double scalarOf(const HostTensor &t) {
+  switch (t.dtype()) {
+  case DType::f32:
+    return double(t.as<float>()[0]);
+  default:
+    return NAN;
+  }
+}
+
+std::string datasetJson(const data::Dataset &dataset) {
+  nlohmann::ordered_json j;
+  j["directory"] = dataset.directory();
+  j["users"] = dataset.numUsers();
+  j["items"] = dataset.numItems();
+  j["interactions"] = dataset.numInteractions();
+  return j.dump();
+}
+
+} // namespace
+
+struct Trainer::State {
+  const PlanFile *plan = nullptr;
+  const data::Dataset *dataset = nullptr;
+  TrainOptions options;
+  NextItemInputs inputs;
+  std::string trainEntry, accumulateEntry;
+  Hyperparams hyper;
+  uint64_t seed = 0;
+  int64_t totalSteps = 0;
+  int64_t batchesPerEpoch = 0;
+  int64_t ckptEvery = 0;
+
+  std::unique_ptr<ParameterStore> params;
+  std::unique_ptr<Executor> train, accumulate;
+  std::unique_ptr<Evaluator> evaluator;
+  std::optional<data::SequenceBatcher> batcher;
+  std::unique_ptr<CheckpointDir> ckpt;
+  std::unique_ptr<MetricsWriter> metrics;
+
+  // Where the run starts.
+  int64_t startStep = 0;
+  double wallOffset = 0;
+  int64_t examplesBefore = 0;
+  std::optional<int64_t> resumedFrom;
+
+  // Reused every micro-batch: the batch and the feeds.
+  data::SequenceBatch batch;
+  HostTensor stepTensor{DType::i64, {}};
+  HostTensor hparamsTensor{DType::f32, {8}};
+  std::vector<NamedTensorView> trainFeeds, accumulateFeeds;
+  int trainLoss = -1, trainNorm = -1, accumulateLoss = -1;
+
+  std::optional<CheckpointMeta> resumeMeta;
+
+  Status setUp();
+  /// Finds and checks the checkpoint to resume (sets resumeMeta, seed and
+  /// the hyperparameters).
+  Status findCheckpoint();
+  /// Loads its weights and data position.
+  Status restore();
+  void bindFeeds(std::vector<NamedTensorView> &feeds, bool optimizer);
+  void updateFeeds(std::vector<NamedTensorView> &feeds);
+  CheckpointMeta checkpointMeta(int64_t step, double wallS,
+                                int64_t examples) const;
+  Status evaluate(data::Split split, int64_t step, int64_t epoch, double wallS,
+                  ProgressLine *progress, std::optional<EvalResult> &out);
+};
+
+Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Trainer::~Trainer() = default;
+const Hyperparams &Trainer::hyperparams() const { return state_->hyper; }
+int64_t Trainer::totalSteps() const { return state_->totalSteps; }
+
+StatusOr<std::unique_ptr<Trainer>>
+Trainer::create(const PlanFile &plan, const data::Dataset &dataset,
+                const TrainOptions &options) {
+  auto state = std::make_unique<State>();
+  state->plan = &plan;
+  state->dataset = &dataset;
+  state->options = options;
+  if (Status s = state->setUp(); !s)
+    return s;
+  return std::unique_ptr<Trainer>(new Trainer(std::move(state)));
+}
+
+Status Trainer::State::setUp() {
+  const plan::Plan &p = plan->plan();
+  uint64_t unsupported =
+      static_cast<uint64_t>(p.requirements()) &
+      static_cast<uint64_t>(plan::Requirement::Cuda | plan::Requirement::Nccl);
+  if (unsupported)
+    return Status::error(
+        Status::Code::Unsupported,
+        fmt::format("{}: the plan requires {}; onerec-run train executes on "
+                    "the CPU",
+                    plan->name(), runtime::formatRequirements(unsupported)));
+  StatusOr<std::string> entry = trainEntryName(*plan, options.entry);
+  if (!entry)
+    return entry.status();
+  trainEntry = *entry;
+  StatusOr<NextItemInputs> found = inspectTrainEntry(*plan, trainEntry);
+  if (!found)
+    return found.status();
+  inputs = *found;
+  if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
+    return s;
+  if (inputs.idBound > 0 && dataset->numItems() + 1 < uint64_t(inputs.idBound))
+    spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
+                 "unused and evaluation ranks items 1..{}",
+                 dataset->directory(), dataset->numItems(), plan->name(),
+                 inputs.idBound - 1, dataset->numItems() + 1,
+                 inputs.idBound - 1, dataset->numItems());
+
+  // Hyperparameters: the plan's, or the resumed checkpoint's, then the
+  // command line's.
+  hyper = Hyperparams::fromPlan(p.train());
+  seed = options.seed.value_or(p.seed());
+  if (options.ckptDir.empty() && options.resume)
+    return invalid("--resume needs --ckpt-dir DIR (where the checkpoints are)");
+  if (!options.ckptDir.empty())
+    ckpt = std::make_unique<CheckpointDir>(options.ckptDir);
+  if (options.resume) {
+    if (Status s = findCheckpoint(); !s)
+      return s;
+  } else if (ckpt) {
+    StatusOr<std::vector<int64_t>> existing = ckpt->list();
+    if (!existing)
+      return existing.status();
+    if (!existing->empty())
+      return invalid(fmt::format(
+          "{}: already holds checkpoints (the newest of step {}); pass "
+          "--resume to continue that run, or give an empty --ckpt-dir",
+          options.ckptDir, existing->back()));
+  }
+  if (options.batch && !resumeMeta)
+    hyper.batch = *options.batch;
+  if (hyper.batch <= 0)
+    return invalid(fmt::format("{}: the plan's train section sets no batch "
+                               "size; give --batch N",
+                               plan->name()));
+  if (hyper.batch > inputs.maxBatch)
+    return invalid(fmt::format(
+        "--batch {} exceeds the {} rows plan {} was compiled for (entry '{}' "
+        "input 'seq'); compile with a larger batch dim or use --batch {}",
+        hyper.batch, inputs.maxBatch, plan->name(), trainEntry,
+        inputs.maxBatch));
+
+  // The data order: every train row once per epoch.
+  data::BatcherOptions batcherOptions;
+  batcherOptions.batchSize = hyper.batch;
+  batcherOptions.maxLen = inputs.maxLen;
+  batcherOptions.negatives = inputs.negatives;
+  batcherOptions.seed = seed;
+  batcherOptions.split = data::Split::Train;
+  batcherOptions.shuffle = true;
+  StatusOr<data::SequenceBatcher> created =
+      data::SequenceBatcher::create(*dataset, batcherOptions);
+  if (!created)
+    return created.status();
+  batcher.emplace(std::move(*created));
+  batchesPerEpoch = int64_t(batcher->batchesPerEpoch());
+
+  params = std::make_unique<ParameterStore>(*plan);
+  if (Status s = params->makeWritable(); !s)
+    return s;
+  if (resumeMeta) {
+    if (Status s = restore(); !s)
+      return s;
+    if (options.initWeights)
+      spdlog::info("resuming from step {}: --weights {} is not used",
+                   resumeMeta->step, *options.initWeights);
+  } else if (options.initWeights) {
+    runtime::CheckpointLoadReport report;
+    if (Status s = params->loadSafetensors(*options.initWeights, &report); !s)
+      return s;
+  }
+
+  // The command line overrides the plan's (or the checkpoint's) values.
+  if (options.lr)
+    hyper.schedule.lr = *options.lr;
+  if (options.weightDecay)
+    hyper.weightDecay = *options.weightDecay;
+  if (options.gradClip)
+    hyper.gradClip = *options.gradClip;
+  if (options.schedule)
+    hyper.schedule.kind = *options.schedule;
+  if (options.warmup)
+    hyper.schedule.warmup = *options.warmup;
+  if (hyper.schedule.lr < 0 || hyper.weightDecay < 0 || hyper.gradClip < 0 ||
+      hyper.schedule.warmup < 0)
+    return invalid("--lr, --weight-decay, --grad-clip and --warmup must not "
+                   "be negative");
+
+  // The length of the run, in updates.
+  int64_t k = hyper.accumulate;
+  const plan::TrainConfig *config = p.train();
+  const plan::Stage *stage =
+      config && config->stages() && config->stages()->size()
+          ? config->stages()->Get(0)
+          : nullptr;
+  if (options.steps) {
+    totalSteps = *options.steps;
+  } else {
+    int64_t epochs = options.epochs.value_or(0);
+    if (!options.epochs && stage && stage->steps() > 0)
+      totalSteps = stage->steps();
+    else {
+      if (!options.epochs && stage)
+        epochs = stage->epochs();
+      if (epochs <= 0)
+        return invalid(fmt::format("{}: the plan's train section gives no "
+                                   "epochs or steps; give --epochs N or "
+                                   "--steps N",
+                                   plan->name()));
+      totalSteps = std::max<int64_t>(1, epochs * batchesPerEpoch / k);
+    }
+  }
+  if (totalSteps <= 0)
+    return invalid("--steps and --epochs must be at least 1");
+  // Cosine decays over the whole run unless the plan says otherwise.
+  if (hyper.schedule.total <= 0)
+    hyper.schedule.total = totalSteps;
+  ckptEvery = options.ckptEvery > 0 ? options.ckptEvery
+                                    : std::max<int64_t>(1, batchesPerEpoch / k);
+
+  // Executors: one per entry, made once.
+  ExecutorOptions executorOptions;
+  executorOptions.threads = options.threads;
+  executorOptions.seed = seed;
+  StatusOr<std::unique_ptr<Executor>> trainExecutor =
+      Executor::create(*plan, trainEntry, *params,
+                       runtime::defaultKernelRegistry(), executorOptions);
+  if (!trainExecutor)
+    return trainExecutor.status();
+  train = std::move(*trainExecutor);
+  trainLoss = outputIndex(train->entry(), "loss");
+  trainNorm = outputIndex(train->entry(), "grad_norm");
+  if (k > 1) {
+    accumulateEntry = accumulateEntryName(trainEntry);
+    if (plan->findEntry(accumulateEntry) < 0)
+      return invalid(fmt::format(
+          "{}: accumulate = {} needs the entry '{}', which the plan lacks",
+          plan->name(), k, accumulateEntry));
+    StatusOr<std::unique_ptr<Executor>> accumulateExecutor =
+        Executor::create(*plan, accumulateEntry, *params,
+                         runtime::defaultKernelRegistry(), executorOptions);
+    if (!accumulateExecutor)
+      return accumulateExecutor.status();
+    accumulate = std::move(*accumulateExecutor);
+    accumulateLoss = outputIndex(accumulate->entry(), "loss");
+  }
+  bindFeeds(trainFeeds, true);
+  if (accumulate)
+    bindFeeds(accumulateFeeds, false);
+
+  // Evaluation, when the plan has a `forward` entry and the data splits.
+  bool wantEval = options.evalEvery > 0 || options.finalEval;
+  if (wantEval) {
+    EvalOptions evalOptions;
+    evalOptions.k = options.evalK;
+    evalOptions.protocol = options.evalProtocol;
+    evalOptions.threads = options.threads;
+    StatusOr<std::unique_ptr<Evaluator>> e =
+        Evaluator::create(*plan, *params, *dataset, evalOptions);
+    if (!e) {
+      if (options.evalEvery > 0)
+        return e.status();
+      spdlog::warn("no evaluation: {}", e.status().message());
+    } else {
+      evaluator = std::move(*e);
+    }
+  }
+
+  if (!options.metricsPath.empty()) {
+    StatusOr<std::unique_ptr<MetricsWriter>> writer =
+        resumedFrom ? MetricsWriter::resume(options.metricsPath, *resumedFrom)
+                    : MetricsWriter::create(options.metricsPath);
+    if (!writer)
+      return writer.status();
+    metrics = std::move(*writer);
+  }
+  return Status::ok();
+}
+
+Status Trainer::State::findCheckpoint() {
+  StatusOr<std::optional<CheckpointMeta>> latest = ckpt->latest();
+  if (!latest)
+    return latest.status();
+  if (!latest->has_value()) {
+    spdlog::info("{}: no checkpoint yet; starting at step 1", ckpt->dir());
+    return Status::ok();
+  }
+  const CheckpointMeta &meta = **latest;
+  std::string where = ckpt->metaPath(meta.step);
+  std::string hash =
+      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
+  if (meta.planSourceHash != hash)
+    return invalid(fmt::format(
+        "{}: was written for plan '{}' with source hash {}, but {} has "
+        "source hash {}; resume with the plan it was trained with",
+        where, meta.planModel, meta.planSourceHash, plan->name(), hash));
+  nlohmann::json was = nlohmann::json::parse(meta.dataset, nullptr, false);
+  nlohmann::json now = nlohmann::json::parse(datasetJson(*dataset));
+  for (const char *key : {"users", "items", "interactions"})
+    if (was.is_object() && was.contains(key) && was[key] != now[key])
+      return invalid(fmt::format(
+          "{}: was trained on a dataset with {} {}, but {} has {}; resume "
+          "with the same data",
+          where, was[key].dump(), key, dataset->directory(), now[key].dump()));
+  if (options.seed && *options.seed != meta.seed)
+    return invalid(fmt::format("{}: was trained with --seed {}, not {}; a "
+                               "resumed run keeps its seed",
+                               where, meta.seed, *options.seed));
+  if (options.batch && *options.batch != meta.hyperparams.batch)
+    return invalid(fmt::format("{}: was trained with --batch {}, not {}; a "
+                               "resumed run keeps its batch size",
+                               where, meta.hyperparams.batch, *options.batch));
+  nlohmann::json run = nlohmann::json::parse(meta.run, nullptr, false);
+  if (run.is_object() && run.contains("threads") &&
+      run["threads"] != nlohmann::json(options.threads))
+    spdlog::warn("{}: was trained with --threads {}, this run uses {}: "
+                 "losses may differ in the last bits",
+                 where, run["threads"].dump(), options.threads);
+  seed = meta.seed;
+  hyper = meta.hyperparams;
+  startStep = meta.step;
+  wallOffset = meta.wallS;
+  examplesBefore = meta.examples;
+  resumedFrom = meta.step;
+  resumeMeta = meta;
+  return Status::ok();
+}
+
+Status Trainer::State::restore() {
+  const CheckpointMeta &meta = *resumeMeta;
+  std::string where = ckpt->metaPath(meta.step);
+  nlohmann::json position =
+      nlohmann::json::parse(meta.dataPosition, nullptr, false);
+  data::Position at;
+  try {
+    at.epoch = position.at("epoch").get<uint64_t>();
+    at.nextRow = position.at("next_row").get<uint64_t>();
+  } catch (const std::exception &e) {
+    return Status::error(
+        Status::Code::Corrupt,
+        fmt::format("{}: data_position is unreadable: {}", where, e.what()));
+  }
+  if (Status s = batcher->seek(at); !s)
+    return s.withContext(where);
+  runtime::CheckpointLoadReport report;
+  if (Status s = ckpt->load(meta, *params, &report); !s)
+    return s;
+  if (!report.stateReset.empty())
+    return invalid(fmt::format("{}: holds no optimizer state ({} missing); "
+                               "it cannot be resumed bit-identically",
+                               where, report.stateReset.front()));
+  return Status::ok();
+}
+
+void Trainer::State::bindFeeds(std::vector<NamedTensorView> &feeds,
+                               bool optimizer) {
+  feeds.clear();
+  const plan::Entry &entry = optimizer ? train->entry() : accumulate->entry();
+  for (const plan::Binding *b : *entry.inputs()) {
+    NamedTensorView feed;
+    feed.name = b->name()->str();
+    if (feed.name == "optimizer.step")
+      feed.view = stepTensor.view();
+    else if (feed.name == "optimizer.hparams")
+      feed.view = hparamsTensor.view();
+    feeds.push_back(std::move(feed));
+  }
+}
+
+void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
+  int64_t rows = batch.rows, L = inputs.maxLen;
+  for (NamedTensorView &feed : feeds) {
+    if (feed.name == "seq")
+      feed.view = TensorView{DType::i64, {rows, L}, batch.seq.data()};
+    else if (feed.name == "pos")
+      feed.view = TensorView{DType::i64, {rows, L}, batch.pos.data()};
+    else if (feed.name == "neg")
+      feed.view = inputs.negatives == 1 && batch.negatives == 1
+                      ? TensorView{DType::i64, {rows, L}, batch.neg.data()}
+                      : TensorView{DType::i64,
+                                   {rows, L, inputs.negatives},
+                                   batch.neg.data()};
+  }
+}
+
+CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
+                                              int64_t examples) const {
+  CheckpointMeta meta;
+  meta.step = step;
+  data::Position at = batcher->position();
+  meta.epoch = int64_t(at.epoch) + 1;
+  meta.examples = examples;
+  meta.seed = seed;
+  meta.wallS = wallS;
+  meta.planModel = plan->plan().model() ? plan->plan().model()->str() : "";
+  meta.planSourceHash =
+      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
+  meta.hyperparams = hyper;
+  meta.dataPosition =
+      nlohmann::json{{"epoch", at.epoch}, {"next_row", at.nextRow}}.dump();
+  meta.dataset = datasetJson(*dataset);
+  meta.run = nlohmann::json{{"threads", options.threads},
+                            {"total_steps", totalSteps},
+                            {"entry", trainEntry}}
+                 .dump();
+  return meta;
+}
+
+Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
+                                double wallS, ProgressLine *progress,
+                                std::optional<EvalResult> &out) {
+  StatusOr<EvalResult> result = evaluator->evaluate(split);
+  if (!result)
+    return result.status();
+  out = *result;
+  const RankingMetrics &m = result->metrics;
+  std::string line = fmt::format(
+      "step {}: {} HR@{} {:.4f}  NDCG@{} {:.4f}  ({} ranking, {} users, "
+      "{:.1f} s)",
+      step, data::splitName(split), m.k(), m.hitRate(), m.k(), m.ndcg(),
+      protocolName(result->protocol), m.users(), result->seconds);
+  if (progress)
+    progress->message(line);
+  if (metrics) {
+    EvalRecord record;
+    record.split = data::splitName(split);
+    record.step = step;
+    record.epoch = epoch;
+    record.protocol = protocolName(result->protocol);
+    record.k = m.k();
+    record.hitRate = m.hitRate();
+    record.ndcg = m.ndcg();
+    record.users = m.users();
+    record.wallS = wallS;
+    if (Status s = metrics->write(record); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+StatusOr<TrainSummary> Trainer::run() {
+  State &s = *state_;
+  TrainSummary summary;
+  summary.firstStep = s.startStep + 1;
+  summary.lastStep = s.startStep;
+  summary.resumedFrom = s.resumedFrom;
+  int64_t k = s.hyper.accumulate;
+  bool terminal = s.options.terminal.value_or(::isatty(STDERR_FILENO) == 1);
+  int64_t logEvery = s.options.logEvery > 0
+                         ? s.options.logEvery
+                         : std::max<int64_t>(1, (s.totalSteps + 19) / 20);
+  std::unique_ptr<ProgressLine> progress;
+  if (!s.options.quiet)
+    progress = std::make_unique<ProgressLine>(stderr, terminal, s.totalSteps,
+                                              logEvery);
+  if (s.startStep >= s.totalSteps && progress)
+    progress->message(fmt::format("step {}: the run of {} updates is already "
+                                  "complete",
+                                  s.startStep, s.totalSteps));
+  Clock::time_point start = Clock::now();
+  auto wall = [&] {
+    return s.wallOffset +
+           std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  int64_t examples = s.examplesBefore;
+  double smoothedRate = 0;
+  int64_t epoch = int64_t(s.batcher->position().epoch) + 1;
+  int64_t lastValidStep = -1;
+
+  for (int64_t step = s.startStep + 1; step <= s.totalSteps; ++step) {
+    Clock::time_point stepStart = Clock::now();
+    int64_t stepExamples = 0;
+    double lossSum = 0, gradNorm = 0;
+    for (int64_t micro = 0; micro < k; ++micro) {
+      if (!s.batcher->next(s.batch) && !s.batcher->next(s.batch))
+        return Status::error(Status::Code::Internal,
+                             "the train split yields no batch");
+      epoch = int64_t(s.batch.position.epoch) + 1;
+      bool last = micro == k - 1;
+      Executor &executor = last ? *s.train : *s.accumulate;
+      std::vector<NamedTensorView> &feeds =
+          last ? s.trainFeeds : s.accumulateFeeds;
+      s.updateFeeds(feeds);
+      if (last) {
+        s.stepTensor.as<int64_t>()[0] = step;
+        std::array<float, 8> h = s.hyper.vector(step);
+        std::copy(h.begin(), h.end(), s.hparamsTensor.as<float>());
+      }
+      executor.setStep(uint64_t((step - 1) * k + micro));
+      StatusOr<std::vector<NamedTensor>> outputs = executor.run(feeds);
+      if (!outputs)
+        return outputs.status().withContext(fmt::format("step {}", step));
+      const std::string &entryName = last ? s.trainEntry : s.accumulateEntry;
+      std::string where =
+          k > 1 ? fmt::format("in micro-batch {} of {}", micro + 1, k) : "";
+      double loss = scalarOf(
+          (*outputs)[size_t(last ? s.trainLoss : s.accumulateLoss)].tensor);
+      lossSum += loss;
+      stepExamples += s.batch.rows;
+      Status bad;
+      if (!std::isfinite(loss))
+        bad = nonFiniteError(step, entryName, "loss", loss, where);
+      if (last) {
+        gradNorm = scalarOf((*outputs)[size_t(s.trainNorm)].tensor);
+        if (bad.isOk() && !std::isfinite(gradNorm))
+          bad = nonFiniteError(step, entryName, "grad_norm", gradNorm, where);
+      }
+      if (!bad.isOk()) {
+        if (s.metrics) {
+          StepRecord record{step,
+                            epoch,
+                            lossSum / double(micro + 1),
+                            s.hyper.schedule.at(step),
+                            gradNorm,
+                            0,
+                            wall()};
+          (void)s.metrics->write(record);
+        }
+        if (progress)
+          progress->finish();
+        return bad;
+      }
+    }
+    examples += stepExamples;
+    double seconds =
+        std::chrono::duration<double>(Clock::now() - stepStart).count();
+    double rate = seconds > 0 ? double(stepExamples) / seconds : 0;
+    smoothedRate = smoothedRate == 0 ? rate : 0.9 * smoothedRate + 0.1 * rate;
+    double loss = lossSum / double(k);
+    double lr = double(s.hyper.vector(step)[0]);
+    summary.lastStep = step;
+    summary.lastLoss = loss;
+    if (s.metrics) {
+      StepRecord record{step, epoch, loss, lr, gradNorm, rate, wall()};
+      if (Status st = s.metrics->write(record); !st)
+        return st;
+    }
+    if (progress)
+      progress->update(step, epoch, loss, lr, smoothedRate);
+    if (s.evaluator && s.options.evalEvery > 0 &&
+        step % s.options.evalEvery == 0) {
+      if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
+                                 progress.get(), summary.valid);
+          !st)
+        return st;
+      lastValidStep = step;
+    }
+    if (s.ckpt && (step % s.ckptEvery == 0 || step == s.totalSteps)) {
+      if (Status st =
+              s.ckpt->save(*s.params, s.checkpointMeta(step, wall(), examples),
+                           s.options.keep);
+          !st)
+        return st;
+    }
+  }
+  if (progress)
+    progress->finish();
+  summary.examples = examples - s.examplesBefore;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  if (s.evaluator && s.options.finalEval) {
+    int64_t step = std::max(summary.lastStep, s.startStep);
+    if (lastValidStep != step)
+      if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
+                                 nullptr, summary.valid);
+          !st)
+        return st;
+    if (Status st = s.evaluate(data::Split::Test, step, epoch, wall(), nullptr,
+                               summary.test);
+        !st)
+      return st;
+  }
+  return summary;
+}
+
+} // namespace onerec::driver

@@ -1,0 +1,227 @@
+//===- TrainCommand.cpp - onerec-run train --------------------------------===//
+//
+// `train` runs a plan's TrainStep entry over a dataset (driver/Trainer.h):
+// next-item batches from `onerec-data` datasets, the LR schedule, periodic
+// evaluation, atomic checkpoints and bit-identical resume, metrics.jsonl.
+// Progress goes to stderr, the summary and the final metrics to stdout.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include "onerec/Data/Dataset.h"
+#include "onerec/Driver/Trainer.h"
+#include "onerec/Runtime/PlanFile.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+using namespace onerec::runtime;
+using namespace onerec::driver;
+
+namespace onerec::run {
+
+namespace {
+
+constexpr std::string_view kTrainUsage =
+    "train PLAN --data DIR [--epochs N | --steps N] [--batch N]\n"
+    "                 [--ckpt-dir DIR] [--ckpt-every N] [--keep N] [--resume]\n"
+    "                 [--seed S] [--metrics metrics.jsonl] [--lr X]\n"
+    "                 [--weight-decay X] [--grad-clip X]\n"
+    "                 [--schedule constant|warmup|cosine] [--warmup N]\n"
+    "                 [--eval-every N] [--eval-k K] [--eval-protocol "
+    "full|sampled]\n"
+    "                 [--no-eval] [--threads N] [--weights INIT.safetensors]\n"
+    "                 [--entry NAME] [--log-every N] [--quiet]";
+
+template <typename T> std::optional<T> parseNumber(std::string_view text) {
+  T value{};
+  auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size())
+    return std::nullopt;
+  return value;
+}
+
+std::optional<double> parseReal(const std::string &text) {
+  char *end = nullptr;
+  double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(value))
+    return std::nullopt;
+  return value;
+}
+
+/// Parses option `name` into `out` with `parse`; false (after printing the
+/// usage error into `status`) when the value is malformed.
+template <typename T, typename Parse>
+bool parseOption(CommandLine &cl, std::string_view name, std::optional<T> &out,
+                 Parse parse, const char *expected, int &status) {
+  std::optional<std::string> text = cl.option(name);
+  if (!text)
+    return true;
+  out = parse(*text);
+  if (!out) {
+    status = usageError(fmt::format("{} '{}' is not {}", name, *text, expected),
+                        kTrainUsage);
+    return false;
+  }
+  return true;
+}
+
+std::optional<int64_t> positive(const std::string &text) {
+  std::optional<int64_t> n = parseNumber<int64_t>(text);
+  return n && *n > 0 ? n : std::nullopt;
+}
+std::optional<int64_t> nonNegative(const std::string &text) {
+  std::optional<int64_t> n = parseNumber<int64_t>(text);
+  return n && *n >= 0 ? n : std::nullopt;
+}
+std::optional<double> nonNegativeReal(const std::string &text) {
+  std::optional<double> x = parseReal(text);
+  return x && *x >= 0 ? x : std::nullopt;
+}
+
+} // namespace
+
+Status checkDataDir(const std::string &dir) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error))
+    return Status::error(
+        Status::Code::NotFound,
+        fmt::format("--data {}: no such dataset directory (make one with "
+                    "onerec-data import or onerec-data synth)",
+                    dir));
+  return Status::ok();
+}
+
+int runTrain(const Args &args) {
+  CommandLine cl(args, kTrainUsage);
+  TrainOptions options;
+  std::optional<std::string> data = cl.option("--data");
+  options.ckptDir = cl.option("--ckpt-dir").value_or("");
+  options.metricsPath = cl.option("--metrics").value_or("");
+  options.initWeights = cl.option("--weights");
+  options.entry = cl.option("--entry").value_or("");
+  options.resume = cl.flag("--resume");
+  options.quiet = cl.flag("--quiet");
+  bool noEval = cl.flag("--no-eval");
+  int status = 0;
+  std::optional<int64_t> ckptEvery, keep, evalEvery, evalK, threads, logEvery;
+  std::optional<uint64_t> seed;
+  std::optional<std::string> schedule = cl.option("--schedule");
+  std::optional<std::string> protocol = cl.option("--eval-protocol");
+  if (!parseOption(cl, "--epochs", options.epochs, positive, "a positive count",
+                   status) ||
+      !parseOption(cl, "--steps", options.steps, positive, "a positive count",
+                   status) ||
+      !parseOption(cl, "--batch", options.batch, positive, "a positive count",
+                   status) ||
+      !parseOption(cl, "--ckpt-every", ckptEvery, positive, "a positive count",
+                   status) ||
+      !parseOption(cl, "--keep", keep, nonNegative,
+                   "a count (0 keeps every checkpoint)", status) ||
+      !parseOption(cl, "--seed", seed, parseNumber<uint64_t>,
+                   "an unsigned integer", status) ||
+      !parseOption(cl, "--lr", options.lr, nonNegativeReal,
+                   "a non-negative number", status) ||
+      !parseOption(cl, "--weight-decay", options.weightDecay, nonNegativeReal,
+                   "a non-negative number", status) ||
+      !parseOption(cl, "--grad-clip", options.gradClip, nonNegativeReal,
+                   "a non-negative number (0 = off)", status) ||
+      !parseOption(cl, "--warmup", options.warmup, nonNegative,
+                   "a count of updates", status) ||
+      !parseOption(cl, "--eval-every", evalEvery, nonNegative,
+                   "a count of updates (0 = at the end only)", status) ||
+      !parseOption(cl, "--eval-k", evalK, positive, "a positive count",
+                   status) ||
+      !parseOption(cl, "--threads", threads, positive, "a thread count",
+                   status) ||
+      !parseOption(cl, "--log-every", logEvery, positive, "a positive count",
+                   status))
+    return status;
+  if (std::optional<int> usage = cl.finish(1))
+    return *usage;
+  if (!data)
+    return usageError("train needs --data DIR (a dataset from onerec-data)",
+                      kTrainUsage);
+  if (options.epochs && options.steps)
+    return usageError("give --epochs or --steps, not both", kTrainUsage);
+  if (schedule) {
+    options.schedule = parseSchedule(*schedule);
+    if (!options.schedule)
+      return usageError(
+          fmt::format("--schedule '{}': expected constant, warmup or cosine",
+                      *schedule),
+          kTrainUsage);
+  }
+  if (protocol) {
+    std::optional<Protocol> p = parseProtocol(*protocol);
+    if (!p)
+      return usageError(
+          fmt::format("--eval-protocol '{}': expected full or sampled",
+                      *protocol),
+          kTrainUsage);
+    options.evalProtocol = *p;
+  }
+  if (options.resume && options.ckptDir.empty())
+    return usageError("--resume needs --ckpt-dir DIR", kTrainUsage);
+  if (threads && *threads > 4096)
+    return usageError("--threads is at most 4096", kTrainUsage);
+  if (evalK && *evalK > 1000000)
+    return usageError("--eval-k is at most 1000000", kTrainUsage);
+  options.seed = seed;
+  options.ckptEvery = ckptEvery.value_or(0);
+  options.keep = int(std::min<int64_t>(keep.value_or(3), 1 << 30));
+  options.evalEvery = evalEvery.value_or(0);
+  options.evalK = int(evalK.value_or(10));
+  options.threads = unsigned(threads.value_or(0));
+  options.logEvery = logEvery.value_or(0);
+  options.finalEval = !noEval;
+  if (noEval && options.evalEvery > 0)
+    return usageError("--no-eval and --eval-every exclude each other",
+                      kTrainUsage);
+
+  StatusOr<std::unique_ptr<PlanFile>> plan =
+      PlanFile::open(cl.positionals()[0]);
+  if (!plan)
+    return reportError(plan.status());
+  if (Status s = checkDataDir(*data); !s)
+    return reportError(s);
+  StatusOr<std::unique_ptr<data::Dataset>> dataset = data::Dataset::open(*data);
+  if (!dataset)
+    return reportError(dataset.status());
+  StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::create(**plan, **dataset, options);
+  if (!trainer)
+    return reportError(trainer.status());
+  StatusOr<TrainSummary> summary = (*trainer)->run();
+  if (!summary)
+    return reportError(summary.status());
+
+  const TrainSummary &s = *summary;
+  int64_t steps = s.lastStep - s.firstStep + 1;
+  if (steps > 0)
+    fmt::print(
+        "trained updates {}..{} of {}{} in {:.1f} s ({:.2f} updates/s, "
+        "{:.0f} examples/s); last loss {:.6f}\n",
+        s.firstStep, s.lastStep, (*trainer)->totalSteps(),
+        s.resumedFrom ? fmt::format(" (resumed from step {})", *s.resumedFrom)
+                      : std::string(),
+        s.seconds, s.seconds > 0 ? double(steps) / s.seconds : 0.0,
+        s.seconds > 0 ? double(s.examples) / s.seconds : 0.0, s.lastLoss);
+  for (const std::optional<EvalResult> *r : {&s.valid, &s.test}) {
+    if (!*r)
+      continue;
+    const RankingMetrics &m = (*r)->metrics;
+    fmt::print("{:<5} HR@{} {:.4f}  NDCG@{} {:.4f}  ({} ranking, {} users)\n",
+               data::splitName((*r)->split), m.k(), m.hitRate(), m.k(),
+               m.ndcg(), protocolName((*r)->protocol), m.users());
+  }
+  return 0;
+}
+
+} // namespace onerec::run
