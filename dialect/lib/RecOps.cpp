@@ -133,8 +133,8 @@ LogicalResult GenerateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
 }
 
 ArrayRef<StringRef> TrainOp::getSettingNames() {
-  static constexpr StringRef kSettings[] = {"batch", "grad_clip", "accumulate",
-                                            "seed", "eval_every"};
+  static constexpr StringRef kSettings[] = {
+      "batch", "grad_clip", "accumulate", "seed", "eval_every", "balance_rate"};
   return kSettings;
 }
 
@@ -632,3 +632,154 @@ OpFoldResult SliceOp::fold(FoldAdaptor) {
     return getX();
   return {};
 }
+
+//===----------------------------------------------------------------------===//
+// Training ops
+//===----------------------------------------------------------------------===//
+
+/// A gradient has the type of what it is the gradient of.
+static LogicalResult verifyGradType(Operation *op, Value grad, Value of,
+                                    StringRef name) {
+  if (grad.getType() != of.getType())
+    return op->emitOpError() << name << " has type "
+                             << formatTensorType(grad.getType())
+                             << ", expected " << formatTensorType(of.getType());
+  return success();
+}
+
+static bool isScalar(Value value) {
+  return cast<RecTensorType>(value.getType()).getRank() == 0;
+}
+
+LogicalResult LayerNormGradOp::verify() {
+  if (failed(verifyGradType(*this, getDy(), getX(), "dy")) ||
+      failed(verifyGradType(*this, getDx(), getX(), "dx")) ||
+      failed(verifyGradType(*this, getDgain(), getGain(), "dgain")))
+    return failure();
+  return verifyGradType(*this, getDbias(), getGain(), "dbias");
+}
+
+LogicalResult RmsNormGradOp::verify() {
+  if (failed(verifyGradType(*this, getDy(), getX(), "dy")) ||
+      failed(verifyGradType(*this, getDx(), getX(), "dx")))
+    return failure();
+  return verifyGradType(*this, getDgain(), getGain(), "dgain");
+}
+
+LogicalResult AttentionGradOp::verify() {
+  if (failed(verifyGradType(*this, getDq(), getQ(), "dq")) ||
+      failed(verifyGradType(*this, getDk(), getK(), "dk")) ||
+      failed(verifyGradType(*this, getDv(), getV(), "dv")))
+    return failure();
+  if (static_cast<bool>(getBias()) != static_cast<bool>(getDbias()))
+    return emitOpError("dbias exists exactly when bias does");
+  if (getBias())
+    return verifyGradType(*this, getDbias(), getBias(), "dbias");
+  return success();
+}
+
+LogicalResult EmbeddingGradOp::verify() {
+  auto table = cast<RecTensorType>(getDtable().getType());
+  auto dy = cast<RecTensorType>(getDy().getType());
+  if (table.getRank() != 2 || !table.hasStaticShape())
+    return emitOpError("the table gradient is a static [rows, d] tensor, got ")
+           << formatTensorType(table);
+  if (dy.getRank() == 0 || dy.getDim(dy.getRank() - 1).isSymbolic())
+    return emitOpError("dy needs a static last dimension, got ")
+           << formatTensorType(dy);
+  return success();
+}
+
+LogicalResult CrossEntropyGradOp::verify() {
+  return verifyGradType(*this, getDlogits(), getLogits(), "dlogits");
+}
+
+LogicalResult BceWithLogitsGradOp::verify() {
+  return verifyGradType(*this, getDlogits(), getLogits(), "dlogits");
+}
+
+LogicalResult SampledSoftmaxGradOp::verify() {
+  if (failed(verifyGradType(*this, getDh(), getH(), "dh")))
+    return failure();
+  return verifyGradType(*this, getDtable(), getTable(), "dtable");
+}
+
+LogicalResult MoeGradOp::verify() {
+  if (failed(verifyGradType(*this, getDx(), getX(), "dx")) ||
+      failed(verifyGradType(*this, getDgate(), getGate(), "dgate")) ||
+      failed(verifyGradType(*this, getDup(), getUp(), "dup")) ||
+      failed(verifyGradType(*this, getDdown(), getDown(), "ddown")))
+    return failure();
+  if (static_cast<bool>(getGateProj()) != static_cast<bool>(getDgateProj()))
+    return emitOpError("dgate_proj exists exactly when gate_proj does");
+  if (getGateProj())
+    return verifyGradType(*this, getDgateProj(), getGateProj(), "dgate_proj");
+  return success();
+}
+
+LogicalResult WeightGradOp::verify() {
+  auto x = cast<RecTensorType>(getX().getType());
+  auto y = cast<RecTensorType>(getY().getType());
+  auto result = cast<RecTensorType>(getResult().getType());
+  if (x.getRank() < 2 || x.getRank() != y.getRank() || result.getRank() != 2)
+    return emitOpError("takes x [..., k] and y [..., n] of the same rank (at "
+                       "least 2) to [k, n]");
+  for (int64_t i = 0; i + 1 < x.getRank(); ++i)
+    if (x.getDim(i) != y.getDim(i))
+      return emitOpError("x and y differ in leading dimension ") << i;
+  if (result.getDim(0) != x.getDim(x.getRank() - 1) ||
+      result.getDim(1) != y.getDim(y.getRank() - 1))
+    return emitOpError("result ")
+           << formatTensorType(result) << " is not [k, n] of x "
+           << formatTensorType(x) << " and y " << formatTensorType(y);
+  return success();
+}
+
+LogicalResult GlobalNormOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one tensor");
+  if (!isScalar(getResult()))
+    return emitOpError("result is a scalar");
+  return success();
+}
+
+/// The operands an optimizer update shares: a step count and the
+/// hyperparameter vector, then the clipping norm.
+static LogicalResult verifyOptimizerOperands(Operation *op, Value step,
+                                             Value hparams, Value norm) {
+  if (step && !isScalar(step))
+    return op->emitOpError("step is a scalar");
+  auto hp = cast<RecTensorType>(hparams.getType());
+  if (hp.getRank() != 1 || hp.getDim(0) != Dim::fixed(8))
+    return op->emitOpError("hparams is f32[8], got ") << formatTensorType(hp);
+  if (norm && !isScalar(norm))
+    return op->emitOpError("norm is a scalar");
+  return success();
+}
+
+LogicalResult AdamWUpdateOp::verify() {
+  if (failed(verifyGradType(*this, getGrad(), getParam(), "grad")) ||
+      failed(verifyGradType(*this, getM(), getParam(), "m")) ||
+      failed(verifyGradType(*this, getV(), getParam(), "v")))
+    return failure();
+  return verifyOptimizerOperands(*this, getStep(), getHparams(), getNorm());
+}
+
+LogicalResult SgdUpdateOp::verify() {
+  if (failed(verifyGradType(*this, getGrad(), getParam(), "grad")) ||
+      failed(verifyGradType(*this, getMomentum(), getParam(), "momentum")))
+    return failure();
+  return verifyOptimizerOperands(*this, getStep(), getHparams(), getNorm());
+}
+
+LogicalResult MoeBiasUpdateOp::verify() {
+  if (failed(verifyGradType(*this, getLoad(), getBias(), "load")))
+    return failure();
+  return verifyOptimizerOperands(*this, Value(), getHparams(), Value());
+}
+
+LogicalResult AssignAddOp::verify() {
+  return verifyGradType(*this, getX(), getTarget(), "x");
+}
+
+LogicalResult FillOp::verify() { return success(); }

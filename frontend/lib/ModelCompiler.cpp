@@ -562,7 +562,7 @@ rec::ParamOp ModelCompiler::declareParam(llvm::SMLoc at, llvm::StringRef name,
   OpBuilder::InsertionGuard guard(builder());
   setInsertionPointToDeclarations();
   auto op = builder().create<rec::ParamOp>(loc(at), name, type, init, buffer,
-                                           noDecay);
+                                           noDecay, /*state_of=*/nullptr);
   lastDeclaration = op;
   params[name] = op;
   return op;

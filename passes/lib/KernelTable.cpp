@@ -25,6 +25,8 @@ std::string opcodeNameFor(StringRef mnemonic) {
     return "TopK";
   if (mnemonic == "argmax")
     return "ArgMax";
+  if (mnemonic == "adamw_update")
+    return "AdamWUpdate";
   std::string name;
   bool upper = true;
   for (char c : mnemonic) {
@@ -111,6 +113,23 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
       .Case<rec::CrossEntropyOp, rec::BceWithLogitsOp>([](auto l) {
         return SmallVector<Value>{l.getLogits(), l.getLabels(), l.getMask()};
       })
+      .Case<rec::AttentionGradOp>([](rec::AttentionGradOp a) {
+        return SmallVector<Value>{a.getQ(),    a.getK(),    a.getV(),
+                                  a.getMask(), a.getBias(), a.getDy()};
+      })
+      .Case<rec::MoeGradOp>([](rec::MoeGradOp m) {
+        return SmallVector<Value>{m.getX(),        m.getGate(), m.getGateBias(),
+                                  m.getUp(),       m.getGateProj(),
+                                  m.getDown(),     m.getDy()};
+      })
+      .Case<rec::CrossEntropyGradOp, rec::BceWithLogitsGradOp>([](auto l) {
+        return SmallVector<Value>{l.getLogits(), l.getLabels(), l.getMask(),
+                                  l.getDloss()};
+      })
+      .Case<rec::SampledSoftmaxGradOp>([](rec::SampledSoftmaxGradOp s) {
+        return SmallVector<Value>{s.getH(),   s.getTable(), s.getPos(),
+                                  s.getNeg(), s.getMask(),  s.getDloss()};
+      })
       .Case<rec::SampledSoftmaxOp>([](rec::SampledSoftmaxOp s) {
         return SmallVector<Value>{s.getH(), s.getTable(), s.getPos(),
                                   s.getNeg(), s.getMask()};
@@ -123,6 +142,15 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
         return SmallVector<Value>(o->getOperands().begin(),
                                   o->getOperands().end());
       });
+}
+
+SmallVector<Value> onerec::kernelResults(Operation *op) {
+  if (auto m = dyn_cast<rec::MoeGradOp>(op))
+    return {m.getDx(), m.getDgate(), m.getDup(), m.getDgateProj(),
+            m.getDdown()};
+  if (auto a = dyn_cast<rec::AttentionGradOp>(op))
+    return {a.getDq(), a.getDk(), a.getDv(), a.getDbias()};
+  return SmallVector<Value>(op->getResults().begin(), op->getResults().end());
 }
 
 bool onerec::mayComputeInPlace(Operation *op) {
@@ -180,11 +208,11 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
         set("transpose_a", int64_t(m.getTransposeA()));
         set("transpose_b", int64_t(m.getTransposeB()));
       })
-      .Case<rec::AttentionOp>([&](auto a) {
+      .Case<rec::AttentionOp, rec::AttentionGradOp>([&](auto a) {
         set("causal", int64_t(a.getCausal()));
         set("score_norm", static_cast<int64_t>(a.getScoreNorm()));
       })
-      .Case<rec::EmbeddingOp>([&](rec::EmbeddingOp e) {
+      .Case<rec::EmbeddingOp, rec::EmbeddingGradOp>([&](auto e) {
         int64_t codebook = 0;
         if (auto sid =
                 dyn_cast<rec::SidType>(tensorType(e.getIds()).getElementType()))
@@ -192,6 +220,12 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
         set("codebook", codebook);
         set("combine", static_cast<int64_t>(e.getCombine()));
       })
+      .Case<rec::AdamWUpdateOp>([&](rec::AdamWUpdateOp u) {
+        set("decay", int64_t(u.getDecay()));
+        set("decoupled", int64_t(u.getDecoupled()));
+      })
+      .Case<rec::SgdUpdateOp>(
+          [&](rec::SgdUpdateOp u) { set("decay", int64_t(u.getDecay())); })
       .Case<rec::IotaOp>([&](rec::IotaOp i) {
         set("axis", normalizeAxis(i.getAxisAttr().getInt(),
                                   tensorType(i.getResult()).getRank()));
@@ -275,8 +309,49 @@ double onerec::estimateFlops(Operation *op,
             2.0 * d * h * (m.getGateProj() ? 2 : 1) + 2.0 * h * d;
         return tokens * (2.0 * d * e + m.getTopK() * perExpert);
       })
+      .Case<rec::WeightGradOp>([&](rec::WeightGradOp w) {
+        return 2.0 * elems(w.getX()) * lastDim(w.getY());
+      })
+      .Case<rec::AttentionGradOp>([&](rec::AttentionGradOp a) {
+        // Recomputed scores and probabilities, then dV, dP, dQ and dK.
+        RecTensorType k = tensorType(a.getK());
+        double lk = dimAtMax(k.getDims().drop_back().back(), maxima);
+        double qk = 2.0 * elems(a.getQ()) * lk;
+        double pv = 2.0 * elems(a.getDy()) * lk;
+        return 3.0 * qk + 2.0 * pv;
+      })
+      .Case<rec::MoeGradOp>([&](rec::MoeGradOp m) {
+        RecTensorType up = tensorType(m.getUp());
+        double d = up.getDim(1).size, h = up.getDim(2).size,
+               e = up.getDim(0).size;
+        double tokens = elems(m.getX()) / d;
+        double perExpert =
+            2.0 * d * h * (m.getGateProj() ? 2 : 1) + 2.0 * h * d;
+        return tokens * (4.0 * d * e + 3.0 * m.getTopK() * perExpert);
+      })
       .Case<rec::RmsNormOp, rec::LayerNormOp>(
           [&](Operation *o) { return 8.0 * elems(o->getResult(0)); })
+      .Case<rec::RmsNormGradOp, rec::LayerNormGradOp>(
+          [&](Operation *o) { return 12.0 * elems(o->getResult(0)); })
+      .Case<rec::CrossEntropyGradOp, rec::BceWithLogitsGradOp>(
+          [&](Operation *o) { return 5.0 * elems(o->getOperand(0)); })
+      .Case<rec::SampledSoftmaxGradOp>([&](rec::SampledSoftmaxGradOp s) {
+        double positions = elems(s.getH()) / lastDim(s.getH());
+        double candidates = 1.0 + lastDim(s.getNeg());
+        return positions * candidates * (4.0 * lastDim(s.getH()) + 5.0);
+      })
+      .Case<rec::EmbeddingGradOp>(
+          [&](rec::EmbeddingGradOp e) { return elems(e.getDy()); })
+      .Case<rec::GlobalNormOp>([&](rec::GlobalNormOp g) {
+        double n = 0;
+        for (Value v : g.getInputs())
+          n += 2.0 * elems(v);
+        return n;
+      })
+      .Case<rec::AdamWUpdateOp>(
+          [&](rec::AdamWUpdateOp u) { return 12.0 * elems(u.getParam()); })
+      .Case<rec::SgdUpdateOp>(
+          [&](rec::SgdUpdateOp u) { return 5.0 * elems(u.getParam()); })
       .Case<rec::SoftmaxOp, rec::LogSoftmaxOp>(
           [&](Operation *o) { return 5.0 * elems(o->getResult(0)); })
       .Case<rec::CrossEntropyOp, rec::BceWithLogitsOp>(

@@ -67,6 +67,10 @@ int64_t numElementsAtMax(mlir::Type type,
 /// Value where an optional operand (an attention mask, say) is absent.
 llvm::SmallVector<mlir::Value> kernelOperands(mlir::Operation *op);
 
+/// The results of the kernel realizing `op` in plan order, with a null Value
+/// where an optional result (MoeGrad's dgate_proj) is absent.
+llvm::SmallVector<mlir::Value> kernelResults(mlir::Operation *op);
+
 /// True for elementwise kernels whose result may take the bytes of an
 /// operand of the same size that dies at the op.
 bool mayComputeInPlace(mlir::Operation *op);

@@ -25,6 +25,11 @@ void onerec::buildLoweringPipeline(OpPassManager &pm,
   // Cleanup: folds, algebraic identities, shared subexpressions.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Training entries: reverse-mode gradients and optimizer steps, then the
+  // cleanup again over what autodiff wrote (x * 1, shared zeros).
+  pm.addPass(createRecAutodiff());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
   // Realization: a kernel (or a view) per op, then the arena of each entry.
   pm.addPass(createRecSelectKernels());
   pm.addPass(createRecPlanMemory());
@@ -33,8 +38,8 @@ void onerec::buildLoweringPipeline(OpPassManager &pm,
 void onerec::registerPipelines() {
   PassPipelineRegistration<>(
       "onerec-lowering-pipeline",
-      "Lowers frontend IR for plan emission: cleanup, kernel selection, "
-      "memory planning",
+      "Lowers frontend IR for plan emission: cleanup, training entries, "
+      "kernel selection, memory planning",
       [](OpPassManager &pm) { buildLoweringPipeline(pm, LoweringOptions()); });
   PassPipelineRegistration<>(
       "onerec-frontend-pipeline",

@@ -93,6 +93,9 @@ struct ParamInfo {
   std::vector<int64_t> shape;
   uint64_t offset = 0; // in the segment
   uint64_t bytes = 0;
+  /// Optimizer state: not stored, the runtime starts it from its init.
+  bool stored = true;
+  std::string stateOf;
 };
 
 class PlanWriter {
@@ -108,6 +111,7 @@ private:
   LogicalResult build(fb::FlatBufferBuilder &fbb, uint64_t segmentOffset);
   FailureOr<fb::Offset<plan::Entry>> buildEntry(fb::FlatBufferBuilder &fbb,
                                                 func::FuncOp func);
+  fb::Offset<plan::TrainConfig> buildTrainConfig(fb::FlatBufferBuilder &fbb);
   FailureOr<fb::Offset<plan::Tensor>>
   buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
               plan::Storage storage, uint64_t offset, uint32_t index);
@@ -148,14 +152,86 @@ LogicalResult PlanWriter::collectParams() {
       for (rec::Dim d : type.getDims())
         info.shape.push_back(d.size);
       info.bytes = *type.getStaticNumElements() * sizeof(float);
-      info.offset = alignTo(segmentBytes, kSegmentAlignment);
-      segmentBytes = info.offset + info.bytes;
+      if (auto owner = param.getStateOfAttr()) {
+        info.stored = false;
+        info.stateOf = prefix + owner.getValue().str();
+      } else {
+        info.offset = alignTo(segmentBytes, kSegmentAlignment);
+        segmentBytes = info.offset + info.bytes;
+      }
       paramIndex[info.name] = params.size();
       params.push_back(std::move(info));
     }
     return success();
   };
   return visit(module, "");
+}
+
+/// A number from a hyperparameter dictionary or a settings attribute.
+std::optional<double> numberOf(Attribute attr) {
+  if (auto f = dyn_cast_or_null<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  if (auto i = dyn_cast_or_null<IntegerAttr>(attr))
+    return static_cast<double>(i.getValue().getSExtValue());
+  if (auto b = dyn_cast_or_null<BoolAttr>(attr))
+    return b.getValue() ? 1.0 : 0.0;
+  return std::nullopt;
+}
+
+fb::Offset<plan::TrainConfig>
+PlanWriter::buildTrainConfig(fb::FlatBufferBuilder &fbb) {
+  auto trains = module.getOps<rec::TrainOp>();
+  if (trains.empty())
+    return 0;
+  rec::TrainOp train = *trains.begin();
+  auto setting = [&](Operation *op, StringRef name, double fallback) {
+    return numberOf(op->getAttr(name)).value_or(fallback);
+  };
+  auto asInt = [](double v) { return static_cast<int64_t>(v); };
+  plan::OptimizerKind optimizer = plan::OptimizerKind::AdamW;
+  double lr = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0,
+         momentum = 0, minLr = 0;
+  bool nesterov = false;
+  plan::ScheduleKind schedule = plan::ScheduleKind::Constant;
+  int64_t warmup = 0, total = 0;
+  std::vector<fb::Offset<plan::Stage>> stages;
+  bool first = true;
+  for (Operation &op : train.getBody().front()) {
+    if (auto opt = dyn_cast<rec::OptimizerOp>(op)) {
+      DictionaryAttr p = opt.getParams();
+      auto get = [&](StringRef name, double fallback) {
+        return numberOf(p.get(name)).value_or(fallback);
+      };
+      optimizer = static_cast<plan::OptimizerKind>(opt.getKind());
+      lr = get("lr", 0.0);
+      beta1 = get("beta1", 0.9);
+      beta2 = get("beta2", 0.999);
+      eps = get("eps", 1e-8);
+      weightDecay = get("weight_decay", 0.0);
+      momentum = get("momentum", 0.0);
+      nesterov = get("nesterov", 0.0) != 0.0;
+    } else if (auto s = dyn_cast<rec::ScheduleOp>(op)) {
+      DictionaryAttr p = s.getParams();
+      schedule = static_cast<plan::ScheduleKind>(s.getKind());
+      warmup = asInt(numberOf(p.get("warmup")).value_or(0.0));
+      total = asInt(numberOf(p.get("total")).value_or(0.0));
+      minLr = numberOf(p.get("min_lr")).value_or(0.0);
+    } else if (auto stage = dyn_cast<rec::StageOp>(op)) {
+      // The stage's training step, as rec-autodiff named it.
+      std::string step =
+          first ? "train_step" : (stage.getName() + ".train_step").str();
+      bool trains = static_cast<bool>(module.lookupSymbol<func::FuncOp>(step));
+      first &= !trains;
+      stages.push_back(plan::CreateStageDirect(
+          fbb, stage.getName().str().c_str(), trains ? step.c_str() : nullptr,
+          asInt(setting(stage, "epochs", 0)), asInt(setting(stage, "steps", 0))));
+    }
+  }
+  return plan::CreateTrainConfigDirect(
+      fbb, optimizer, lr, beta1, beta2, eps, weightDecay, momentum, nesterov,
+      schedule, warmup, total, minLr, setting(train, "grad_clip", 0.0),
+      asInt(setting(train, "accumulate", 1.0)),
+      asInt(setting(train, "batch", 0.0)), &stages);
 }
 
 FailureOr<fb::Offset<plan::Tensor>>
@@ -243,8 +319,13 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
       else if (kind && kind.getValue() == rec::EntryKind::reward)
         base = "reward";
       for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+        // Training entries name their results (`loss`, `grad.<param>`).
+        auto given = func.getResultAttrOfType<StringAttr>(
+            i, rec::RecDialect::kNameAttrName);
         std::string name =
-            ret.getNumOperands() == 1 ? base : base + std::to_string(i);
+            given                      ? given.str()
+            : ret.getNumOperands() == 1 ? base
+                                        : base + std::to_string(i);
         outputs.push_back(plan::CreateBindingDirect(
             fbb, name.c_str(), placeOf(value).tensor, plan::ArgRole::Argument));
       }
@@ -290,8 +371,9 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
                              : tensorName + "#" + std::to_string(i);
       if (failed(addTensor(result, name, plan::Storage::Arena, offsets[i], 0)))
         return failure();
-      out.push_back(placeOf(result).tensor);
     }
+    for (Value result : kernelResults(&op))
+      out.push_back(result ? placeOf(result).tensor : kAbsentOperand);
     std::vector<fb::Offset<plan::Attr>> attrs;
     for (auto &[name, value] : kernelAttrs(&op)) {
       fb::Offset<void> v;
@@ -343,7 +425,10 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
                          init.getB().convertToDouble(), init.getSeed());
     paramTables.push_back(plan::CreateParameterDirect(
         fbb, p.name.c_str(), plan::DType::f32, &p.shape, initTable,
-        p.op.getBuffer(), p.op.getNoDecay(), /*segment=*/0, p.offset));
+        p.op.getBuffer(), p.op.getNoDecay(), /*segment=*/0, p.offset,
+        p.stored ? plan::ParameterRole::Weight
+                 : plan::ParameterRole::OptimizerState,
+        p.stored ? nullptr : p.stateOf.c_str()));
   }
 
   std::vector<fb::Offset<plan::Entry>> entries;
@@ -359,13 +444,14 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
 
   std::vector<fb::Offset<plan::Segment>> segments = {
       plan::CreateSegment(fbb, segmentOffset, segmentBytes)};
+  fb::Offset<plan::TrainConfig> train = buildTrainConfig(fbb);
   auto model = module->getAttrOfType<StringAttr>("rec.model");
   auto seed = module->getAttrOfType<IntegerAttr>("rec.seed");
   auto root = plan::CreatePlanDirect(
       fbb, kPlanFormatMajor, kPlanFormatMinor, plan::Requirement::Cpu,
       options.producer.c_str(), options.sourceHash.c_str(),
       model ? model.str().c_str() : "", seed ? seed.getInt() : 0, &dims,
-      &paramTables, &entries, &segments, kSegmentAlignment);
+      &paramTables, &entries, &segments, kSegmentAlignment, train);
   plan::FinishSizePrefixedPlanBuffer(fbb, root);
   return success();
 }
@@ -398,6 +484,8 @@ LogicalResult PlanWriter::write(llvm::raw_ostream &os) {
   uint64_t written = 0;
   std::vector<float> values;
   for (const ParamInfo &p : params) {
+    if (!p.stored)
+      continue;
     os.write_zeros(p.offset - written);
     values.resize(p.bytes / sizeof(float));
     initializeParameter(p.op.getInit(), p.shape, values.data(), values.size());

@@ -48,10 +48,14 @@ struct RecSelectKernelsPass
             }
         }
       }
+      // Gradient and training-step entries train: dropout draws masks.
+      auto kind = func->getAttrOfType<rec::EntryKindAttr>("rec.entry");
+      bool training = kind && (kind.getValue() == rec::EntryKind::grad ||
+                               kind.getValue() == rec::EntryKind::train_step);
       for (Operation &op : func.getBody().front()) {
         if (isa<func::ReturnOp>(op))
           continue;
-        KernelChoice choice = chooseKernel(&op, /*training=*/false);
+        KernelChoice choice = chooseKernel(&op, training);
         switch (choice.kind) {
         case KernelKind::Kernel:
           op.setAttr("rec.kernel", b.getStringAttr(choice.opcode));

@@ -47,6 +47,35 @@ def RecBindDims : Pass<"rec-bind-dims", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecAutodiff : Pass<"rec-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Builds the gradient and training-step entries of each stage";
+  let description = [{
+    For each `minimize` stage of `rec.train` (the first unprefixed, later
+    ones prefixed `<stage>.`): `train_grad` returns the stage objective (the
+    weighted sum of its loss entries, inlined) and `grad.<param>` for every
+    trainable parameter it reaches, by reverse-mode differentiation through
+    each op's DifferentiableOpInterface rule; `train_step` adds the inputs
+    `optimizer.step` and `optimizer.hparams`, computes the global gradient
+    norm and updates every parameter in place (`rec.adamw_update` or
+    `rec.sgd_update`, with optimizer state created as `rec.param ... state_of`),
+    moves auxiliary-loss-free MoE routing biases, and returns `loss` and
+    `grad_norm`; with `accumulate = k > 1`, `train_accumulate` adds the
+    gradients into `<param>.grad_acc` accumulators that `train_step` consumes
+    and clears. Parameters marked `buffer` are not trained. An op on the
+    gradient path without a rule is an error at its location.
+    ```mlir
+    func.func @train_step(%seq: ..., %pos: ..., %neg: ...,
+                          %step: !rec.tensor<[], i64>, %hp: !rec.tensor<[8], f32>)
+        -> (!rec.tensor<[], f32> {rec.name = "loss"}, ...) {
+      ...
+      rec.adamw_update %w, %dw, %m, %v, %step, %hp, %norm {decay, decoupled} : ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def RecSelectKernels : Pass<"rec-select-kernels", "::mlir::ModuleOp"> {
   let summary = "Chooses the runtime kernel that realizes each op of an entry";
   let description = [{

@@ -28,7 +28,7 @@ namespace onerec::runtime {
 
 /// The format version this reader understands.
 constexpr uint16_t kPlanFormatMajor = 1;
-constexpr uint16_t kPlanFormatMinor = 0;
+constexpr uint16_t kPlanFormatMinor = 1;
 
 class PlanFile {
 public:
@@ -54,7 +54,8 @@ public:
     return facts_.entries[index];
   }
 
-  /// The initial values of parameter `index`, inside the mapped file.
+  /// The initial values of parameter `index`, inside the mapped file; null
+  /// for optimizer state (role OptimizerState), which is not stored.
   const std::byte *parameterData(int index) const;
   DType parameterDType(int index) const;
   Shape parameterShape(int index) const;

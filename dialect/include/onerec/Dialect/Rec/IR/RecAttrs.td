@@ -68,7 +68,11 @@ def Rec_Reduction : Rec_I32Enum<"Reduction", "how a loss reduces over elements",
 def Rec_ReductionAttr : Rec_EnumAttr<Rec_Reduction, "reduction">;
 
 def Rec_EntryKind : Rec_I32Enum<"EntryKind", "what an entry function computes", [
-  I32EnumAttrCase<"def", 0>, I32EnumAttrCase<"loss", 1>, I32EnumAttrCase<"reward", 2>]>;
+  I32EnumAttrCase<"def", 0>, I32EnumAttrCase<"loss", 1>, I32EnumAttrCase<"reward", 2>,
+  // Built by rec-autodiff: the objective and its parameter gradients.
+  I32EnumAttrCase<"grad", 3>,
+  // Built by rec-autodiff: forward, backward and the optimizer update.
+  I32EnumAttrCase<"train_step", 4>]>;
 def Rec_EntryKindAttr : Rec_EnumAttr<Rec_EntryKind, "entry">;
 
 def Rec_ArgRole : Rec_I32Enum<"ArgRole", "what feeds an entry argument", [
@@ -79,7 +83,9 @@ def Rec_ArgRole : Rec_I32Enum<"ArgRole", "what feeds an entry argument", [
   // An explicit argument of a `def` (passed by the caller or the driver).
   I32EnumAttrCase<"argument", 2>,
   // The output of the generate section (what rewards score).
-  I32EnumAttrCase<"generated", 3>]>;
+  I32EnumAttrCase<"generated", 3>,
+  // The optimizer's step number and hyperparameters (training entries).
+  I32EnumAttrCase<"control", 4>]>;
 def Rec_ArgRoleAttr : Rec_EnumAttr<Rec_ArgRole, "role">;
 
 def Rec_OptimizerKind : Rec_KeywordEnum<"OptimizerKind", "optimizer", [

@@ -30,4 +30,31 @@ def Rec_ShapeInferenceOpInterface : OpInterface<"ShapeInferenceOpInterface"> {
   }];
 }
 
+def Rec_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
+  let cppNamespace = "::onerec::rec";
+  let description = [{
+    Ops with a reverse-mode gradient rule. `rec-autodiff` walks an objective
+    backwards and asks each op on the path from a parameter to the loss for
+    the gradients of its operands, given the gradients of its results.
+
+    Operands that carry no gradient (ids, masks, integers) get a null value
+    explicitly; so does a result that nothing downstream differentiates (its
+    entry in `resultGrads` is null, and the rule treats it as zero). The
+    gradient of an operand has the operand's type; rules reduce broadcast
+    gradients back to the operand's shape themselves.
+  }];
+  let methods = [
+    InterfaceMethod<[{
+        Builds, at `builder`'s insertion point, the gradients of the operands
+        from `resultGrads` (one per result, null = zero). Appends one value
+        per operand to `operandGrads` (null = no gradient). Emits an error
+        on the op and fails for a combination it cannot differentiate.
+      }],
+      "::mlir::LogicalResult", "buildGradients",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECINTERFACES_TD

@@ -51,7 +51,8 @@ class Rec_InferredOp<string mnemonic, list<Trait> traits = []>
         [DeclareOpInterfaceMethods<Rec_ShapeInferenceOpInterface>])>;
 
 class Rec_UnaryOp<string mnemonic, Type operandType, string fn>
-    : Rec_InferredOp<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : Rec_InferredOp<mnemonic, [Pure, SameOperandsAndResultType,
+                                DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "elementwise " # fn;
   let description = "Applies " # fn # " to every element. The result has the "
                     # "operand's type.";
@@ -69,7 +70,8 @@ class Rec_UnaryOp<string mnemonic, Type operandType, string fn>
 // Elementwise binary op with numpy-style broadcasting (trailing dimensions
 // aligned; equal or 1; a symbolic dimension matches only itself or 1).
 class Rec_BinaryOp<string mnemonic, string fn, list<Trait> traits = []>
-    : Rec_InferredOp<mnemonic, !listconcat(traits, [Pure])> {
+    : Rec_InferredOp<mnemonic, !listconcat(traits, [Pure,
+        DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>])> {
   let summary = "elementwise " # fn # " with broadcasting";
   let description = [{
     Operands broadcast numpy-style: dimensions are aligned from the right and
@@ -91,7 +93,7 @@ class Rec_BinaryOp<string mnemonic, string fn, list<Trait> traits = []>
 }
 
 class Rec_ReduceOp<string mnemonic, string fn>
-    : Rec_InferredOp<mnemonic, [Pure]> {
+    : Rec_InferredOp<mnemonic, [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = fn # " over axes";
   let description = "Reduces `x` by " # fn # [{ over `axes` (negative axes
     count from the end). With `keepdim` the reduced axes stay as size 1.
@@ -134,6 +136,8 @@ def Rec_ParamOp : Rec_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     A weight of the model with its static type and its initializer. `buffer`
     marks state updated outside the gradient (the aux-free MoE routing bias);
     `no_decay` excludes the parameter from weight decay (biases, norm gains).
+    `state_of` marks optimizer state (Adam moments, momentum, gradient
+    accumulators) of another parameter; `rec-autodiff` creates these.
 
     Example:
     ```mlir
@@ -144,10 +148,11 @@ def Rec_ParamOp : Rec_Op<"param", [Symbol, HasParent<"::mlir::ModuleOp">]> {
                        TypeAttrOf<Rec_AnyTensor>:$type,
                        Rec_InitAttr:$init,
                        UnitAttr:$buffer,
-                       UnitAttr:$no_decay);
+                       UnitAttr:$no_decay,
+                       OptionalAttr<FlatSymbolRefAttr>:$state_of);
   let assemblyFormat = [{
     $sym_name `:` $type `init` $init (`buffer` $buffer^)? (`no_decay` $no_decay^)?
-    attr-dict
+    (`state_of` $state_of^)? attr-dict
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -405,7 +410,7 @@ def Rec_CmpOp : Rec_InferredOp<"cmp", [Pure]> {
   }];
 }
 
-def Rec_SelectOp : Rec_InferredOp<"select", [Pure]> {
+def Rec_SelectOp : Rec_InferredOp<"select", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "elementwise choice with broadcasting";
   let description = [{
     `cond ? a : b` elementwise; the three operands broadcast together.
@@ -417,7 +422,7 @@ def Rec_SelectOp : Rec_InferredOp<"select", [Pure]> {
   }];
 }
 
-def Rec_CastOp : Rec_Op<"cast", [Pure]> {
+def Rec_CastOp : Rec_Op<"cast", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "converts the element type";
   let description = [{
     Between floats, from integers and booleans to floats, between integers,
@@ -437,7 +442,7 @@ def Rec_CastOp : Rec_Op<"cast", [Pure]> {
 // Shape and data movement
 //===----------------------------------------------------------------------===//
 
-def Rec_ReshapeOp : Rec_Op<"reshape", [Pure]> {
+def Rec_ReshapeOp : Rec_Op<"reshape", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "the same elements under another shape";
   let description = [{
     The result type is given. Symbolic dimensions must appear in the same order
@@ -453,7 +458,7 @@ def Rec_ReshapeOp : Rec_Op<"reshape", [Pure]> {
   let hasFolder = 1;
 }
 
-def Rec_BroadcastOp : Rec_Op<"broadcast", [Pure]> {
+def Rec_BroadcastOp : Rec_Op<"broadcast", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "expands to a larger shape by broadcasting";
   let description = [{
     The result type is given; the operand must broadcast to it.
@@ -467,7 +472,7 @@ def Rec_BroadcastOp : Rec_Op<"broadcast", [Pure]> {
   let hasFolder = 1;
 }
 
-def Rec_TransposeOp : Rec_InferredOp<"transpose", [Pure]> {
+def Rec_TransposeOp : Rec_InferredOp<"transpose", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "permutes dimensions";
   let description = [{
     Result dimension `i` is operand dimension `permutation[i]`.
@@ -481,7 +486,7 @@ def Rec_TransposeOp : Rec_InferredOp<"transpose", [Pure]> {
   let hasCanonicalizer = 1;
 }
 
-def Rec_ConcatOp : Rec_InferredOp<"concat", [Pure]> {
+def Rec_ConcatOp : Rec_InferredOp<"concat", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "joins tensors along one axis";
   let description = [{
     All operands have the same element type and the same dimensions except
@@ -495,7 +500,7 @@ def Rec_ConcatOp : Rec_InferredOp<"concat", [Pure]> {
   let hasFolder = 1;
 }
 
-def Rec_SliceOp : Rec_InferredOp<"slice", [Pure]> {
+def Rec_SliceOp : Rec_InferredOp<"slice", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "a contiguous range along one static axis";
   let description = [{
     Elements `start <= i < end` along `axis`; negative bounds count from the
@@ -509,7 +514,7 @@ def Rec_SliceOp : Rec_InferredOp<"slice", [Pure]> {
   let hasFolder = 1;
 }
 
-def Rec_GatherOp : Rec_InferredOp<"gather", [Pure]> {
+def Rec_GatherOp : Rec_InferredOp<"gather", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "selects slices along an axis by index";
   let description = [{
     `index_select` semantics: the result's shape is `x`'s with dimension `axis`
@@ -522,7 +527,7 @@ def Rec_GatherOp : Rec_InferredOp<"gather", [Pure]> {
   let assemblyFormat = "$x `,` $indices attr-dict `:` functional-type(operands, $result)";
 }
 
-def Rec_ScatterAddOp : Rec_InferredOp<"scatter_add", [Pure]> {
+def Rec_ScatterAddOp : Rec_InferredOp<"scatter_add", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "adds slices into a tensor at indices along an axis";
   let description = [{
     The inverse of `rec.gather`: `src` has `x`'s shape with dimension `axis`
@@ -535,7 +540,7 @@ def Rec_ScatterAddOp : Rec_InferredOp<"scatter_add", [Pure]> {
   let assemblyFormat = "$x `,` $indices `,` $src attr-dict `:` functional-type(operands, $result)";
 }
 
-def Rec_EmbeddingOp : Rec_InferredOp<"embedding", [Pure]> {
+def Rec_EmbeddingOp : Rec_InferredOp<"embedding", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "embedding-table lookup";
   let description = [{
     For ids `id<V>[...]` and a table `[V, d]`: the rows the ids name,
@@ -595,21 +600,21 @@ def Rec_ReduceMeanOp : Rec_ReduceOp<"reduce_mean", "the mean">;
 def Rec_ReduceMaxOp : Rec_ReduceOp<"reduce_max", "the maximum">;
 def Rec_ReduceMinOp : Rec_ReduceOp<"reduce_min", "the minimum">;
 
-def Rec_SoftmaxOp : Rec_InferredOp<"softmax", [Pure]> {
+def Rec_SoftmaxOp : Rec_InferredOp<"softmax", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "softmax along an axis";
   let arguments = (ins Rec_FloatTensor:$x, I64Attr:$axis);
   let results = (outs Rec_FloatTensor:$result);
   let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
 }
 
-def Rec_LogSoftmaxOp : Rec_InferredOp<"log_softmax", [Pure]> {
+def Rec_LogSoftmaxOp : Rec_InferredOp<"log_softmax", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "log-softmax along an axis";
   let arguments = (ins Rec_FloatTensor:$x, I64Attr:$axis);
   let results = (outs Rec_FloatTensor:$result);
   let assemblyFormat = "$x attr-dict `:` functional-type($x, $result)";
 }
 
-def Rec_RmsNormOp : Rec_InferredOp<"rms_norm", [Pure]> {
+def Rec_RmsNormOp : Rec_InferredOp<"rms_norm", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "root-mean-square normalization of the last axis";
   let description = [{
     `x / sqrt(mean(x^2) + eps) * gain`, with `gain` of the last axis's size.
@@ -619,7 +624,7 @@ def Rec_RmsNormOp : Rec_InferredOp<"rms_norm", [Pure]> {
   let assemblyFormat = "$x `,` $gain attr-dict `:` functional-type(operands, $result)";
 }
 
-def Rec_LayerNormOp : Rec_InferredOp<"layer_norm", [Pure]> {
+def Rec_LayerNormOp : Rec_InferredOp<"layer_norm", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "layer normalization of the last axis";
   let description = [{
     `(x - mean) / sqrt(var + eps) * gain + bias` over the last axis.
@@ -634,7 +639,7 @@ def Rec_LayerNormOp : Rec_InferredOp<"layer_norm", [Pure]> {
 // Contractions and composite kernels
 //===----------------------------------------------------------------------===//
 
-def Rec_MatmulOp : Rec_InferredOp<"matmul", [Pure]> {
+def Rec_MatmulOp : Rec_InferredOp<"matmul", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "batched matrix product with broadcasting";
   let description = [{
     `a [..., m, k] x b [..., k, n] -> [..., m, n]`; the leading (batch)
@@ -649,7 +654,8 @@ def Rec_MatmulOp : Rec_InferredOp<"matmul", [Pure]> {
   let assemblyFormat = "$a `,` $b attr-dict `:` functional-type(operands, $result)";
 }
 
-def Rec_AttentionOp : Rec_InferredOp<"attention", [Pure, AttrSizedOperandSegments]> {
+def Rec_AttentionOp : Rec_InferredOp<"attention", [Pure, AttrSizedOperandSegments,
+    DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "multi-head scaled dot-product attention";
   let description = [{
     Heads are packed in the last axis: `q [..., Lq, H * dk]`,
@@ -678,7 +684,7 @@ def Rec_AttentionOp : Rec_InferredOp<"attention", [Pure, AttrSizedOperandSegment
   }];
 }
 
-def Rec_MoeOp : Rec_InferredOp<"moe", [Pure]> {
+def Rec_MoeOp : Rec_InferredOp<"moe", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "mixture of experts: gate, top-k routing, expert FFNs, combine";
   let description = [{
     Each token of `x [..., d]` is routed to the `top_k` experts with the
@@ -701,7 +707,7 @@ def Rec_MoeOp : Rec_InferredOp<"moe", [Pure]> {
   }];
 }
 
-def Rec_DropoutOp : Rec_InferredOp<"dropout", [Pure]> {
+def Rec_DropoutOp : Rec_InferredOp<"dropout", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "zeroes elements with probability rate during training";
   let description = [{
     Scales kept elements by `1 / (1 - rate)`. `stream` selects the
@@ -717,7 +723,7 @@ def Rec_DropoutOp : Rec_InferredOp<"dropout", [Pure]> {
 // Losses and alignment objectives
 //===----------------------------------------------------------------------===//
 
-def Rec_CrossEntropyOp : Rec_InferredOp<"cross_entropy", [Pure]> {
+def Rec_CrossEntropyOp : Rec_InferredOp<"cross_entropy", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "softmax cross-entropy against class labels";
   let description = [{
     `logits [..., C]`, `labels [...]` (integers, ids or semantic ids),
@@ -733,7 +739,7 @@ def Rec_CrossEntropyOp : Rec_InferredOp<"cross_entropy", [Pure]> {
   }];
 }
 
-def Rec_BceWithLogitsOp : Rec_InferredOp<"bce_with_logits", [Pure]> {
+def Rec_BceWithLogitsOp : Rec_InferredOp<"bce_with_logits", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "binary cross-entropy on logits";
   let description = [{
     `logits` and float `labels` of one shape, optional boolean `mask`;
@@ -747,7 +753,7 @@ def Rec_BceWithLogitsOp : Rec_InferredOp<"bce_with_logits", [Pure]> {
   }];
 }
 
-def Rec_SampledSoftmaxOp : Rec_InferredOp<"sampled_softmax", [Pure]> {
+def Rec_SampledSoftmaxOp : Rec_InferredOp<"sampled_softmax", [Pure, DeclareOpInterfaceMethods<Rec_DifferentiableOpInterface>]> {
   let summary = "softmax cross-entropy over the positive and sampled negatives";
   let description = [{
     `h [..., d]` scored against `table [V, d]` rows: the positive `pos [...]`
@@ -820,6 +826,189 @@ def Rec_ItemFlagOp : Rec_InferredOp<"item_flag", [Pure]> {
   let arguments = (ins Rec_IndexTensor:$sessions, StrAttr:$flag);
   let results = (outs Rec_BoolTensor:$result);
   let assemblyFormat = "$sessions attr-dict `:` functional-type($sessions, $result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Training: backward kernels and optimizer updates
+//
+// `rec-autodiff` builds these; the frontend never does. Backward ops take the
+// forward operands they need and the result gradient `dy`; their result
+// types are set by the rule that builds them (the operands' types) and
+// checked by their verifiers. Optimizer ops have no results: they update
+// parameters (`rec.param_ref` values) in place, so they carry write effects
+// and end a `train_step` entry.
+//===----------------------------------------------------------------------===//
+
+class Rec_GradOp<string mnemonic, list<Trait> traits = []>
+    : Rec_Op<mnemonic, !listconcat(traits, [Pure])> {
+  let hasVerifier = 1;
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def Rec_LayerNormGradOp : Rec_GradOp<"layer_norm_grad"> {
+  let summary = "backward of rec.layer_norm";
+  let description = [{
+    `dx` has `x`'s type; `dgain` and `dbias` the gain's, summed over all
+    leading positions.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gain,
+                       Rec_FloatTensor:$dy, F64Attr:$eps);
+  let results = (outs Rec_FloatTensor:$dx, Rec_FloatTensor:$dgain,
+                      Rec_FloatTensor:$dbias);
+}
+
+def Rec_RmsNormGradOp : Rec_GradOp<"rms_norm_grad"> {
+  let summary = "backward of rec.rms_norm";
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gain,
+                       Rec_FloatTensor:$dy, F64Attr:$eps);
+  let results = (outs Rec_FloatTensor:$dx, Rec_FloatTensor:$dgain);
+}
+
+def Rec_AttentionGradOp : Rec_GradOp<"attention_grad", [AttrSizedOperandSegments]> {
+  let summary = "backward of rec.attention";
+  let description = [{
+    Recomputes the probabilities (flash-style) and returns the gradients of
+    q, k and v, and of the additive score bias when there is one (summed
+    over the dims it was broadcast along). Attributes are the forward op's.
+  }];
+  let arguments = (ins Rec_FloatTensor:$q, Rec_FloatTensor:$k, Rec_FloatTensor:$v,
+                       Optional<Rec_BoolTensor>:$mask,
+                       Optional<Rec_FloatTensor>:$bias, Rec_FloatTensor:$dy,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                       UnitAttr:$causal, F64Attr:$scale,
+                       DefaultValuedAttr<Rec_ScoreNormAttr, "ScoreNorm::softmax">:$score_norm);
+  let results = (outs Rec_FloatTensor:$dq, Rec_FloatTensor:$dk, Rec_FloatTensor:$dv,
+                      Optional<Rec_FloatTensor>:$dbias);
+}
+
+def Rec_EmbeddingGradOp : Rec_GradOp<"embedding_grad"> {
+  let summary = "backward of rec.embedding with respect to the table";
+  let description = [{
+    A zero table of the result's shape with each row of `dy` added to the
+    row(s) its id names (for semantic ids, one row per level, combined as
+    the forward op's `combine`).
+  }];
+  let arguments = (ins Rec_IndexTensor:$ids, Rec_FloatTensor:$dy,
+                       DefaultValuedAttr<Rec_EmbeddingCombineAttr,
+                                         "EmbeddingCombine::sum">:$combine);
+  let results = (outs Rec_FloatTensor:$dtable);
+}
+
+def Rec_CrossEntropyGradOp : Rec_GradOp<"cross_entropy_grad"> {
+  let summary = "backward of rec.cross_entropy with respect to the logits";
+  let arguments = (ins Rec_FloatTensor:$logits, Rec_IndexTensor:$labels,
+                       Optional<Rec_BoolTensor>:$mask, Rec_FloatTensor:$dloss,
+                       Rec_ReductionAttr:$reduction,
+                       DefaultValuedAttr<F64Attr, "0.0">:$label_smoothing);
+  let results = (outs Rec_FloatTensor:$dlogits);
+}
+
+def Rec_BceWithLogitsGradOp : Rec_GradOp<"bce_with_logits_grad"> {
+  let summary = "backward of rec.bce_with_logits with respect to the logits";
+  let arguments = (ins Rec_FloatTensor:$logits, Rec_FloatTensor:$labels,
+                       Optional<Rec_BoolTensor>:$mask, Rec_FloatTensor:$dloss,
+                       Rec_ReductionAttr:$reduction);
+  let results = (outs Rec_FloatTensor:$dlogits);
+}
+
+def Rec_SampledSoftmaxGradOp : Rec_GradOp<"sampled_softmax_grad"> {
+  let summary = "backward of rec.sampled_softmax";
+  let arguments = (ins Rec_FloatTensor:$h, Rec_FloatTensor:$table,
+                       Rec_IndexTensor:$pos, Rec_IndexTensor:$neg,
+                       Optional<Rec_BoolTensor>:$mask, Rec_FloatTensor:$dloss,
+                       Rec_ReductionAttr:$reduction);
+  let results = (outs Rec_FloatTensor:$dh, Rec_FloatTensor:$dtable);
+}
+
+def Rec_MoeGradOp : Rec_GradOp<"moe_grad"> {
+  let summary = "backward of rec.moe's first result";
+  let description = [{
+    Gradients for the routing the forward op chose (the choice itself has
+    none): of x, the gate, the expert weights. `dgate_proj` exists when
+    `gate_proj` does.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$gate,
+                       Rec_FloatTensor:$gate_bias, Rec_FloatTensor:$up,
+                       Optional<Rec_FloatTensor>:$gate_proj, Rec_FloatTensor:$down,
+                       Rec_FloatTensor:$dy,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$top_k,
+                       Rec_MoeBalanceAttr:$balance, Rec_ActivationAttr:$activation);
+  let results = (outs Rec_FloatTensor:$dx, Rec_FloatTensor:$dgate,
+                      Rec_FloatTensor:$dup, Optional<Rec_FloatTensor>:$dgate_proj,
+                      Rec_FloatTensor:$ddown);
+}
+
+def Rec_WeightGradOp : Rec_GradOp<"weight_grad"> {
+  let summary = "sum over all positions of the outer products x^T y";
+  let description = [{
+    `x [..., k]`, `y [..., n]` with the same leading dims -> `[k, n]`:
+    the gradient of a weight `[k, n]` applied to every position of `x`
+    (`y` is the result gradient), as one GEMM over the flattened positions.
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Rec_FloatTensor:$y);
+  let results = (outs Rec_FloatTensor:$result);
+}
+
+def Rec_GlobalNormOp : Rec_Op<"global_norm", [Pure]> {
+  let summary = "the L2 norm of all elements of several tensors";
+  let description = [{
+    `sqrt(sum of g^2 over every tensor)`, a `f32[]` scalar: what gradient
+    clipping compares against `grad_clip`.
+  }];
+  let arguments = (ins Variadic<Rec_FloatTensor>:$inputs);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+  let hasVerifier = 1;
+}
+
+class Rec_UpdateOp<string mnemonic>
+    : Rec_Op<mnemonic, [MemoryEffects<[MemRead, MemWrite]>]> {
+  let hasVerifier = 1;
+  let assemblyFormat = "operands attr-dict `:` type(operands)";
+}
+
+def Rec_AdamWUpdateOp : Rec_UpdateOp<"adamw_update"> {
+  let summary = "one Adam / AdamW step of a parameter, in place";
+  let description = [{
+    Updates `param`, `m` and `v` (`rec.param_ref`s) from `grad`. `step` is the
+    1-based update count (`i64[]`); `hparams` is the `f32[8]` vector of
+    docs/training.md (lr, beta1, beta2, eps, weight_decay, grad_clip, grad
+    scale); `norm` the global gradient norm for clipping. `decay` applies
+    weight decay to this parameter; `decoupled` is AdamW (else Adam's L2).
+  }];
+  let arguments = (ins Rec_FloatTensor:$param, Rec_FloatTensor:$grad,
+                       Rec_FloatTensor:$m, Rec_FloatTensor:$v,
+                       Rec_IndexTensor:$step, Rec_FloatTensor:$hparams,
+                       Rec_FloatTensor:$norm, UnitAttr:$decay, UnitAttr:$decoupled);
+}
+
+def Rec_SgdUpdateOp : Rec_UpdateOp<"sgd_update"> {
+  let summary = "one SGD (momentum, Nesterov) step of a parameter, in place";
+  let arguments = (ins Rec_FloatTensor:$param, Rec_FloatTensor:$grad,
+                       Rec_FloatTensor:$momentum, Rec_IndexTensor:$step,
+                       Rec_FloatTensor:$hparams, Rec_FloatTensor:$norm,
+                       UnitAttr:$decay);
+}
+
+def Rec_MoeBiasUpdateOp : Rec_UpdateOp<"moe_bias_update"> {
+  let summary = "auxiliary-loss-free balancing of a MoE routing bias";
+  let description = [{
+    `bias[e] += rate * sign(mean(load) - load[e])`, outside the gradient:
+    under-loaded experts become more likely to be chosen.
+  }];
+  let arguments = (ins Rec_FloatTensor:$bias, Rec_FloatTensor:$load,
+                       Rec_FloatTensor:$hparams, F64Attr:$rate);
+}
+
+def Rec_AssignAddOp : Rec_UpdateOp<"assign_add"> {
+  let summary = "target += x, in place (gradient accumulation)";
+  let arguments = (ins Rec_FloatTensor:$target, Rec_FloatTensor:$x);
+}
+
+def Rec_FillOp : Rec_UpdateOp<"fill"> {
+  let summary = "sets every element of a parameter, in place";
+  let arguments = (ins Rec_FloatTensor:$target, F64Attr:$value);
 }
 
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
