@@ -220,8 +220,8 @@ LogicalResult TrainingEntryBuilder::differentiate(Objective &objective) {
     return varied.contains(v) && useful.contains(v);
   };
   if (!active(objective.loss))
-    return objective.func.emitOpError(
-        "the objective depends on no trainable parameter");
+    return emitError(objective.func.getLoc(),
+                     "the stage objective depends on no trainable parameter");
 
   OpBuilder b(ret);
   DenseMap<Value, Value> grads;
