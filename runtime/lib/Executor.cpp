@@ -95,7 +95,6 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
 
   // Resolve every kernel; report all missing (op, dtype) pairs at once.
   std::set<std::string> missing;
-  bool writesParameters = false;
   for (uint32_t k = 0; k < sizeOf(entry.kernels()); ++k) {
     const plan::Kernel &kernel = *entry.kernels()->Get(k);
     PreparedKernel prepared;
@@ -118,9 +117,6 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
     prepared.attrs = decodeKernelAttrs(kernel);
     prepared.inputViews.resize(prepared.inputs.size());
     prepared.outputViews.resize(prepared.outputs.size());
-    for (uint32_t t : prepared.outputs)
-      writesParameters |=
-          entry.tensors()->Get(t)->storage() == plan::Storage::Parameter;
     executor->kernels_.push_back(std::move(prepared));
   }
   if (!missing.empty())
@@ -133,9 +129,12 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
                 ? fmt::format(" ({} variant)", variantName(*options.variant))
                 : std::string(),
             fmt::join(missing, ", ")));
-  if (writesParameters)
-    if (Status s = params.makeWritable(); !s)
-      return s;
+  // Only TrainStep entries write parameters (the validator sees to it).
+  if (Status s = executor->checkWritable(); !s)
+    return s;
+  bool trainingEntry = entry.kind() == plan::EntryKind::Grad ||
+                       entry.kind() == plan::EntryKind::TrainStep;
+  executor->training_ = options.training.value_or(trainingEntry);
 
   StatusOr<AlignedBuffer> arena = AlignedBuffer::allocate(
       entry.arena_bytes(),
@@ -155,6 +154,17 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
           executor->dimUsed_[static_cast<size_t>(e->symbol())] = true;
   executor->views_.resize(sizeOf(entry.tensors()));
   return executor;
+}
+
+Status Executor::checkWritable() const {
+  if (entry_.kind() != plan::EntryKind::TrainStep || params_.isWritable())
+    return Status::ok();
+  return Status::error(
+      Status::Code::InvalidArgument,
+      fmt::format("{}: entry '{}' is a training step that updates the "
+                  "parameters in place, but the parameter store is read-only "
+                  "(call ParameterStore::makeWritable() first)",
+                  plan_.name(), entry_.name()->str()));
 }
 
 DTypeByName Executor::inputDTypes() const {
@@ -311,6 +321,8 @@ void Executor::buildViews(const std::vector<const TensorView *> &byInput) {
 StatusOr<std::vector<NamedTensor>>
 Executor::run(const std::vector<NamedTensorView> &inputs) {
   Clock::time_point runStart = Clock::now();
+  if (Status s = checkWritable(); !s)
+    return s;
   std::vector<const TensorView *> byInput;
   if (Status s = bindInputs(inputs, byInput); !s)
     return s;
@@ -318,9 +330,10 @@ Executor::run(const std::vector<NamedTensorView> &inputs) {
 
   KernelContext context;
   context.pool = pool_.get();
-  context.training = options_.training;
+  context.training = training_;
   context.seed = options_.seed.value_or(plan_.plan().seed());
   context.step = step_++;
+  hasRun_ = true;
   if (options_.profile && profile_.empty())
     for (int op = 0; op <= static_cast<int>(plan::OpCode::MAX); ++op)
       profile_.push_back({static_cast<plan::OpCode>(op), 0, 0});
@@ -331,7 +344,9 @@ Executor::run(const std::vector<NamedTensorView> &inputs) {
       kernel.inputViews[i] =
           kernel.inputs[i] == kAbsent ? TensorView() : views_[kernel.inputs[i]];
     for (size_t i = 0; i < kernel.outputs.size(); ++i)
-      kernel.outputViews[i] = views_[kernel.outputs[i]];
+      kernel.outputViews[i] = kernel.outputs[i] == kAbsent
+                                  ? TensorView()
+                                  : views_[kernel.outputs[i]];
     KernelCall call;
     call.inputs = kernel.inputViews.data();
     call.numInputs = static_cast<int>(kernel.inputViews.size());
@@ -369,7 +384,7 @@ bool Executor::lastRunAtMaxima() const {
     if (dimUsed_[d] &&
         dims_[d] != plan_.plan().dims()->Get(static_cast<uint32_t>(d))->max())
       return false;
-  return step_ > 0;
+  return hasRun_;
 }
 
 std::vector<OpProfile> Executor::profile() const {

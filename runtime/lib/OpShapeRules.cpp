@@ -324,35 +324,39 @@ Status dataMovement(Rules &r, OpCode op) {
   }
 }
 
-Status embedding(Rules &r) {
+/// The result of looking up ids (operand `idsOperand`) in a table of shape
+/// `table` (`tableWhat` names it in messages): Embedding's result, and the
+/// shape EmbeddingGrad's dy must have.
+StatusOr<SymShape> embeddingShape(Rules &r, const SymShape &table,
+                                  const std::string &tableWhat,
+                                  int idsOperand) {
   KernelChecker &k = r.k;
-  ONEREC_CHECK(r.floatOperand(0));
-  ONEREC_CHECK(r.integerOperand(1));
-  SymShape table = k.inShape(0), ids = k.inShape(1);
+  ONEREC_CHECK(r.integerOperand(idsOperand));
+  SymShape ids = k.inShape(idsOperand);
   if (table.rank != 2 || !table[0].isStatic() || !table[1].isStatic())
     return k.fail(fmt::format(
-        "the table {} must be a static [rows, dim] matrix", k.operand(0)));
+        "the table {} must be a static [rows, dim] matrix", tableWhat));
   int64_t rows = table[0].size, width = table[1].size;
   int64_t codebook = k.attrs().getInt("codebook");
   SymShape out = ids;
   if (codebook == 0) {
-    ONEREC_CHECK(r.indexBound(1, table[0], "the table"));
+    ONEREC_CHECK(r.indexBound(idsOperand, table[0], "the table"));
   } else {
-    ONEREC_CHECK(r.minRank(1, 1));
-    ONEREC_ASSIGN(levels,
-                  r.staticExtent(1, ids.rank - 1, "the level dimension"));
+    ONEREC_CHECK(r.minRank(idsOperand, 1));
+    ONEREC_ASSIGN(levels, r.staticExtent(idsOperand, ids.rank - 1,
+                                         "the level dimension"));
     int64_t needed = 0;
     if (__builtin_mul_overflow(levels, codebook, &needed) || needed != rows)
       return k.fail(fmt::format(
           "{} has {} levels of {} codes, so the table needs {} rows, "
           "not {}",
-          k.operand(1), levels, codebook,
+          k.operand(idsOperand), levels, codebook,
           needed == 0 ? std::string("too many") : std::to_string(needed),
           rows));
-    if (k.inIndexBound(1) > codebook)
-      return k.fail(
-          fmt::format("{} holds codes below {}, but the codebook has {}",
-                      k.operand(1), k.inIndexBound(1), codebook));
+    if (k.inIndexBound(idsOperand) > codebook)
+      return k.fail(fmt::format(
+          "{} holds codes below {}, but the codebook has {}",
+          k.operand(idsOperand), k.inIndexBound(idsOperand), codebook));
     out = withoutLast(ids);
     if (k.attrs().getInt("combine") == 2)
       width *= levels; // both static and bounded by the table's element count
@@ -360,7 +364,29 @@ Status embedding(Rules &r) {
   if (!out.push(SymDim::fixed(width)))
     return k.fail(fmt::format("the result would have more than {} dimensions",
                               Shape::kMaxRank));
+  return out;
+}
+
+Status embedding(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_ASSIGN(out, embeddingShape(r, k.inShape(0), k.operand(0), 1));
   return k.expectResult(0, k.inDType(0), out);
+}
+
+/// EmbeddingGrad: ids, dy -> dtable [R, d]; dy is what Embedding would
+/// return for a table of dtable's shape.
+Status embeddingGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(1));
+  if (!isFloat(k.outDType(0)) || k.outDType(0) != k.inDType(1))
+    return k.fail(
+        fmt::format("{} must have the dtype of {}", k.result(0), k.operand(1)));
+  ONEREC_ASSIGN(y, embeddingShape(r, k.outShape(0), k.result(0), 0));
+  if (k.inShape(1) != y)
+    return k.fail(fmt::format("{} must have shape {}, the lookup's result",
+                              k.operand(1), k.format(y)));
+  return Status::ok();
 }
 
 Status reductionOrNorm(Rules &r, OpCode op) {
@@ -441,7 +467,8 @@ Status matmul(Rules &r) {
   return k.expectResult(0, k.inDType(0), batch);
 }
 
-Status attention(Rules &r) {
+/// Attention's operands 0..4; returns the shape of its result.
+StatusOr<SymShape> attentionShape(Rules &r) {
   KernelChecker &k = r.k;
   for (int i = 0; i < 3; ++i) {
     ONEREC_CHECK(r.floatOperand(i));
@@ -494,12 +521,30 @@ Status attention(Rules &r) {
   SymShape out = batch;
   out.push(lq);
   out.push(SymDim::fixed(heads * (dv / kvHeads)));
-  return k.expectResult(0, k.inDType(0), out);
+  return out;
+}
+
+Status attention(Rules &r) {
+  ONEREC_ASSIGN(out, attentionShape(r));
+  return r.k.expectResult(0, r.k.inDType(0), out);
+}
+
+/// AttentionGrad: q, k, v, mask?, bias?, dy -> dq, dk, dv.
+Status attentionGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_ASSIGN(y, attentionShape(r));
+  ONEREC_CHECK(r.sameDType(0, 5));
+  if (k.inShape(5) != y)
+    return k.fail(fmt::format("{} must have shape {}, the attention's result",
+                              k.operand(5), k.format(y)));
+  for (int i = 0; i < 3; ++i)
+    ONEREC_CHECK(k.expectResult(i, k.inDType(i), k.inShape(i)));
+  return Status::ok();
 }
 
 Status moe(Rules &r) {
   KernelChecker &k = r.k;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < k.numInputs(); ++i) {
     if (!k.present(i))
       continue;
     ONEREC_CHECK(r.floatOperand(i));
@@ -545,10 +590,45 @@ Status moe(Rules &r) {
   if (!isStatic(k.inShape(5), {experts, hidden, d}))
     return k.fail(fmt::format("the down projection {} must be [{}, {}, {}]",
                               k.operand(5), experts, hidden, d));
+  if (k.op() == OpCode::MoeGrad) {
+    // dy -> dx, dgate, dup, dgate_proj?, ddown (gate_bias gets none).
+    ONEREC_CHECK(r.sameDType(0, 6));
+    ONEREC_CHECK(r.sameShape(0, 6));
+    if (!gated && k.resultPresent(3))
+      return k.fail("result 3 (dgate_proj) must be absent: the experts have "
+                    "no gate projection");
+    int operandOf[] = {0, 1, 3, 4, 5};
+    for (int i = 0; i < 5; ++i)
+      if (k.present(operandOf[i]))
+        ONEREC_CHECK(k.expectResult(i, k.inDType(0), k.inShape(operandOf[i])));
+    return Status::ok();
+  }
   ONEREC_CHECK(k.expectResult(0, k.inDType(0), k.inShape(0)));
   SymShape load;
   load.push(SymDim::fixed(experts));
   return k.expectResult(1, k.inDType(0), load);
+}
+
+/// The loss's result (forward), or for its gradient op: operand `dloss`
+/// with the loss's shape, and each result `i` shaped like operand
+/// `gradOf[i]` (the logits, or h and the table).
+Status lossOutputs(Rules &r, const SymShape &elements, DType dtype) {
+  KernelChecker &k = r.k;
+  OpCode op = k.op();
+  bool grad = op == OpCode::CrossEntropyGrad ||
+              op == OpCode::BceWithLogitsGrad ||
+              op == OpCode::SampledSoftmaxGrad;
+  if (!grad)
+    return r.lossResult(elements, dtype);
+  int dloss = k.numInputs() - 1;
+  SymShape loss = k.attrs().getInt("reduction") == 2 ? elements : SymShape();
+  if (k.inDType(dloss) != dtype || k.inShape(dloss) != loss)
+    return k.fail(fmt::format("{} must be {}{}, the loss's type",
+                              k.operand(dloss), dtypeName(dtype),
+                              k.format(loss)));
+  for (int i = 0; i < k.numOutputs(); ++i)
+    ONEREC_CHECK(k.expectResult(i, k.inDType(i), k.inShape(i)));
+  return Status::ok();
 }
 
 Status lossRule(Rules &r, OpCode op) {
@@ -557,6 +637,7 @@ Status lossRule(Rules &r, OpCode op) {
   SymShape x = k.inShape(0);
   DType dtype = k.inDType(0);
   switch (op) {
+  case OpCode::CrossEntropyGrad:
   case OpCode::CrossEntropy: {
     ONEREC_CHECK(r.minRank(0, 1));
     ONEREC_CHECK(r.integerOperand(1));
@@ -569,13 +650,15 @@ Status lossRule(Rules &r, OpCode op) {
     ONEREC_CHECK(r.indexBound(1, x.back(), "the class dimension"));
     ONEREC_CHECK(r.lossMask(2, elements));
     ONEREC_CHECK(r.floatInRange("label_smoothing", 0, 1));
-    return r.lossResult(elements, dtype);
+    return lossOutputs(r, elements, dtype);
   }
+  case OpCode::BceWithLogitsGrad:
   case OpCode::BceWithLogits:
     ONEREC_CHECK(r.sameDType(0, 1));
     ONEREC_CHECK(r.sameShape(0, 1));
     ONEREC_CHECK(r.lossMask(2, x));
-    return r.lossResult(x, dtype);
+    return lossOutputs(r, x, dtype);
+  case OpCode::SampledSoftmaxGrad:
   case OpCode::SampledSoftmax: {
     ONEREC_CHECK(r.minRank(0, 1));
     ONEREC_CHECK(r.sameDType(0, 1));
@@ -598,7 +681,7 @@ Status lossRule(Rules &r, OpCode op) {
     ONEREC_CHECK(r.indexBound(2, table[0], "the table"));
     ONEREC_CHECK(r.indexBound(3, table[0], "the table"));
     ONEREC_CHECK(r.lossMask(4, elements));
-    return r.lossResult(elements, dtype);
+    return lossOutputs(r, elements, dtype);
   }
   case OpCode::DpoLoss:
     if (x.rank != 1)
@@ -619,6 +702,116 @@ Status lossRule(Rules &r, OpCode op) {
     ONEREC_CHECK(r.floatInRange("delta", 0, HUGE_VAL));
     return k.expectResult(0, dtype, SymShape());
   }
+  }
+}
+
+/// LayerNormGrad: x, gain, dy -> dx, dgain, dbias; RmsNormGrad: x, gain, dy
+/// -> dx, dgain.
+Status normGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.minRank(0, 1));
+  SymShape x = k.inShape(0);
+  ONEREC_CHECK(r.sameDType(0, 1));
+  SymShape gain = k.inShape(1);
+  if (gain.rank != 1 || gain[0] != x.back())
+    return k.fail(fmt::format("{} must be [{}], the last dimension of {}",
+                              k.operand(1), k.format(x.back()), k.operand(0)));
+  ONEREC_CHECK(r.sameDType(0, 2));
+  ONEREC_CHECK(r.sameShape(0, 2));
+  ONEREC_CHECK(r.positiveFloat("eps"));
+  ONEREC_CHECK(k.expectResult(0, k.inDType(0), x));
+  for (int i = 1; i < k.numOutputs(); ++i)
+    ONEREC_CHECK(k.expectResult(i, k.inDType(0), gain));
+  return Status::ok();
+}
+
+/// WeightGrad: x [..., k], y [..., n] with the same leading dims -> [k, n].
+Status weightGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.sameDType(0, 1));
+  ONEREC_CHECK(r.minRank(0, 1));
+  SymShape x = k.inShape(0), y = k.inShape(1);
+  if (y.rank != x.rank || withoutLast(x) != withoutLast(y))
+    return k.fail(fmt::format("{} and {} must have the same leading "
+                              "dimensions",
+                              k.operand(0), k.operand(1)));
+  SymShape out;
+  out.push(x.back());
+  out.push(y.back());
+  return k.expectResult(0, k.inDType(0), out);
+}
+
+/// The optimizer's step: an integer scalar.
+Status stepOperand(Rules &r, int i) {
+  ONEREC_CHECK(r.integerOperand(i));
+  if (r.k.inShape(i).rank != 0)
+    return r.k.fail(fmt::format("{} must be a scalar", r.k.operand(i)));
+  return Status::ok();
+}
+
+/// optimizer.hparams: f32[8]; the global norm: f32[].
+Status hparamsOperand(Rules &r, int i) {
+  SymShape eight;
+  eight.push(SymDim::fixed(8));
+  if (r.k.inDType(i) != DType::f32 || r.k.inShape(i) != eight)
+    return r.k.fail(
+        fmt::format("{} must be f32[8] (optimizer.hparams)", r.k.operand(i)));
+  return Status::ok();
+}
+
+Status normOperand(Rules &r, int i) {
+  if (!r.k.present(i))
+    return Status::ok();
+  if (r.k.inDType(i) != DType::f32 || r.k.inShape(i).rank != 0)
+    return r.k.fail(
+        fmt::format("{} must be f32[] (the global norm)", r.k.operand(i)));
+  return Status::ok();
+}
+
+Status optimizerRule(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  switch (op) {
+  case OpCode::GlobalNorm:
+    for (int i = 0; i < k.numInputs(); ++i)
+      ONEREC_CHECK(r.floatOperand(i));
+    return k.expectResult(0, DType::f32, SymShape());
+  case OpCode::AdamWUpdate:
+  case OpCode::SgdUpdate: {
+    bool adam = op == OpCode::AdamWUpdate;
+    ONEREC_CHECK(r.floatOperand(0));
+    // param, grad, then the state: m and v, or momentum (optional).
+    for (int i = 1, last = adam ? 3 : 2; i <= last; ++i) {
+      if (!k.present(i))
+        continue;
+      ONEREC_CHECK(r.sameDType(0, i));
+      ONEREC_CHECK(r.sameShape(0, i));
+    }
+    int step = adam ? 4 : 3;
+    ONEREC_CHECK(stepOperand(r, step));
+    ONEREC_CHECK(hparamsOperand(r, step + 1));
+    return normOperand(r, step + 2);
+  }
+  case OpCode::MoeBiasUpdate: {
+    ONEREC_CHECK(r.floatOperand(0));
+    if (k.inShape(0).rank != 1)
+      return k.fail(fmt::format("{} must be [experts]", k.operand(0)));
+    ONEREC_CHECK(r.sameDType(0, 1));
+    ONEREC_CHECK(r.sameShape(0, 1));
+    ONEREC_CHECK(hparamsOperand(r, 2));
+    return r.floatInRange("rate", 0, HUGE_VAL);
+  }
+  case OpCode::AssignAdd:
+    ONEREC_CHECK(r.numericOperand(0));
+    ONEREC_CHECK(r.sameDType(0, 1));
+    return r.sameShape(0, 1);
+  default: // Fill
+    if (!isFloat(k.inDType(0)) && !k.attrs().holdsInt("value"))
+      return k.fail(fmt::format("{} is not a float: its value must be an "
+                                "integer attribute",
+                                k.operand(0)));
+    return Status::ok();
   }
 }
 
@@ -665,7 +858,28 @@ Status checkShapeRules(KernelChecker &k) {
   case OpCode::SampledSoftmax:
   case OpCode::DpoLoss:
   case OpCode::EcpoLoss:
+  case OpCode::CrossEntropyGrad:
+  case OpCode::BceWithLogitsGrad:
+  case OpCode::SampledSoftmaxGrad:
     return lossRule(r, op);
+  case OpCode::LayerNormGrad:
+  case OpCode::RmsNormGrad:
+    return normGrad(r);
+  case OpCode::AttentionGrad:
+    return attentionGrad(r);
+  case OpCode::EmbeddingGrad:
+    return embeddingGrad(r);
+  case OpCode::MoeGrad:
+    return moe(r);
+  case OpCode::WeightGrad:
+    return weightGrad(r);
+  case OpCode::GlobalNorm:
+  case OpCode::AdamWUpdate:
+  case OpCode::SgdUpdate:
+  case OpCode::MoeBiasUpdate:
+  case OpCode::AssignAdd:
+  case OpCode::Fill:
+    return optimizerRule(r, op);
   default:
     return k.fail("internal error: no shape rule for this op");
   }

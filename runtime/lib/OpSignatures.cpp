@@ -40,6 +40,10 @@ struct OpSignature {
   uint32_t optionalOperands;
   int numOutputs;
   std::vector<AttrSpec> attrs;
+  /// Bit i set: result i may be absent (a gradient nobody needs).
+  uint32_t optionalResults = 0;
+  /// Bit i set: operand i is written in place (ops without results).
+  uint32_t inPlaceOperands = 0;
 };
 
 constexpr int kVariadic = static_cast<int>(PlanLimits::kMaxOperands);
@@ -58,7 +62,9 @@ const char *kindName(AttrKind kind) {
   return "?";
 }
 
-AttrSpec flag(const char *name) { return {name, AttrKind::Int, false, 0, 1}; }
+AttrSpec flag(const char *name, bool required = false) {
+  return {name, AttrKind::Int, required, 0, 1};
+}
 AttrSpec axis(const char *name = "axis") {
   return {name, AttrKind::Int, true, 0, 7};
 }
@@ -146,6 +152,56 @@ std::vector<OpSignature> buildSignatures() {
   set(OpCode::SampledSoftmax, loss(5, {choice("reduction", 2)}));
   set(OpCode::DpoLoss, {4, 4, 0, 1, {real("beta")}});
   set(OpCode::EcpoLoss, loss(4, {real("epsilon"), real("delta")}));
+
+  // 1.1: backward ops (docs/training.md). Every gradient result may be
+  // absent when nothing needs it; the forward op's attributes come along.
+  set(OpCode::LayerNormGrad, {3, 3, 0, 3, {real("eps")}, 0b111});
+  set(OpCode::RmsNormGrad, {3, 3, 0, 2, {real("eps")}, 0b11});
+  set(OpCode::AttentionGrad,
+      {6,
+       6,
+       0b011000,
+       3,
+       {positive("num_heads"), positive("num_kv_heads"), flag("causal"),
+        real("scale"), choice("score_norm", 1)},
+       0b111});
+  set(OpCode::EmbeddingGrad,
+      {2,
+       2,
+       0,
+       1,
+       {choice("combine", 2), {"codebook", AttrKind::Int, false, 0}}});
+  set(OpCode::CrossEntropyGrad,
+      {4,
+       4,
+       0b0100,
+       1,
+       {choice("reduction", 2), real("label_smoothing", /*required=*/false)}});
+  set(OpCode::BceWithLogitsGrad, {4, 4, 0b0100, 1, {choice("reduction", 2)}});
+  set(OpCode::SampledSoftmaxGrad,
+      {6, 6, 0b010000, 2, {choice("reduction", 2)}, 0b11});
+  set(OpCode::MoeGrad,
+      {7,
+       7,
+       0b0010000,
+       5,
+       {positive("top_k"), choice("balance", 2), choice("activation", 3, true)},
+       0b11111});
+  set(OpCode::WeightGrad, {2, 2, 0, 1, {}});
+  // 1.1: optimizer ops. All but GlobalNorm write operands in place.
+  set(OpCode::GlobalNorm, {1, kVariadic, 0, 1, {}});
+  set(OpCode::AdamWUpdate, {7,
+                            7,
+                            0b1000000,
+                            0,
+                            {flag("decay", true), flag("decoupled", true)},
+                            0,
+                            0b1101});
+  set(OpCode::SgdUpdate, {6, 6, 0b100100, 0, {flag("decay", true)}, 0, 0b101});
+  set(OpCode::MoeBiasUpdate, {3, 3, 0, 0, {real("rate")}, 0, 0b1});
+  set(OpCode::AssignAdd, {2, 2, 0, 0, {}, 0, 0b1});
+  set(OpCode::Fill,
+      {1, 1, 0, 0, {{"value", AttrKind::IntOrFloat, true}}, 0, 0b1});
   return table;
 }
 
@@ -180,6 +236,10 @@ Status checkSignature(const KernelChecker &kernel) {
     return kernel.fail(fmt::format("has {}, expected {}",
                                    countText(kernel.numOutputs(), "result"),
                                    sig.numOutputs));
+  for (int i = 0; i < kernel.numOutputs(); ++i)
+    if (!kernel.resultPresent(i) && !(i < 32 && (sig.optionalResults >> i & 1)))
+      return kernel.fail(
+          fmt::format("result {} is absent, but it is not optional", i));
 
   const auto &entries = kernel.attrs().entries();
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -224,6 +284,10 @@ Status checkSignature(const KernelChecker &kernel) {
       return kernel.fail(fmt::format("missing attribute '{}' ({})", spec.name,
                                      kindName(spec.kind)));
   return Status::ok();
+}
+
+uint32_t inPlaceOperands(plan::OpCode op) {
+  return signatureOf(op).inPlaceOperands;
 }
 
 bool isElementwise(plan::OpCode op) {

@@ -101,6 +101,13 @@ public:
   bool present(int operand) const {
     return operand < numInputs() && inputs_[operand] != nullptr;
   }
+  /// False for an absent optional result (a gradient nobody needs).
+  bool resultPresent(int result) const {
+    return result < numOutputs() && outputs_[result] != nullptr;
+  }
+  /// The tensor of operand `i` (present).
+  const plan::Tensor &inTensor(int i) const { return *inputs_[i]; }
+  const plan::Entry &entry() const { return entry_; }
 
   DType inDType(int i) const { return static_cast<DType>(inputs_[i]->dtype()); }
   SymShape inShape(int i) const { return symbolicShape(*inputs_[i]); }
@@ -124,11 +131,13 @@ public:
   /// for static extents, which the caller compares itself).
   void requireAtLeast(const SymDim &dim, int64_t minimum);
 
-  /// Checks that result `i` has dtype `dtype` and shape `shape`.
+  /// Checks that result `i` has dtype `dtype` and shape `shape` (an absent
+  /// optional result passes).
   Status expectResult(int i, DType dtype, const SymShape &shape) const;
 
 private:
   const plan::Plan &plan_;
+  const plan::Entry &entry_;
   const plan::Kernel &kernel_;
   std::string where_;
   std::vector<int64_t> &dimMinimum_;
@@ -145,6 +154,9 @@ private:
 Status checkSignature(const KernelChecker &kernel);
 /// Dtypes, symbolic shapes and float attribute ranges (OpShapeRules.cpp).
 Status checkShapeRules(KernelChecker &kernel);
+/// Bit i set: the op writes operand i in place (the optimizer ops of format
+/// 1.1, which have no results; docs/training.md).
+uint32_t inPlaceOperands(plan::OpCode op);
 /// True for ops whose result element i depends only on operand elements at
 /// the same (broadcast) position, so a result may reuse an operand's bytes.
 bool isElementwise(plan::OpCode op);

@@ -121,6 +121,8 @@ const plan::Entry &PlanFile::entry(int index) const {
 const std::byte *PlanFile::parameterData(int index) const {
   const plan::Parameter *param =
       plan_->params()->Get(static_cast<uint32_t>(index));
+  if (param->role() == plan::ParameterRole::OptimizerState)
+    return nullptr; // not stored: it starts from its initializer
   const plan::Segment *segment = plan_->segments()->Get(param->segment());
   return reinterpret_cast<const std::byte *>(file_->data() + segment->offset() +
                                              param->offset());

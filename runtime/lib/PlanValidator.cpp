@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 #include <string_view>
@@ -104,6 +105,10 @@ private:
   Status checkDims();
   Status checkSegments();
   Status checkParameters();
+  Status checkOptimizerState(uint32_t index, const std::string &where);
+  Status checkTrainConfig();
+  Status checkInPlace(const plan::Entry &entry, const plan::Kernel &kernel,
+                      const KernelChecker &checker);
   StatusOr<EntryFacts> checkEntry(uint32_t index);
   Status checkTensor(const plan::Entry &entry, uint32_t index,
                      const std::string &where);
@@ -136,6 +141,8 @@ StatusOr<PlanFacts> Validator::run() {
       return entry.status();
     facts.entries.push_back(std::move(entry.value()));
   }
+  if (Status s = checkTrainConfig(); !s)
+    return s;
   return facts;
 }
 
@@ -243,6 +250,9 @@ Status Validator::checkParameters() {
     if (param->init() && param->init()->kind() > plan::InitKind::MAX)
       return fail(where, fmt::format("has unknown initializer kind {}",
                                      int(param->init()->kind())));
+    if (param->role() > plan::ParameterRole::MAX)
+      return fail(where,
+                  fmt::format("has unknown role {}", int(param->role())));
     std::vector<int64_t> extents;
     if (param->shape())
       extents.assign(param->shape()->begin(), param->shape()->end());
@@ -256,6 +266,17 @@ Status Validator::checkParameters() {
           fmt::format("has shape {} with an extent below 1 or more than {} "
                       "elements",
                       formatParameterType(*param), PlanLimits::kMaxElements));
+    if (param->role() == plan::ParameterRole::OptimizerState) {
+      // No stored bytes: segment and offset mean nothing.
+      if (Status s = checkOptimizerState(i, where); !s)
+        return s;
+      continue;
+    }
+    if (param->state_of() && param->state_of()->size())
+      return fail(where, fmt::format("is a weight but names state_of '{}'; "
+                                     "only optimizer state belongs to a "
+                                     "parameter",
+                                     printable(param->state_of())));
     if (param->segment() >= sizeOf(plan_.segments()))
       return fail(
           where,
@@ -275,6 +296,133 @@ Status Validator::checkParameters() {
                   fmt::format("starts at file offset {}, not {}-byte aligned",
                               segment->offset() + offset,
                               PlanLimits::kParameterAlignment));
+  }
+  return Status::ok();
+}
+
+/// Optimizer state starts from a constant (no bytes are stored) and belongs
+/// to a weight of its shape.
+Status Validator::checkOptimizerState(uint32_t index,
+                                      const std::string &where) {
+  const plan::Parameter &param = *plan_.params()->Get(index);
+  plan::InitKind init =
+      param.init() ? param.init()->kind() : plan::InitKind::Zeros;
+  if (init != plan::InitKind::Zeros && init != plan::InitKind::Ones &&
+      init != plan::InitKind::Constant)
+    return fail(where,
+                fmt::format("is optimizer state initialized by {}; it must "
+                            "start from Zeros, Ones or Constant (its values "
+                            "are not stored)",
+                            plan::EnumNameInitKind(init)));
+  if (init == plan::InitKind::Constant && !std::isfinite(param.init()->a()))
+    return fail(where, fmt::format("starts from the constant {}, expected a "
+                                   "finite number",
+                                   param.init()->a()));
+  if (param.dtype() != plan::DType::f32)
+    return fail(where,
+                fmt::format("is optimizer state of dtype {}, expected "
+                            "f32",
+                            dtypeName(static_cast<DType>(param.dtype()))));
+  std::string_view owner =
+      param.state_of() ? param.state_of()->string_view() : std::string_view();
+  if (owner.empty())
+    return fail(where, "is optimizer state but names no state_of parameter");
+  for (uint32_t j = 0; j < sizeOf(plan_.params()); ++j) {
+    const plan::Parameter &other = *plan_.params()->Get(j);
+    if (other.name()->string_view() != owner)
+      continue;
+    if (other.role() != plan::ParameterRole::Weight)
+      return fail(where, fmt::format("is state of parameter {} ('{}'), which "
+                                     "is not a weight",
+                                     j, printable(owner)));
+    std::vector<int64_t> a, b;
+    if (param.shape())
+      a.assign(param.shape()->begin(), param.shape()->end());
+    if (other.shape())
+      b.assign(other.shape()->begin(), other.shape()->end());
+    if (a != b)
+      return fail(where,
+                  fmt::format("{} is state of parameter {} ('{}') {}, "
+                              "but the shapes differ",
+                              formatParameterType(param), j, printable(owner),
+                              formatParameterType(other)));
+    return Status::ok();
+  }
+  return fail(where, fmt::format("is state of parameter '{}', which the plan "
+                                 "does not have",
+                                 printable(owner)));
+}
+
+Status Validator::checkTrainConfig() {
+  const plan::TrainConfig *train = plan_.train();
+  if (!train)
+    return Status::ok();
+  const std::string where = "train";
+  if (train->optimizer() > plan::OptimizerKind::MAX)
+    return fail(where, fmt::format("has unknown optimizer {}",
+                                   int(train->optimizer())));
+  if (train->schedule() > plan::ScheduleKind::MAX)
+    return fail(where,
+                fmt::format("has unknown schedule {}", int(train->schedule())));
+  struct Real {
+    const char *name;
+    double value, lo, hi;
+    bool hiOpen;
+  };
+  for (const Real &v :
+       {Real{"lr", train->lr(), 0, HUGE_VAL, true},
+        Real{"beta1", train->beta1(), 0, 1, true},
+        Real{"beta2", train->beta2(), 0, 1, true},
+        Real{"eps", train->eps(), 0, HUGE_VAL, true},
+        Real{"weight_decay", train->weight_decay(), 0, HUGE_VAL, true},
+        Real{"momentum", train->momentum(), 0, HUGE_VAL, true},
+        Real{"min_lr", train->min_lr(), 0, HUGE_VAL, true},
+        Real{"grad_clip", train->grad_clip(), 0, HUGE_VAL, true}})
+    if (!(v.value >= v.lo && v.value < v.hi))
+      return fail(where, fmt::format("{} is {}, expected a finite value in "
+                                     "[{}, {})",
+                                     v.name, v.value, v.lo, v.hi));
+  struct Count {
+    const char *name;
+    int64_t value, min;
+  };
+  for (const Count &c :
+       {Count{"accumulate", train->accumulate(), 1},
+        Count{"warmup", train->warmup(), 0}, Count{"total", train->total(), 0},
+        Count{"batch", train->batch(), 0}})
+    if (c.value < c.min)
+      return fail(where, fmt::format("{} is {}, expected at least {}", c.name,
+                                     c.value, c.min));
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < sizeOf(train->stages()); ++i) {
+    const plan::Stage &stage = *train->stages()->Get(i);
+    std::string stageWhere =
+        fmt::format("train stage {} ('{}')", i, printable(stage.name()));
+    if (stage.name()->size() == 0)
+      return fail(fmt::format("train stage {}", i), "has an empty name");
+    if (!names.insert(stage.name()->string_view()).second)
+      return fail(stageWhere, "is named twice");
+    if (stage.epochs() < 0 || stage.steps() < 0)
+      return fail(stageWhere,
+                  fmt::format("has {} epochs and {} steps, expected counts "
+                              "of at least 0",
+                              stage.epochs(), stage.steps()));
+    std::string_view entryName =
+        stage.entry() ? stage.entry()->string_view() : std::string_view();
+    const plan::Entry *found = nullptr;
+    for (uint32_t e = 0; e < sizeOf(plan_.entries()); ++e)
+      if (plan_.entries()->Get(e)->name()->string_view() == entryName)
+        found = plan_.entries()->Get(e);
+    if (!found)
+      return fail(stageWhere, fmt::format("runs entry '{}', which the plan "
+                                          "does not have",
+                                          printable(entryName)));
+    if (found->kind() != plan::EntryKind::TrainStep)
+      return fail(stageWhere,
+                  fmt::format("runs entry '{}' of kind {}, expected a "
+                              "TrainStep entry",
+                              printable(entryName),
+                              plan::EnumNameEntryKind(found->kind())));
   }
   return Status::ok();
 }
@@ -509,16 +657,25 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
   }
   for (uint32_t i = 0; i < sizeOf(kernel.outputs()); ++i) {
     uint32_t t = kernel.outputs()->Get(i);
+    if (t == kAbsentOperand)
+      continue; // allowed for optional results (checkSignature)
     if (t >= numTensors)
       return fail(where,
                   fmt::format("result {} is tensor {}, but the entry has {}", i,
-                              int64_t(t == kAbsentOperand ? -1 : t),
-                              numTensors));
+                              t, numTensors));
     if (entry.tensors()->Get(t)->storage() == plan::Storage::Input)
       return fail(
           where,
           fmt::format("result {} is tensor {}, which is the caller's input", i,
                       t));
+    if (entry.tensors()->Get(t)->storage() == plan::Storage::Parameter)
+      return fail(
+          where,
+          fmt::format("result {} is tensor {}, which is parameter {}; only "
+                      "the optimizer ops (AdamWUpdate, SgdUpdate, "
+                      "MoeBiasUpdate, AssignAdd, Fill) of TrainStep entries "
+                      "write parameters",
+                      i, t, entry.tensors()->Get(t)->index()));
   }
   for (uint32_t i = 0; i < sizeOf(kernel.attrs()); ++i) {
     const plan::Attr &attr = *kernel.attrs()->Get(i);
@@ -539,7 +696,46 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
     return s;
   if (Status s = checkShapeRules(checker); !s)
     return s;
+  if (Status s = checkInPlace(entry, kernel, checker); !s)
+    return s;
   return checkAliasing(entry, kernel, checker);
+}
+
+/// The optimizer ops write their in-place operands: parameters (weights or
+/// optimizer state), only in TrainStep entries, and no other operand of the
+/// kernel may share their bytes.
+Status Validator::checkInPlace(const plan::Entry &entry,
+                               const plan::Kernel &kernel,
+                               const KernelChecker &checker) {
+  uint32_t written = inPlaceOperands(kernel.op());
+  if (!written)
+    return Status::ok();
+  if (entry.kind() != plan::EntryKind::TrainStep)
+    return checker.fail(fmt::format(
+        "updates parameters in place, which only TrainStep entries may do "
+        "(this entry is {})",
+        plan::EnumNameEntryKind(entry.kind())));
+  for (int i = 0; i < checker.numInputs(); ++i) {
+    if (!(written >> i & 1) || !checker.present(i))
+      continue;
+    const plan::Tensor &target = checker.inTensor(i);
+    if (target.storage() != plan::Storage::Parameter)
+      return checker.fail(
+          fmt::format("{} is written in place, so it must be a parameter",
+                      checker.operand(i)));
+    for (int j = 0; j < checker.numInputs(); ++j) {
+      if (j == i || !checker.present(j))
+        continue;
+      const plan::Tensor &other = checker.inTensor(j);
+      if (other.storage() == plan::Storage::Parameter &&
+          other.index() == target.index())
+        return checker.fail(fmt::format("{} is written in place and is also "
+                                        "{}",
+                                        checker.operand(i),
+                                        checker.operand(j)));
+    }
+  }
+  return Status::ok();
 }
 
 /// Results may not overlap each other or an operand, except an elementwise
@@ -559,8 +755,11 @@ Status Validator::checkAliasing(const plan::Entry &entry,
   };
   for (uint32_t r = 0; r < sizeOf(kernel.outputs()); ++r) {
     uint32_t result = kernel.outputs()->Get(r);
+    if (result == kAbsentOperand)
+      continue;
     for (uint32_t s = 0; s < r; ++s)
-      if (overlaps(result, kernel.outputs()->Get(s)))
+      if (kernel.outputs()->Get(s) != kAbsentOperand &&
+          overlaps(result, kernel.outputs()->Get(s)))
         return checker.fail(fmt::format("{} overlaps {}",
                                         checker.result(static_cast<int>(r)),
                                         checker.result(static_cast<int>(s))));
@@ -636,14 +835,16 @@ bool isNumeric(DType t) { return isFloat(t) || isInteger(t); }
 KernelChecker::KernelChecker(const plan::Plan &plan, const plan::Entry &entry,
                              const plan::Kernel &kernel, std::string where,
                              std::vector<int64_t> &dimMinimum)
-    : plan_(plan), kernel_(kernel), where_(std::move(where)),
+    : plan_(plan), entry_(entry), kernel_(kernel), where_(std::move(where)),
       dimMinimum_(dimMinimum), attrs_(decodeKernelAttrs(kernel)) {
   for (bool isInput : {true, false}) {
     const auto *indices = isInput ? kernel.inputs() : kernel.outputs();
     for (uint32_t i = 0; i < sizeOf(indices); ++i) {
       uint32_t t = indices->Get(i);
       const plan::Tensor *tensor =
-          t == kAbsentOperand ? nullptr : entry.tensors()->Get(t);
+          t == kAbsentOperand || t >= sizeOf(entry.tensors())
+              ? nullptr
+              : entry.tensors()->Get(t);
       (isInput ? inputs_ : outputs_).push_back(tensor);
       (isInput ? inputIndices_ : outputIndices_).push_back(t);
     }
@@ -693,7 +894,7 @@ void KernelChecker::requireAtLeast(const SymDim &dim, int64_t minimum) {
 
 Status KernelChecker::expectResult(int i, DType dtype,
                                    const SymShape &shape) const {
-  if (outDType(i) == dtype && outShape(i) == shape)
+  if (!resultPresent(i) || (outDType(i) == dtype && outShape(i) == shape))
     return Status::ok();
   return fail(fmt::format("{} should be {}{}", result(i), dtypeName(dtype),
                           format(shape)));

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -17,13 +18,40 @@ ParameterStore::ParameterStore(const PlanFile &plan) : plan_(plan) {
   owned_.resize(count);
   for (size_t i = 0; i < count; ++i) {
     int index = static_cast<int>(i);
-    names_.push_back(params->Get(static_cast<uint32_t>(i))->name()->str());
+    const plan::Parameter &param = *params->Get(static_cast<uint32_t>(i));
+    names_.push_back(param.name()->str());
+    isState_.push_back(param.role() == plan::ParameterRole::OptimizerState);
     TensorView view;
     view.dtype = plan.parameterDType(index);
     view.shape = plan.parameterShape(index);
     view.data = const_cast<std::byte *>(plan.parameterData(index));
     views_.push_back(view);
+    if (isState_[i])
+      initializeState(i);
   }
+}
+
+void ParameterStore::initializeState(size_t index) {
+  // The validator allows f32 state starting from Zeros, Ones or Constant.
+  const plan::Parameter &param =
+      *plan_.plan().params()->Get(static_cast<uint32_t>(index));
+  if (owned_[index].data() != views_[index].data || !views_[index].data) {
+    owned_[index] = HostTensor(views_[index].dtype, views_[index].shape);
+    views_[index] = owned_[index].view();
+  }
+  plan::InitKind kind =
+      param.init() ? param.init()->kind() : plan::InitKind::Zeros;
+  float value = kind == plan::InitKind::Ones       ? 1.0f
+                : kind == plan::InitKind::Constant ? float(param.init()->a())
+                                                   : 0.0f;
+  float *data = owned_[index].as<float>();
+  std::fill(data, data + owned_[index].numel(), value);
+}
+
+void ParameterStore::resetOptimizerState() {
+  for (size_t i = 0; i < views_.size(); ++i)
+    if (isState_[i])
+      initializeState(i);
 }
 
 bool ParameterStore::isWritable() const {
@@ -45,7 +73,8 @@ Status ParameterStore::makeWritable() {
   return Status::ok();
 }
 
-Status ParameterStore::loadSafetensors(const std::string &path) {
+Status ParameterStore::loadSafetensors(const std::string &path,
+                                       CheckpointLoadReport *report) {
   StatusOr<std::unique_ptr<SafetensorsFile>> opened =
       SafetensorsFile::open(path);
   if (!opened)
@@ -58,6 +87,8 @@ Status ParameterStore::loadSafetensors(const std::string &path) {
   for (size_t i = 0; i < views_.size(); ++i) {
     const SafetensorsEntry *entry = file.find(names_[i]);
     std::string expected = formatTensorType(views_[i].dtype, views_[i].shape);
+    if (!entry && isState_[i])
+      continue; // a weights-only checkpoint: the state restarts from zeros
     if (!entry)
       problems.push_back(
           fmt::format("parameter '{}' {} is missing", names_[i], expected));
@@ -80,14 +111,24 @@ Status ParameterStore::loadSafetensors(const std::string &path) {
         fmt::format("{}: does not match the plan's parameters: {}", path,
                     fmt::join(problems, "; ")));
 
-  std::vector<HostTensor> loaded;
+  std::vector<HostTensor> loaded(views_.size());
   for (size_t i = 0; i < views_.size(); ++i) {
-    const SafetensorsEntry &entry = *file.find(names_[i]);
-    HostTensor tensor(entry.dtype, entry.shape);
-    std::memcpy(tensor.data(), file.data(entry), tensor.bytes());
-    loaded.push_back(std::move(tensor));
+    const SafetensorsEntry *entry = file.find(names_[i]);
+    if (!entry)
+      continue;
+    HostTensor tensor(entry->dtype, entry->shape);
+    std::memcpy(tensor.data(), file.data(*entry), tensor.bytes());
+    loaded[i] = std::move(tensor);
   }
+  if (report)
+    report->stateReset.clear();
   for (size_t i = 0; i < views_.size(); ++i) {
+    if (!loaded[i].data()) {
+      initializeState(i);
+      if (report)
+        report->stateReset.push_back(names_[i]);
+      continue;
+    }
     owned_[i] = std::move(loaded[i]);
     views_[i] = owned_[i].view();
   }
@@ -95,11 +136,12 @@ Status ParameterStore::loadSafetensors(const std::string &path) {
 }
 
 Status ParameterStore::saveSafetensors(
-    const std::string &path,
-    const std::map<std::string, std::string> &metadata) const {
+    const std::string &path, const std::map<std::string, std::string> &metadata,
+    bool withOptimizerState) const {
   std::vector<NamedTensorView> tensors;
   for (size_t i = 0; i < views_.size(); ++i)
-    tensors.push_back({names_[i], views_[i]});
+    if (withOptimizerState || !isState_[i])
+      tensors.push_back({names_[i], views_[i]});
   return writeSafetensors(path, tensors, metadata);
 }
 

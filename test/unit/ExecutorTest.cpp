@@ -227,21 +227,36 @@ TEST(Executor, ViewsAnInputUnderAnotherShape) {
   EXPECT_EQ((*outputs)[0].tensor.as<float>()[7], 16.0f);
 }
 
-TEST(Executor, CopiesParametersOutOfThePlanBeforeWritingThem) {
-  // b += b, in place on the parameter: the mapping must stay untouched.
+TEST(Executor, TrainStepsWriteParametersOnlyInAWritableStore) {
+  // b += delta in a TrainStep entry: the store must be writable, and the
+  // plan's mapping stays untouched.
   PlanSpec p = linearPlan();
+  p.formatMinor = 1;
   EntrySpec &e = p.entries[0];
-  e.kernel(OpCode::Add, {2, 2}, {2});
+  e.kind = plan::EntryKind::TrainStep;
+  uint32_t delta = e.input("delta", DType::f32, {3});
+  e.kernel(OpCode::AssignAdd, {2, delta}, {});
   Loaded loaded = loadSpec(p);
   KernelRegistry registry = testKernelRegistry();
+  auto readOnly =
+      Executor::create(*loaded.plan, "forward", *loaded.params, registry);
+  ASSERT_FALSE(readOnly.isOk());
+  EXPECT_NE(
+      readOnly.status().message().find("the parameter store is read-only (call "
+                                       "ParameterStore::makeWritable() first)"),
+      std::string::npos)
+      << readOnly.status().message();
+  ASSERT_TRUE(loaded.params->makeWritable().isOk());
+  EXPECT_TRUE(loaded.params->isWritable());
   auto executor =
       Executor::create(*loaded.plan, "forward", *loaded.params, registry);
   ASSERT_TRUE(executor.isOk()) << executor.status().message();
-  EXPECT_TRUE(loaded.params->isWritable());
+  EXPECT_TRUE((*executor)->training());
   HostTensor x = floats({1, 4}, std::vector<float>(4));
-  ASSERT_TRUE((*executor)->run({{"x", x.view()}}).isOk());
-  ASSERT_TRUE((*executor)->run({{"x", x.view()}}).isOk());
-  EXPECT_EQ(loaded.params->view(1).as<float>()[2], 12.0f); // 3, 6, 12
+  HostTensor d = floats({3}, {1, 2, 4});
+  ASSERT_TRUE((*executor)->run({{"x", x.view()}, {"delta", d.view()}}).isOk());
+  ASSERT_TRUE((*executor)->run({{"x", x.view()}, {"delta", d.view()}}).isOk());
+  EXPECT_EQ(loaded.params->view(1).as<float>()[2], 11.0f); // 3 + 2·4
   EXPECT_EQ(reinterpret_cast<const float *>(loaded.plan->parameterData(1))[2],
             3.0f);
 }

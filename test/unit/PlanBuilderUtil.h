@@ -70,6 +70,7 @@ struct BindingSpec {
 
 struct EntrySpec {
   std::string name;
+  plan::EntryKind kind = plan::EntryKind::Def;
   std::vector<TensorSpec> tensors;
   std::vector<BindingSpec> inputs;
   std::vector<BindingSpec> outputs;
@@ -125,6 +126,30 @@ struct ParamSpec {
   /// Offset in the segment; assigned (64-byte aligned) when unset.
   std::optional<uint64_t> offset;
   uint32_t segment = 0;
+  /// 1.1: optimizer state has no bytes in the segment.
+  plan::ParameterRole role = plan::ParameterRole::Weight;
+  std::string stateOf;
+  plan::InitKind init = plan::InitKind::Zeros;
+  double initA = 0;
+};
+
+/// 1.1: a stage of the train section.
+struct StageSpec {
+  std::string name, entry;
+  int64_t epochs = 1, steps = 0;
+};
+
+/// 1.1: the train section.
+struct TrainSpec {
+  plan::OptimizerKind optimizer = plan::OptimizerKind::AdamW;
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weightDecay = 0, momentum = 0;
+  bool nesterov = false;
+  plan::ScheduleKind schedule = plan::ScheduleKind::Constant;
+  int64_t warmup = 0, total = 0;
+  double minLr = 0, gradClip = 0;
+  int64_t accumulate = 1, batch = 0;
+  std::vector<StageSpec> stages;
 };
 
 /// Sizes of the dtypes a test may set to anything (unknown dtypes count 1).
@@ -156,6 +181,8 @@ struct PlanSpec {
   std::optional<std::vector<std::pair<uint64_t, uint64_t>>> segments;
   /// Extra zero bytes after the last segment.
   size_t trailingBytes = 0;
+  /// 1.1: the train section.
+  std::optional<TrainSpec> train;
 
   /// Adds a dim and returns it as a symbolic extent.
   Ext dim(const std::string &name, int64_t max) {
@@ -172,6 +199,17 @@ struct PlanSpec {
     params.push_back(std::move(p));
     return static_cast<uint32_t>(params.size() - 1);
   }
+  /// 1.1: optimizer state `name` of parameter `of` (f32, its shape, zeros).
+  uint32_t state(const std::string &name, uint32_t of) {
+    ParamSpec p;
+    p.name = name;
+    p.dtype = DType::f32;
+    p.shape = params[of].shape;
+    p.role = plan::ParameterRole::OptimizerState;
+    p.stateOf = params[of].name;
+    params.push_back(std::move(p));
+    return static_cast<uint32_t>(params.size() - 1);
+  }
   EntrySpec &entry(const std::string &name) {
     EntrySpec e;
     e.name = name;
@@ -185,6 +223,10 @@ struct PlanSpec {
     std::vector<uint64_t> paramOffsets;
     uint64_t segmentBytes = 0;
     for (const ParamSpec &p : params) {
+      if (p.role == plan::ParameterRole::OptimizerState) {
+        paramOffsets.push_back(p.offset.value_or(0));
+        continue;
+      }
       uint64_t numel = 1;
       for (int64_t d : p.shape)
         numel *= static_cast<uint64_t>(d > 0 ? d : 0);
@@ -204,6 +246,8 @@ struct PlanSpec {
     file.resize(segmentOffset + segmentBytes, 0);
     for (size_t i = 0; i < params.size(); ++i) {
       const ParamSpec &p = params[i];
+      if (p.role == plan::ParameterRole::OptimizerState)
+        continue;
       uint64_t at = segmentOffset + paramOffsets[i];
       for (size_t b = 0; b < p.data.size() && at + b < file.size(); ++b)
         file[at + b] = p.data[b];
@@ -224,10 +268,10 @@ private:
     std::vector<flatbuffers::Offset<plan::Parameter>> paramTables;
     for (size_t i = 0; i < params.size(); ++i) {
       const ParamSpec &p = params[i];
-      auto init = plan::CreateInit(fbb, plan::InitKind::Zeros, 0, 0, 0);
+      auto init = plan::CreateInit(fbb, p.init, p.initA, 0, 0);
       paramTables.push_back(plan::CreateParameterDirect(
           fbb, p.name.c_str(), toPlan(p.dtype), &p.shape, init, false, false,
-          p.segment, paramOffsets[i]));
+          p.segment, paramOffsets[i], p.role, p.stateOf.c_str()));
     }
     std::vector<flatbuffers::Offset<plan::Entry>> entryTables;
     for (const EntrySpec &e : entries)
@@ -240,11 +284,23 @@ private:
       segmentTables.push_back(
           plan::CreateSegment(fbb, segmentOffset, segmentBytes));
     }
+    flatbuffers::Offset<plan::TrainConfig> trainTable = 0;
+    if (train) {
+      std::vector<flatbuffers::Offset<plan::Stage>> stages;
+      for (const StageSpec &st : train->stages)
+        stages.push_back(plan::CreateStageDirect(
+            fbb, st.name.c_str(), st.entry.c_str(), st.epochs, st.steps));
+      trainTable = plan::CreateTrainConfigDirect(
+          fbb, train->optimizer, train->lr, train->beta1, train->beta2,
+          train->eps, train->weightDecay, train->momentum, train->nesterov,
+          train->schedule, train->warmup, train->total, train->minLr,
+          train->gradClip, train->accumulate, train->batch, &stages);
+    }
     auto root = plan::CreatePlanDirect(
         fbb, formatMajor, formatMinor,
         static_cast<plan::Requirement>(requirements), "onerecc test",
         "0123456789abcdef", model.c_str(), seed, &dimOffsets, &paramTables,
-        &entryTables, &segmentTables, segmentAlignment);
+        &entryTables, &segmentTables, segmentAlignment, trainTable);
     plan::FinishSizePrefixedPlanBuffer(fbb, root);
     return std::vector<uint8_t>(fbb.GetBufferPointer(),
                                 fbb.GetBufferPointer() + fbb.GetSize());
@@ -306,8 +362,8 @@ private:
       kernels.push_back(plan::CreateKernelDirect(
           fbb, k.op, &k.inputs, &k.outputs, &attrs, k.location.c_str()));
     }
-    return plan::CreateEntryDirect(fbb, e.name.c_str(), plan::EntryKind::Def,
-                                   &inputs, &outputs, &tensors, &kernels,
+    return plan::CreateEntryDirect(fbb, e.name.c_str(), e.kind, &inputs,
+                                   &outputs, &tensors, &kernels,
                                    e.arenaBytes.value_or(arena), e.flops);
   }
 };

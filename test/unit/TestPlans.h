@@ -4,7 +4,7 @@
 // them one field at a time; the plan fuzzer's corpus generator writes them
 // out), and minimal f32 kernels for the ops the executor tests run:
 // Matmul (rank 2), Add (same shape, or a last-axis vector), Embedding
-// (plain ids) and Constant.
+// (plain ids), Constant and AssignAdd.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ONEREC_TEST_UNIT_TESTPLANS_H
@@ -208,6 +208,13 @@ inline runtime::Status testEmbedding(const runtime::KernelCall &call) {
   return runtime::Status::ok();
 }
 
+/// AssignAdd: target (operand 0) += x, in place.
+inline runtime::Status testAssignAdd(const runtime::KernelCall &call) {
+  for (int64_t i = 0; i < call.in(0).numel(); ++i)
+    call.in(0).as<float>()[i] += call.in(1).as<float>()[i];
+  return runtime::Status::ok();
+}
+
 /// A registry with the tiny kernels, as reference kernels.
 inline runtime::KernelRegistry testKernelRegistry() {
   using runtime::Device;
@@ -219,6 +226,8 @@ inline runtime::KernelRegistry testKernelRegistry() {
                KernelVariant::Reference, testAdd);
   registry.add(OpCode::Embedding, runtime::DType::f32, Device::Cpu,
                KernelVariant::Reference, testEmbedding);
+  registry.add(OpCode::AssignAdd, runtime::DType::f32, Device::Cpu,
+               KernelVariant::Reference, testAssignAdd);
   return registry;
 }
 

@@ -46,8 +46,9 @@ struct ExecutorOptions {
   unsigned threads = 0;
   /// RNG seed; by default the plan's.
   std::optional<uint64_t> seed;
-  /// Dropout draws masks (training entries).
-  bool training = false;
+  /// Whether dropout draws masks. Unset: in Grad and TrainStep entries it
+  /// does, in the others it is the identity; set, it forces either way.
+  std::optional<bool> training;
   /// Time every kernel (see Executor::profile).
   bool profile = false;
 };
@@ -76,9 +77,20 @@ public:
   /// Runs the entry once. `inputs` are named like the entry's inputs (each
   /// given exactly once); the outputs are named like its outputs. One call
   /// at a time: the arena and the views are the executor's own (make one
-  /// executor per thread to run concurrently).
+  /// executor per thread to run concurrently). A TrainStep entry updates
+  /// the parameter store in place, which must be writable
+  /// (ParameterStore::makeWritable).
   StatusOr<std::vector<NamedTensor>>
   run(const std::vector<NamedTensorView> &inputs);
+
+  /// The RNG step the next run uses (dropout masks are a function of seed,
+  /// step and the op's stream). Each run advances it by one; a trainer sets
+  /// it (to the update number, say) so that a resumed run draws the same
+  /// masks as an uninterrupted one.
+  void setStep(uint64_t step) { step_ = step; }
+  uint64_t step() const { return step_; }
+  /// Whether dropout draws masks in this executor's runs.
+  bool training() const { return training_; }
 
   /// Kernel time per op kind over every run so far (with options.profile),
   /// the most expensive first.
@@ -96,6 +108,8 @@ private:
   Status bindInputs(const std::vector<NamedTensorView> &inputs,
                     std::vector<const TensorView *> &byInput);
   Status checkIds(const plan::Binding &binding, const TensorView &view) const;
+  /// A TrainStep entry needs a writable parameter store.
+  Status checkWritable() const;
   void buildViews(const std::vector<const TensorView *> &byInput);
   std::string kernelWhere(uint32_t index) const;
 
@@ -115,6 +129,8 @@ private:
   std::vector<TensorView> views_;
   std::vector<OpProfile> profile_;
   uint64_t step_ = 0;
+  bool training_ = false;
+  bool hasRun_ = false;
   double lastRunSeconds_ = 0;
 };
 
