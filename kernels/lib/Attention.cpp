@@ -83,11 +83,11 @@ Status checkScoreOperand(const KernelCall &call, const TensorView *t,
   return Status::ok();
 }
 
-Status checkAttention(const KernelCall &call, AttentionShape &s) {
-  if (Status st = checkArity(call, "attention", 3, 5, 1); !st)
-    return st;
-  const TensorView &q = call.in(0), &k = call.in(1), &v = call.in(2),
-                   &y = call.out(0);
+/// The shapes of q, k, v (operands 0-2), mask and bias (3, 4) and the
+/// result `y` (Attention's result, AttentionGrad's dy).
+Status checkAttentionShapes(const KernelCall &call, const TensorView &y,
+                            AttentionShape &s) {
+  const TensorView &q = call.in(0), &k = call.in(1), &v = call.in(2);
   const auto &attrs = call.attr();
   s.heads = attrs.getInt("num_heads", 1);
   s.kvHeads = attrs.getInt("num_kv_heads", s.heads);
@@ -141,6 +141,12 @@ Status checkAttention(const KernelCall &call, AttentionShape &s) {
     return st;
   return checkScoreOperand(call, optionalInput(call, 4), DType::f32, "bias", s,
                            s.bias);
+}
+
+Status checkAttention(const KernelCall &call, AttentionShape &s) {
+  if (Status st = checkArity(call, "attention", 3, 5, 1); !st)
+    return st;
+  return checkAttentionShapes(call, call.out(0), s);
 }
 
 /// Pointers of one (batch, head) problem.
@@ -329,9 +335,302 @@ template <KernelVariant V> Status attentionKernel(const KernelCall &call) {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// AttentionGrad: q, k, v, mask?, bias?, dy -> dq, dk, dv
+//===----------------------------------------------------------------------===//
+//
+// With P the probabilities (recomputed) and dP = dy·vᵀ:
+//   softmax: dS = P ∘ (dP − rowsum(P ∘ dP));  silu: dS = dP ∘ silu'(S) / Lk
+//   dv = Pᵀ·dy,  dq = scale·dS·k,  dk = scale·dSᵀ·q
+// summed over the query heads sharing a key/value head and over broadcast
+// batch dims.
+
+Status checkAttentionGrad(const KernelCall &call, AttentionShape &s) {
+  if (Status st = checkCounts(call, "attention_grad", 6, 3, 0b011000); !st)
+    return st;
+  if (Status st = checkAttentionShapes(call, call.in(5), s); !st)
+    return st;
+  for (int i = 0; i < 3; ++i)
+    ONEREC_KERNEL_CHECK(
+        call,
+        !optionalResult(call, i) || (call.out(i).dtype == DType::f32 &&
+                                     call.out(i).shape == call.in(i).shape),
+        "attention_grad: result {} {} must have the shape of "
+        "operand {} {}",
+        i, call.out(i).shape.toString(), i, call.in(i).shape.toString());
+  return Status::ok();
+}
+
+/// Offsets of one (batch, head) problem in q/dq, k/dk, v/dv, dy; the mask
+/// and bias of its scores.
+struct GradOffsets {
+  int64_t q, k, v, y;
+  const uint8_t *mask;
+  const float *bias;
+};
+
+GradOffsets gradOffsets(const KernelCall &call, const AttentionShape &s,
+                        int64_t b, int64_t h) {
+  GradOffsets o;
+  int64_t kvh = h / s.group;
+  o.q = broadcastOffset(b, s.batch, s.qStrides) * s.lq * s.heads * s.dk +
+        h * s.dk;
+  o.k = broadcastOffset(b, s.batch, s.kStrides) * s.lk * s.kvHeads * s.dk +
+        kvh * s.dk;
+  o.v = broadcastOffset(b, s.batch, s.vStrides) * s.lk * s.kvHeads * s.dv +
+        kvh * s.dv;
+  o.y = b * s.lq * s.heads * s.dv + h * s.dv;
+  (void)call;
+  o.mask = s.mask.data ? static_cast<const uint8_t *>(s.mask.data) +
+                             broadcastOffset(b, s.batch, s.mask.strides) +
+                             h * s.mask.head
+                       : nullptr;
+  o.bias = s.bias.data ? static_cast<const float *>(s.bias.data) +
+                             broadcastOffset(b, s.batch, s.bias.strides) +
+                             h * s.bias.head
+                       : nullptr;
+  return o;
+}
+
+/// silu'(x) = σ(x)·(1 + x·(1 − σ(x))).
+double refSiluGrad(double x) {
+  double sg = refSigmoid(x);
+  return sg * (1 + x * (1 - sg));
+}
+
+Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
+  const float *Q = call.in(0).as<const float>(),
+              *K = call.in(1).as<const float>(),
+              *Vv = call.in(2).as<const float>(),
+              *dY = call.in(5).as<const float>();
+  int64_t qRow = s.heads * s.dk, kRow = s.kvHeads * s.dk,
+          vRow = s.kvHeads * s.dv, yRow = s.heads * s.dv;
+  std::vector<double> gq(size_t(call.in(0).numel()), 0.0),
+      gk(size_t(call.in(1).numel()), 0.0), gv(size_t(call.in(2).numel()), 0.0);
+  std::vector<double> score(size_t(s.lk)), w(size_t(s.lk)), dp(size_t(s.lk)),
+      ds(size_t(s.lk));
+  std::vector<char> allowed(size_t(s.lk));
+  for (int64_t b = 0, nb = s.batch.numel(); b < nb; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      GradOffsets o = gradOffsets(call, s, b, h);
+      for (int64_t i = 0; i < s.lq; ++i) {
+        const float *q = Q + o.q + i * qRow, *dy = dY + o.y + i * yRow;
+        double m = -INFINITY;
+        for (int64_t j = 0; j < s.lk; ++j) {
+          double dot = 0;
+          for (int64_t p = 0; p < s.dk; ++p)
+            dot += double(q[p]) * K[o.k + j * kRow + p];
+          score[size_t(j)] =
+              double(s.scale) * dot +
+              (o.bias ? o.bias[i * s.bias.row + j * s.bias.col] : 0.0);
+          allowed[size_t(j)] =
+              (!o.mask || o.mask[i * s.mask.row + j * s.mask.col]) &&
+              (!s.causal || j <= i + (s.lk - s.lq));
+          if (allowed[size_t(j)])
+            m = std::max(m, score[size_t(j)]);
+          double d = 0;
+          for (int64_t p = 0; p < s.dv; ++p)
+            d += double(dy[p]) * Vv[o.v + j * vRow + p];
+          dp[size_t(j)] = d;
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < s.lk; ++j) {
+          double e = 0;
+          if (allowed[size_t(j)])
+            e = s.silu ? refSilu(score[size_t(j)]) / double(s.lk)
+                       : std::exp(score[size_t(j)] - m);
+          w[size_t(j)] = e;
+          sum += e;
+        }
+        if (!s.silu) {
+          if (sum <= 0)
+            continue; // no allowed key: y = 0, no gradient
+          double dot = 0;
+          for (int64_t j = 0; j < s.lk; ++j) {
+            w[size_t(j)] /= sum;
+            dot += w[size_t(j)] * dp[size_t(j)];
+          }
+          for (int64_t j = 0; j < s.lk; ++j)
+            ds[size_t(j)] = w[size_t(j)] * (dp[size_t(j)] - dot);
+        } else {
+          for (int64_t j = 0; j < s.lk; ++j)
+            ds[size_t(j)] = allowed[size_t(j)]
+                                ? dp[size_t(j)] *
+                                      refSiluGrad(score[size_t(j)]) /
+                                      double(s.lk)
+                                : 0.0;
+        }
+        for (int64_t j = 0; j < s.lk; ++j) {
+          for (int64_t p = 0; p < s.dv; ++p)
+            gv[size_t(o.v + j * vRow + p)] += w[size_t(j)] * dy[p];
+          double g = double(s.scale) * ds[size_t(j)];
+          for (int64_t p = 0; p < s.dk; ++p) {
+            gq[size_t(o.q + i * qRow + p)] += g * K[o.k + j * kRow + p];
+            gk[size_t(o.k + j * kRow + p)] += g * q[p];
+          }
+        }
+      }
+    }
+  const std::vector<double> *grads[3] = {&gq, &gk, &gv};
+  for (int r = 0; r < 3; ++r)
+    if (float *out = optionalResult(call, r))
+      for (size_t i = 0; i < grads[r]->size(); ++i)
+        out[i] = float((*grads[r])[i]);
+  return Status::ok();
+}
+
+/// One (batch, key/value head) of the flash-style backward: dk and dv of the
+/// head are this item's alone, and so are dq of its query heads. For each
+/// query head and block of up to kBlockQ queries the scores are recomputed
+/// as a GEMM, the probabilities follow (the full key range of the block is
+/// in one panel), then dP = dy·vᵀ, dS, and dq, dk, dv as three more GEMMs.
+void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
+                   int64_t kvh, std::vector<float> &scores,
+                   std::vector<float> &dprob) {
+  const int64_t qRow = s.heads * s.dk, kRow = s.kvHeads * s.dk,
+                vRow = s.kvHeads * s.dv, yRow = s.heads * s.dv, lk = s.lk,
+                shift = s.lk - s.lq;
+  const float negInf = -std::numeric_limits<float>::infinity();
+  float *dQ = optionalResult(call, 0), *dK = optionalResult(call, 1),
+        *dV = optionalResult(call, 2);
+  const float *k = call.in(1).as<const float>() + b * lk * kRow + kvh * s.dk,
+              *v = call.in(2).as<const float>() + b * lk * vRow + kvh * s.dv;
+  float *dk = dK ? dK + b * lk * kRow + kvh * s.dk : nullptr;
+  float *dv = dV ? dV + b * lk * vRow + kvh * s.dv : nullptr;
+  for (int64_t j = 0; j < lk; ++j) {
+    if (dk)
+      std::fill(dk + j * kRow, dk + j * kRow + s.dk, 0.0f);
+    if (dv)
+      std::fill(dv + j * vRow, dv + j * vRow + s.dv, 0.0f);
+  }
+  float *sc = scores.data(), *dp = dprob.data();
+  for (int64_t h = kvh * s.group; h < (kvh + 1) * s.group; ++h) {
+    GradOffsets o = gradOffsets(call, s, b, h);
+    const float *q = call.in(0).as<const float>() + o.q,
+                *dy = call.in(5).as<const float>() + o.y;
+    float *dq = dQ ? dQ + o.q : nullptr;
+    for (int64_t i0 = 0; i0 < s.lq; i0 += kBlockQ) {
+      int64_t nq = std::min(kBlockQ, s.lq - i0), i1 = i0 + nq;
+      int64_t nk =
+          s.causal ? std::min(lk, std::max<int64_t>(0, i1 + shift)) : lk;
+      if (nk == 0) {
+        if (dq)
+          for (int64_t qi = 0; qi < nq; ++qi)
+            std::fill(dq + (i0 + qi) * qRow, dq + (i0 + qi) * qRow + s.dk,
+                      0.0f);
+        continue;
+      }
+      GemmArgs qk;
+      qk.transB = true;
+      qk.m = nq, qk.n = nk, qk.k = s.dk, qk.alpha = s.scale;
+      qk.a = q + i0 * qRow, qk.lda = qRow;
+      qk.b = k, qk.ldb = kRow;
+      qk.c = sc, qk.ldc = lk;
+      sgemm(qk);
+      GemmArgs dyv;
+      dyv.transB = true;
+      dyv.m = nq, dyv.n = nk, dyv.k = s.dv;
+      dyv.a = dy + i0 * yRow, dyv.lda = yRow;
+      dyv.b = v, dyv.ldb = vRow;
+      dyv.c = dp, dyv.ldc = lk;
+      sgemm(dyv);
+      for (int64_t qi = 0; qi < nq; ++qi) {
+        int64_t i = i0 + qi;
+        float *row = sc + qi * lk, *drow = dp + qi * lk;
+        if (o.bias)
+          for (int64_t j = 0; j < nk; ++j)
+            row[j] += o.bias[i * s.bias.row + j * s.bias.col];
+        if (o.mask)
+          for (int64_t j = 0; j < nk; ++j)
+            row[j] = o.mask[i * s.mask.row + j * s.mask.col] ? row[j] : negInf;
+        if (s.causal)
+          for (int64_t j = std::max<int64_t>(0, i + shift + 1); j < nk; ++j)
+            row[j] = negInf;
+        if (s.silu) {
+          float inv = 1.0f / float(lk);
+          for (int64_t j = 0; j < nk; ++j) {
+            float x = row[j];
+            if (x == negInf) {
+              row[j] = 0.0f, drow[j] = 0.0f;
+              continue;
+            }
+            float sg = fastSigmoid(x);
+            drow[j] *= sg * (1.0f + x * (1.0f - sg)) * inv;
+            row[j] = x * sg * inv;
+          }
+          continue;
+        }
+        float mx = maxF32(row, nk);
+        if (mx == negInf) { // no allowed key: no gradient
+          std::fill(row, row + nk, 0.0f);
+          std::fill(drow, drow + nk, 0.0f);
+          continue;
+        }
+        float inv = 1.0f / expShiftSum(row, row, nk, mx);
+        for (int64_t j = 0; j < nk; ++j)
+          row[j] *= inv;
+        float d = dotLanes(row, drow, nk);
+        for (int64_t j = 0; j < nk; ++j)
+          drow[j] = row[j] * (drow[j] - d);
+      }
+      if (dq) {
+        GemmArgs g;
+        g.m = nq, g.n = s.dk, g.k = nk, g.alpha = s.scale;
+        g.a = dp, g.lda = lk, g.b = k, g.ldb = kRow;
+        g.c = dq + i0 * qRow, g.ldc = qRow;
+        sgemm(g);
+      }
+      if (dk) {
+        GemmArgs g;
+        g.transA = true;
+        g.m = nk, g.n = s.dk, g.k = nq, g.alpha = s.scale, g.beta = 1.0f;
+        g.a = dp, g.lda = lk, g.b = q + i0 * qRow, g.ldb = qRow;
+        g.c = dk, g.ldc = kRow;
+        sgemm(g);
+      }
+      if (dv) {
+        GemmArgs g;
+        g.transA = true;
+        g.m = nk, g.n = s.dv, g.k = nq, g.beta = 1.0f;
+        g.a = sc, g.lda = lk, g.b = dy + i0 * yRow, g.ldb = yRow;
+        g.c = dv, g.ldc = vRow;
+        sgemm(g);
+      }
+    }
+  }
+}
+
+template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
+  AttentionShape s;
+  if (Status st = checkAttentionGrad(call, s); !st)
+    return st;
+  // The flash kernel owns dk/dv per (batch, kv head), which needs q, k and v
+  // to have the full batch; broadcast batch dims take the reference path.
+  int64_t nb = s.batch.numel();
+  bool fullBatch = true;
+  for (int i = 0; i < 3; ++i)
+    fullBatch &=
+        leadingDims(call.in(i).shape, call.in(i).shape.rank - 2).numel() == nb;
+  if (V == kRef || !fullBatch)
+    return attentionGradReference(call, s);
+  int64_t work = s.group * s.lq * s.lk * (2 * s.dk + 2 * s.dv);
+  parallelFor(call, nb * s.kvHeads,
+              std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
+              [&](int64_t lo, int64_t hi) {
+                std::vector<float> scores(size_t(kBlockQ * s.lk)),
+                    dprob(size_t(kBlockQ * s.lk));
+                for (int64_t t = lo; t < hi; ++t)
+                  flashGradItem(call, s, t / s.kvHeads, t % s.kvHeads, scores,
+                                dprob);
+              });
+  return Status::ok();
+}
+
 } // namespace
 
 void onerec::kernels::registerAttentionKernels(KernelRegistry &r) {
   addCpu(r, OpCode::Attention, DType::f32, attentionKernel<kRef>,
          attentionKernel<kOpt>);
+  addCpu(r, OpCode::AttentionGrad, DType::f32, attentionGradKernel<kRef>,
+         attentionGradKernel<kOpt>);
 }

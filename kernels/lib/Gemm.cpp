@@ -344,8 +344,53 @@ template <KernelVariant V> Status matmulKernel(const KernelCall &call) {
   }
   return Status::ok();
 }
+/// WeightGrad: x [..., k], y [..., n] (same leading dims) -> [k, n] =
+/// Σ_p x[p]ᵀ·y[p], the gradient of a weight used at every position: one
+/// GEMM xᵀ·y over the flattened positions.
+template <KernelVariant V> Status weightGradKernel(const KernelCall &call) {
+  if (Status st = checkArity(call, "weight_grad", 2, 2, 1); !st)
+    return st;
+  const TensorView &x = call.in(0), &y = call.in(1), &out = call.out(0);
+  int64_t k = x.shape.last(), n = y.shape.last();
+  int64_t positions = k ? x.numel() / k : 0;
+  bool sameLeading = x.shape.rank == y.shape.rank && x.shape.rank >= 1;
+  for (int i = 0; sameLeading && i + 1 < x.shape.rank; ++i)
+    sameLeading = x.shape[i] == y.shape[i];
+  ONEREC_KERNEL_CHECK(call,
+                      sameLeading && x.dtype == DType::f32 &&
+                          y.dtype == DType::f32 && (out.shape == Shape{k, n}),
+                      "weight_grad: x {} and y {} -> {} is not [..., k], "
+                      "[..., n] -> [k, n]",
+                      x.shape.toString(), y.shape.toString(),
+                      out.shape.toString());
+  const float *a = x.as<const float>(), *b = y.as<const float>();
+  float *c = out.as<float>();
+  if constexpr (V == kRef) {
+    std::vector<double> acc(size_t(k * n), 0.0);
+    for (int64_t p = 0; p < positions; ++p)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          acc[size_t(i * n + j)] += double(a[p * k + i]) * b[p * n + j];
+    for (int64_t i = 0; i < k * n; ++i)
+      c[i] = float(acc[size_t(i)]);
+    return Status::ok();
+  }
+  if (positions == 0) {
+    std::fill(c, c + k * n, 0.0f);
+    return Status::ok();
+  }
+  GemmArgs g;
+  g.transA = true;
+  g.m = k, g.n = n, g.k = positions;
+  g.a = a, g.lda = k, g.b = b, g.ldb = n, g.c = c, g.ldc = n;
+  parallelSgemm(pool(call), g);
+  return Status::ok();
+}
+
 } // namespace
 
 void onerec::kernels::registerMatmulKernels(KernelRegistry &r) {
   addCpu(r, OpCode::Matmul, DType::f32, matmulKernel<kRef>, matmulKernel<kOpt>);
+  addCpu(r, OpCode::WeightGrad, DType::f32, weightGradKernel<kRef>,
+         weightGradKernel<kOpt>);
 }

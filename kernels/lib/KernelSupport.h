@@ -45,6 +45,11 @@ void registerAttentionKernels(KernelRegistry &r);
 void registerMoeKernels(KernelRegistry &r);
 void registerEmbeddingKernels(KernelRegistry &r);
 void registerLossKernels(KernelRegistry &r);
+// 1.1: training (docs/training.md).
+void registerNormalizationGradKernels(KernelRegistry &r);
+void registerEmbeddingGradKernels(KernelRegistry &r);
+void registerLossGradKernels(KernelRegistry &r);
+void registerOptimizerKernels(KernelRegistry &r);
 
 /// Registers `fn<kRef>` and `fn<kOpt>` for (op, dtype) on the CPU.
 inline void addCpu(KernelRegistry &r, OpCode op, DType dtype,
@@ -75,6 +80,27 @@ inline Status checkArity(const KernelCall &call, const char *op, int minInputs,
     if (!call.out(i).present() && call.out(i).numel() > 0)
       return call.fail(fmt::format("{}: result {} has no data", op, i));
   return Status::ok();
+}
+
+/// Checks the exact operand and result counts of a training op, whose
+/// operands not in `optionalInputs` (bit i: operand i) must be present and
+/// whose results may each be absent (a gradient nobody needs).
+inline Status checkCounts(const KernelCall &call, const char *op, int inputs,
+                          int outputs, uint32_t optionalInputs = 0) {
+  if (call.numInputs != inputs || call.numOutputs != outputs)
+    return call.fail(
+        fmt::format("{}: expected {} operands and {} results, got {} and {}",
+                    op, inputs, outputs, call.numInputs, call.numOutputs));
+  for (int i = 0; i < inputs; ++i)
+    if (!(optionalInputs >> i & 1) && !call.in(i).present())
+      return call.fail(fmt::format("{}: operand {} has no data", op, i));
+  return Status::ok();
+}
+
+/// Result i as floats, or null when it is absent.
+inline float *optionalResult(const KernelCall &call, int i) {
+  return i < call.numOutputs && call.out(i).present() ? call.out(i).as<float>()
+                                                      : nullptr;
 }
 
 /// Optional operand i, or null when absent (or beyond numInputs).

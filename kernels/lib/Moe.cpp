@@ -308,8 +308,220 @@ template <KernelVariant V> Status moeKernel(const KernelCall &call) {
   return V == kRef ? moeReference(s) : moeOptimized(call, s);
 }
 
+//===----------------------------------------------------------------------===//
+// MoeGrad: x, gate, gate_bias, up, gate_proj?, down, dy -> dx, dgate, dup,
+// dgate_proj?, ddown
+//===----------------------------------------------------------------------===//
+//
+// The backward of y for the same routing: the top-k choice (made with
+// gate_bias) is a constant; gradients flow through the renormalized
+// weights w_e = p_e / Σ_chosen p (into the softmax and the gate) and
+// through each chosen expert's FFN. A reference only (double accumulation,
+// one token at a time); it is registered as the optimized kernel too.
+
+double activationGrad(Activation act, double u) {
+  switch (act) {
+  case Activation::Gelu: {
+    const double c = 0.7978845608028654, a = 0.044715;
+    double t = std::tanh(c * (u + a * u * u * u));
+    return 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * c * (1 + 3 * a * u * u);
+  }
+  case Activation::Relu:
+    return u > 0 ? 1.0 : 0.0;
+  case Activation::Silu:
+  case Activation::Swiglu: {
+    double sg = refSigmoid(u);
+    return sg * (1 + u * (1 - sg));
+  }
+  }
+  return 0.0;
+}
+
+Status checkMoeGrad(const KernelCall &call, MoeShape &s, const float *&dy) {
+  if (Status st = checkCounts(call, "moe_grad", 7, 5, 1u << 4); !st)
+    return st;
+  const TensorView &x = call.in(0), &gate = call.in(1), &bias = call.in(2),
+                   &up = call.in(3), &down = call.in(5);
+  const TensorView *gp = optionalInput(call, 4);
+  int64_t act = call.attr().getInt("activation");
+  ONEREC_KERNEL_CHECK(call, act >= 0 && act <= 3,
+                      "moe_grad: unknown activation {}", act);
+  s.act = Activation(act);
+  ONEREC_KERNEL_CHECK(call,
+                      x.shape.rank >= 1 && gate.shape.rank == 2 &&
+                          up.shape.rank == 3 && down.shape.rank == 3,
+                      "moe_grad: expected x [..., d], gate [d, E], up [E, d, "
+                      "h], down [E, h, d]");
+  s.d = x.shape.last();
+  s.tokens = s.d ? x.numel() / s.d : 0;
+  s.experts = gate.shape[1];
+  s.hidden = up.shape[2];
+  s.topK = call.attr().getInt("top_k");
+  Shape expertIn{s.experts, s.d, s.hidden}, expertOut{s.experts, s.hidden, s.d};
+  ONEREC_KERNEL_CHECK(
+      call,
+      gate.shape[0] == s.d && bias.numel() == s.experts &&
+          up.shape == expertIn && down.shape == expertOut &&
+          (!gp || gp->shape == expertIn) && call.in(6).shape == x.shape,
+      "moe_grad: gate {}, gate_bias {}, up {}, down {}, dy {} do not fit x {}",
+      gate.shape.toString(), bias.shape.toString(), up.shape.toString(),
+      down.shape.toString(), call.in(6).shape.toString(), x.shape.toString());
+  ONEREC_KERNEL_CHECK(
+      call, (s.act == Activation::Swiglu) == (gp != nullptr),
+      "moe_grad: swiglu experts need a gate projection, others take none");
+  ONEREC_KERNEL_CHECK(call, s.topK >= 1 && s.topK <= s.experts,
+                      "moe_grad: top_k {} of {} experts", s.topK, s.experts);
+  ONEREC_KERNEL_CHECK(call, gp || !optionalResult(call, 3),
+                      "moe_grad: dgate_proj without a gate projection");
+  const TensorView *like[5] = {&x, &gate, &up, gp, &down};
+  for (int i = 0; i < 5; ++i)
+    ONEREC_KERNEL_CHECK(call,
+                        !optionalResult(call, i) ||
+                            (like[i] && call.out(i).shape == like[i]->shape),
+                        "moe_grad: result {} {} has the wrong shape", i,
+                        call.out(i).shape.toString());
+  s.x = x.as<const float>();
+  s.gate = gate.as<const float>();
+  s.gateBias = bias.as<const float>();
+  s.up = up.as<const float>();
+  s.gateProj = gp ? gp->as<const float>() : nullptr;
+  s.down = down.as<const float>();
+  dy = call.in(6).as<const float>();
+  return Status::ok();
+}
+
+Status moeGradReference(const KernelCall &call, const MoeShape &s,
+                        const float *dY) {
+  int64_t E = s.experts, d = s.d, h = s.hidden, k = s.topK;
+  std::vector<double> gx(size_t(s.tokens * d), 0.0), gGate(size_t(d * E), 0.0),
+      gUp(size_t(E * d * h), 0.0), gGp(s.gateProj ? size_t(E * d * h) : 0, 0.0),
+      gDown(size_t(E * h * d), 0.0);
+  std::vector<double> p(static_cast<size_t>(E)), u(static_cast<size_t>(h)),
+      g(static_cast<size_t>(h)), hid(static_cast<size_t>(h)),
+      dhid(static_cast<size_t>(h)), dp(static_cast<size_t>(E));
+  std::vector<int64_t> chosen(static_cast<size_t>(k));
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    const float *xt = s.x + t * d, *dy = dY + t * d;
+    double m = -INFINITY, sum = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      double logit = 0;
+      for (int64_t i = 0; i < d; ++i)
+        logit += double(xt[i]) * s.gate[i * E + e];
+      p[size_t(e)] = logit;
+      m = std::max(m, logit);
+    }
+    for (double &v : p)
+      sum += (v = std::exp(v - m));
+    for (double &v : p)
+      v /= sum;
+    route(p.data(), s.gateBias, E, k, chosen.data());
+    double norm = 0;
+    for (int64_t e : chosen)
+      norm += p[size_t(e)];
+    std::fill(dp.begin(), dp.end(), 0.0);
+    double wdw = 0; // Σ w_e·dw_e
+    for (int64_t e : chosen) {
+      double w = norm > 0 ? p[size_t(e)] / norm : 1.0 / double(k);
+      for (int64_t j = 0; j < h; ++j) {
+        double uj = 0, gj = 0;
+        for (int64_t i = 0; i < d; ++i) {
+          uj += double(xt[i]) * s.up[(e * d + i) * h + j];
+          if (s.gateProj)
+            gj += double(xt[i]) * s.gateProj[(e * d + i) * h + j];
+        }
+        u[size_t(j)] = uj, g[size_t(j)] = gj;
+        switch (s.act) {
+        case Activation::Gelu:
+          hid[size_t(j)] = refGelu(uj);
+          break;
+        case Activation::Relu:
+          hid[size_t(j)] = uj > 0 ? uj : 0.0;
+          break;
+        case Activation::Silu:
+          hid[size_t(j)] = refSilu(uj);
+          break;
+        case Activation::Swiglu:
+          hid[size_t(j)] = refSilu(gj) * uj;
+          break;
+        }
+      }
+      // f = hid·down_e; dw = dy·f; the expert's output gradient is w·dy.
+      double dw = 0;
+      for (int64_t i = 0; i < d; ++i) {
+        double fi = 0;
+        for (int64_t j = 0; j < h; ++j)
+          fi += hid[size_t(j)] * s.down[(e * h + j) * d + i];
+        dw += double(dy[i]) * fi;
+      }
+      dp[size_t(e)] = dw; // dw_e for now
+      wdw += w * dw;
+      for (int64_t j = 0; j < h; ++j) {
+        double acc = 0;
+        for (int64_t i = 0; i < d; ++i) {
+          double dfi = w * dy[i];
+          gDown[size_t((e * h + j) * d + i)] += hid[size_t(j)] * dfi;
+          acc += s.down[(e * h + j) * d + i] * dfi;
+        }
+        dhid[size_t(j)] = acc;
+      }
+      for (int64_t j = 0; j < h; ++j) {
+        double du, dg = 0;
+        if (s.act == Activation::Swiglu) {
+          du = dhid[size_t(j)] * refSilu(g[size_t(j)]);
+          dg = dhid[size_t(j)] * u[size_t(j)] *
+               activationGrad(Activation::Silu, g[size_t(j)]);
+        } else {
+          du = dhid[size_t(j)] * activationGrad(s.act, u[size_t(j)]);
+        }
+        for (int64_t i = 0; i < d; ++i) {
+          gUp[size_t((e * d + i) * h + j)] += double(xt[i]) * du;
+          gx[size_t(t * d + i)] += s.up[(e * d + i) * h + j] * du;
+          if (s.gateProj) {
+            gGp[size_t((e * d + i) * h + j)] += double(xt[i]) * dg;
+            gx[size_t(t * d + i)] += s.gateProj[(e * d + i) * h + j] * dg;
+          }
+        }
+      }
+    }
+    if (!(norm > 0))
+      continue; // equal weights: nothing flows into the gate
+    // w_c = p_c / norm: dp_c = (dw_c − Σ w·dw) / norm for chosen c.
+    std::vector<char> isChosen(size_t(E), 0);
+    for (int64_t e : chosen)
+      isChosen[size_t(e)] = 1;
+    double pdp = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      dp[size_t(e)] = isChosen[size_t(e)] ? (dp[size_t(e)] - wdw) / norm : 0.0;
+      pdp += p[size_t(e)] * dp[size_t(e)];
+    }
+    for (int64_t e = 0; e < E; ++e) {
+      double dlogit = p[size_t(e)] * (dp[size_t(e)] - pdp);
+      for (int64_t i = 0; i < d; ++i) {
+        gGate[size_t(i * E + e)] += double(xt[i]) * dlogit;
+        gx[size_t(t * d + i)] += s.gate[i * E + e] * dlogit;
+      }
+    }
+  }
+  const std::vector<double> *grads[5] = {&gx, &gGate, &gUp, &gGp, &gDown};
+  for (int r = 0; r < 5; ++r)
+    if (float *out = optionalResult(call, r))
+      for (size_t i = 0; i < grads[r]->size(); ++i)
+        out[i] = float((*grads[r])[i]);
+  return Status::ok();
+}
+
+Status moeGradKernel(const KernelCall &call) {
+  MoeShape s{};
+  const float *dy = nullptr;
+  if (Status st = checkMoeGrad(call, s, dy); !st)
+    return st;
+  return moeGradReference(call, s, dy);
+}
+
 } // namespace
 
 void onerec::kernels::registerMoeKernels(KernelRegistry &r) {
   addCpu(r, OpCode::Moe, DType::f32, moeKernel<kRef>, moeKernel<kOpt>);
+  // No optimized backward yet: the reference serves both variants.
+  addCpu(r, OpCode::MoeGrad, DType::f32, moeGradKernel, moeGradKernel);
 }

@@ -21,6 +21,10 @@ void kernels::registerCpuKernels(runtime::KernelRegistry &registry) {
   registerMoeKernels(registry);
   registerEmbeddingKernels(registry);
   registerLossKernels(registry);
+  registerNormalizationGradKernels(registry);
+  registerEmbeddingGradKernels(registry);
+  registerLossGradKernels(registry);
+  registerOptimizerKernels(registry);
 }
 
 const runtime::KernelRegistry &runtime::defaultKernelRegistry() {

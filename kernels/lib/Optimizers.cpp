@@ -1,0 +1,359 @@
+//===- Optimizers.cpp - GlobalNorm, AdamW, SGD and in-place updates -------===//
+//
+// The ops of a training step after the backward pass (docs/training.md):
+// the global gradient norm for clipping, the AdamW/Adam and SGD updates in
+// PyTorch's formulas, the auxiliary-loss-free MoE bias update, gradient
+// accumulation and Fill. All but GlobalNorm have no results: they write
+// their in-place operands, parameters of a TrainStep entry.
+//
+// optimizer.hparams is f32[8]: lr, beta1 | momentum, beta2 | nesterov, eps,
+// weight_decay, grad_clip, grad scale, reserved. The hyperparameters come
+// from the driver's command line, so the kernels check them like data.
+//
+// Optimized kernels: elementwise loops over fixed chunks in parallel; the
+// norm's partial sums are per fixed chunk (double) and added in order, so
+// every result is independent of the thread count.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelSupport.h"
+
+using namespace onerec;
+using namespace onerec::kernels;
+using onerec::runtime::Shape;
+
+namespace {
+
+constexpr int64_t kChunk = 16384;
+
+//===----------------------------------------------------------------------===//
+// GlobalNorm
+//===----------------------------------------------------------------------===//
+
+template <KernelVariant V> Status globalNormKernel(const KernelCall &call) {
+  ONEREC_KERNEL_CHECK(call, call.numInputs >= 1 && call.numOutputs == 1,
+                      "global_norm: expected gradients and one result");
+  ONEREC_KERNEL_CHECK(call,
+                      call.out(0).present() && call.out(0).numel() == 1 &&
+                          call.out(0).dtype == DType::f32,
+                      "global_norm: the result is an f32 scalar");
+  for (int i = 0; i < call.numInputs; ++i)
+    ONEREC_KERNEL_CHECK(call,
+                        call.in(i).present() && call.in(i).dtype == DType::f32,
+                        "global_norm: operand {} must be an f32 tensor", i);
+  double total = 0;
+  for (int i = 0; i < call.numInputs; ++i) {
+    const float *g = call.in(i).as<const float>();
+    int64_t n = call.in(i).numel();
+    if constexpr (V == kRef) {
+      for (int64_t j = 0; j < n; ++j)
+        total += double(g[j]) * g[j];
+    } else {
+      int64_t chunks = (n + kChunk - 1) / kChunk;
+      std::vector<double> partial(size_t(chunks), 0.0);
+      parallelFor(call, chunks, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t c = lo; c < hi; ++c) {
+          int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
+          // 16 float lanes over short runs, then double across runs.
+          double sum = 0;
+          for (int64_t j = begin; j < end; j += 256) {
+            int64_t len = std::min<int64_t>(256, end - j);
+            sum += double(dotLanes(g + j, g + j, len));
+          }
+          partial[size_t(c)] = sum;
+        }
+      });
+      for (double p : partial)
+        total += p;
+    }
+  }
+  call.out(0).as<float>()[0] = float(std::sqrt(total));
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// AdamW / Adam, SGD
+//===----------------------------------------------------------------------===//
+
+/// The hyperparameters of one update, checked.
+struct Hyper {
+  double lr, beta1, beta2, eps, wd, clip, scale;
+  int64_t step;
+  /// grad · gradScale is the scaled, clipped gradient.
+  double gradScale;
+};
+
+Status readHyper(const KernelCall &call, const char *op, int paramIndex,
+                 int stepIndex, int normIndex, Hyper &h) {
+  const TensorView &param = call.in(paramIndex);
+  ONEREC_KERNEL_CHECK(call, param.dtype == DType::f32,
+                      "{}: expected an f32 parameter", op);
+  const TensorView &step = call.in(stepIndex), &hp = call.in(stepIndex + 1);
+  ONEREC_KERNEL_CHECK(call, isIndexType(step.dtype) && step.numel() == 1,
+                      "{}: optimizer.step must be an integer scalar", op);
+  ONEREC_KERNEL_CHECK(call, hp.dtype == DType::f32 && hp.numel() == 8,
+                      "{}: optimizer.hparams must be f32[8]", op);
+  h.step = indexAt(step, 0);
+  ONEREC_KERNEL_CHECK(call, h.step >= 1,
+                      "{}: optimizer.step is {}; updates are numbered from 1",
+                      op, h.step);
+  const float *v = hp.as<const float>();
+  h.lr = v[0], h.beta1 = v[1], h.beta2 = v[2], h.eps = v[3], h.wd = v[4];
+  h.clip = v[5], h.scale = v[6];
+  for (int i = 0; i < 7; ++i)
+    ONEREC_KERNEL_CHECK(call, std::isfinite(v[i]) && v[i] >= 0,
+                        "{}: optimizer.hparams[{}] is {}, expected a finite "
+                        "value >= 0",
+                        op, i, v[i]);
+  const TensorView *norm = optionalInput(call, normIndex);
+  ONEREC_KERNEL_CHECK(
+      call, !norm || (norm->dtype == DType::f32 && norm->numel() == 1),
+      "{}: the global norm must be an f32 scalar", op);
+  ONEREC_KERNEL_CHECK(call, h.clip == 0 || norm,
+                      "{}: grad_clip is {} but the plan passes no gradient "
+                      "norm to clip by",
+                      op, h.clip);
+  double c = 1;
+  if (h.clip > 0) {
+    double n = double(norm->as<const float>()[0]);
+    c = std::min(1.0, h.clip / (n * h.scale + 1e-6));
+  }
+  h.gradScale = h.scale * c;
+  return Status::ok();
+}
+
+Status checkSameSize(const KernelCall &call, const char *op, int i,
+                     const char *what) {
+  ONEREC_KERNEL_CHECK(call,
+                      call.in(i).dtype == DType::f32 &&
+                          call.in(i).numel() == call.in(0).numel(),
+                      "{}: {} {} must match the parameter {}", op, what,
+                      call.in(i).shape.toString(), call.in(0).shape.toString());
+  return Status::ok();
+}
+
+/// Runs body(begin, end) over [0, n): one loop for references, fixed chunks
+/// in parallel for optimized kernels.
+template <KernelVariant V, typename Body>
+void elementLoop(const KernelCall &call, int64_t n, Body &&body) {
+  if constexpr (V == kRef)
+    body(int64_t(0), n);
+  else
+    parallelFor(call, (n + kChunk - 1) / kChunk, 1,
+                [&](int64_t lo, int64_t hi) {
+                  body(lo * kChunk, std::min(n, hi * kChunk));
+                });
+}
+
+template <KernelVariant V> Status adamWKernel(const KernelCall &call) {
+  const char *op = "adamw_update";
+  if (Status st = checkCounts(call, op, 7, 0, 1u << 6); !st)
+    return st;
+  Hyper h;
+  if (Status st = readHyper(call, op, 0, 4, 6, h); !st)
+    return st;
+  for (auto [i, what] : {std::pair<int, const char *>{1, "the gradient"},
+                         {2, "the first moment"},
+                         {3, "the second moment"}})
+    if (Status st = checkSameSize(call, op, i, what); !st)
+      return st;
+  ONEREC_KERNEL_CHECK(call, h.beta1 < 1 && h.beta2 < 1,
+                      "{}: betas ({}, {}) must be below 1", op, h.beta1,
+                      h.beta2);
+  bool decoupled = call.attr().getInt("decoupled") != 0;
+  double wd = call.attr().getInt("decay") != 0 ? h.wd : 0.0;
+  double bc1 = 1 - std::pow(h.beta1, double(h.step)),
+         bc2 = 1 - std::pow(h.beta2, double(h.step));
+  float *p = call.in(0).as<float>(), *m = call.in(2).as<float>(),
+        *v = call.in(3).as<float>();
+  const float *g = call.in(1).as<const float>();
+  int64_t n = call.in(0).numel();
+  if constexpr (V == kRef) {
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) * h.gradScale, pi = p[i];
+      if (!decoupled)
+        gi += wd * pi;
+      double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
+      double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
+      if (decoupled)
+        pi -= h.lr * wd * pi;
+      pi -= h.lr * (mi / bc1) / (std::sqrt(vi / bc2) + h.eps);
+      m[i] = float(mi), v[i] = float(vi), p[i] = float(pi);
+    }
+    return Status::ok();
+  }
+  // PyTorch's arrangement: step size lr / bc1, denominator √v / √bc2 + eps.
+  float gs = float(h.gradScale), b1 = float(h.beta1), b2 = float(h.beta2),
+        c1 = float(1 - h.beta1), c2 = float(1 - h.beta2),
+        l2 = decoupled ? 0.0f : float(wd),
+        shrink = decoupled ? float(1 - h.lr * wd) : 1.0f,
+        stepSize = float(h.lr / bc1), invSqrtBc2 = float(1 / std::sqrt(bc2)),
+        eps = float(h.eps);
+  elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      float gi = g[i] * gs + l2 * p[i];
+      float mi = b1 * m[i] + c1 * gi;
+      float vi = b2 * v[i] + c2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i] * shrink - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + eps);
+    }
+  });
+  return Status::ok();
+}
+
+template <KernelVariant V> Status sgdKernel(const KernelCall &call) {
+  const char *op = "sgd_update";
+  if (Status st = checkCounts(call, op, 6, 0, 1u << 2 | 1u << 5); !st)
+    return st;
+  Hyper h;
+  if (Status st = readHyper(call, op, 0, 3, 5, h); !st)
+    return st;
+  if (Status st = checkSameSize(call, op, 1, "the gradient"); !st)
+    return st;
+  const TensorView *buffer = optionalInput(call, 2);
+  if (buffer)
+    if (Status st = checkSameSize(call, op, 2, "the momentum buffer"); !st)
+      return st;
+  double mu = h.beta1;
+  bool nesterov = h.beta2 != 0;
+  ONEREC_KERNEL_CHECK(call, mu == 0 || buffer,
+                      "{}: momentum is {} but the plan has no momentum buffer "
+                      "for this parameter (compile with momentum > 0)",
+                      op, mu);
+  double wd = call.attr().getInt("decay") != 0 ? h.wd : 0.0;
+  bool first = h.step == 1;
+  float *p = call.in(0).as<float>();
+  float *buf = buffer ? buffer->as<float>() : nullptr;
+  const float *g = call.in(1).as<const float>();
+  int64_t n = call.in(0).numel();
+  if constexpr (V == kRef) {
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) * h.gradScale + wd * p[i];
+      double d = gi;
+      if (mu != 0) {
+        double b = first ? gi : mu * buf[i] + gi;
+        buf[i] = float(b);
+        d = nesterov ? gi + mu * b : b;
+      }
+      p[i] = float(p[i] - h.lr * d);
+    }
+    return Status::ok();
+  }
+  float gs = float(h.gradScale), l2 = float(wd), m = float(mu),
+        lr = float(h.lr);
+  elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      float gi = g[i] * gs + l2 * p[i];
+      float d = gi;
+      if (m != 0.0f) {
+        float b = first ? gi : m * buf[i] + gi;
+        buf[i] = b;
+        d = nesterov ? gi + m * b : b;
+      }
+      p[i] -= lr * d;
+    }
+  });
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// MoeBiasUpdate, AssignAdd, Fill
+//===----------------------------------------------------------------------===//
+
+template <KernelVariant V> Status moeBiasUpdateKernel(const KernelCall &call) {
+  const char *op = "moe_bias_update";
+  if (Status st = checkCounts(call, op, 3, 0); !st)
+    return st;
+  const TensorView &bias = call.in(0), &load = call.in(1);
+  ONEREC_KERNEL_CHECK(call,
+                      bias.dtype == DType::f32 && load.dtype == DType::f32 &&
+                          load.numel() == bias.numel(),
+                      "{}: load {} must match the bias {}", op,
+                      load.shape.toString(), bias.shape.toString());
+  double rate = call.attr().getFloat("rate");
+  int64_t experts = bias.numel();
+  const float *l = load.as<const float>();
+  double mean = 0;
+  for (int64_t e = 0; e < experts; ++e)
+    mean += l[e];
+  mean /= double(experts);
+  float *b = bias.as<float>();
+  for (int64_t e = 0; e < experts; ++e) {
+    double diff = mean - double(l[e]);
+    double sign = diff > 0 ? 1.0 : diff < 0 ? -1.0 : 0.0;
+    b[e] = float(double(b[e]) + rate * sign);
+  }
+  return Status::ok();
+}
+
+template <KernelVariant V, typename T>
+Status assignAddKernel(const KernelCall &call) {
+  if (Status st = checkCounts(call, "assign_add", 2, 0); !st)
+    return st;
+  ONEREC_KERNEL_CHECK(call,
+                      call.in(1).dtype == call.in(0).dtype &&
+                          call.in(1).numel() == call.in(0).numel(),
+                      "assign_add: {} does not match the target {}",
+                      call.in(1).shape.toString(), call.in(0).shape.toString());
+  T *target = call.in(0).as<T>();
+  const T *x = call.in(1).as<const T>();
+  elementLoop<V>(call, call.in(0).numel(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      if constexpr (std::is_integral_v<T>) // integers wrap, as in ScatterAdd
+        target[i] = T(std::make_unsigned_t<T>(target[i]) +
+                      std::make_unsigned_t<T>(x[i]));
+      else
+        target[i] += x[i];
+    }
+  });
+  return Status::ok();
+}
+
+template <KernelVariant V, typename T>
+Status fillKernel(const KernelCall &call) {
+  if (Status st = checkCounts(call, "fill", 1, 0); !st)
+    return st;
+  ONEREC_KERNEL_CHECK(call, call.in(0).dtype == dtypeOf<T>(),
+                      "fill: unexpected dtype {}",
+                      runtime::dtypeName(call.in(0).dtype));
+  T value;
+  if constexpr (std::is_floating_point_v<T>)
+    value = T(call.attr().getFloat("value"));
+  else
+    value = T(call.attr().getInt("value"));
+  T *target = call.in(0).as<T>();
+  elementLoop<V>(call, call.in(0).numel(), [&](int64_t lo, int64_t hi) {
+    std::fill(target + lo, target + hi, value);
+  });
+  return Status::ok();
+}
+
+template <typename T> void addAssignAdd(KernelRegistry &r) {
+  addCpu(r, OpCode::AssignAdd, dtypeOf<T>(), assignAddKernel<kRef, T>,
+         assignAddKernel<kOpt, T>);
+}
+
+template <typename T> void addFill(KernelRegistry &r) {
+  addCpu(r, OpCode::Fill, dtypeOf<T>(), fillKernel<kRef, T>,
+         fillKernel<kOpt, T>);
+}
+
+} // namespace
+
+void onerec::kernels::registerOptimizerKernels(KernelRegistry &r) {
+  addCpu(r, OpCode::GlobalNorm, DType::f32, globalNormKernel<kRef>,
+         globalNormKernel<kOpt>);
+  addCpu(r, OpCode::AdamWUpdate, DType::f32, adamWKernel<kRef>,
+         adamWKernel<kOpt>);
+  addCpu(r, OpCode::SgdUpdate, DType::f32, sgdKernel<kRef>, sgdKernel<kOpt>);
+  addCpu(r, OpCode::MoeBiasUpdate, DType::f32, moeBiasUpdateKernel<kRef>,
+         moeBiasUpdateKernel<kOpt>);
+  addAssignAdd<float>(r);
+  addAssignAdd<int64_t>(r);
+  addAssignAdd<int32_t>(r);
+  addFill<float>(r);
+  addFill<int64_t>(r);
+  addFill<int32_t>(r);
+  addFill<uint8_t>(r);
+}
