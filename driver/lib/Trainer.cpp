@@ -529,10 +529,14 @@ StatusOr<TrainSummary> Trainer::run() {
   if (!s.options.quiet)
     progress = std::make_unique<ProgressLine>(stderr, terminal, s.totalSteps,
                                               logEvery);
-  if (s.startStep >= s.totalSteps && progress)
+  bool alreadyDone = s.startStep >= s.totalSteps;
+  if (alreadyDone && progress)
     progress->message(fmt::format("step {}: the run of {} updates is already "
                                   "complete",
                                   s.startStep, s.totalSteps));
+  // A finished run's final evaluations are in its metrics already.
+  if (alreadyDone)
+    s.metrics.reset();
   Clock::time_point start = Clock::now();
   auto wall = [&] {
     return s.wallOffset +
@@ -621,12 +625,25 @@ StatusOr<TrainSummary> Trainer::run() {
         return st;
       lastValidStep = step;
     }
-    if (s.ckpt && (step % s.ckptEvery == 0 || step == s.totalSteps)) {
+    bool stop = s.options.stopRequested && *s.options.stopRequested;
+    if (s.ckpt && (stop || step % s.ckptEvery == 0 || step == s.totalSteps)) {
       if (Status st =
               s.ckpt->save(*s.params, s.checkpointMeta(step, wall(), examples),
                            s.options.keep);
           !st)
         return st;
+    }
+    if (stop && step < s.totalSteps) {
+      if (progress)
+        progress->finish();
+      return Status::error(
+          Status::Code::Unavailable,
+          s.ckpt ? fmt::format("interrupted after step {}; its checkpoint is "
+                               "in {}: continue with --resume",
+                               step, s.ckpt->dir())
+                 : fmt::format("interrupted after step {} (no --ckpt-dir: "
+                               "nothing saved)",
+                               step));
     }
   }
   if (progress)

@@ -48,9 +48,9 @@ def _result_types(rest):
 
 
 def _attr(rest, name, default=None):
-    arr = re.search(r"\b" + name + r"\s*=\s*array<i64:([^>]*)>", rest)
+    arr = re.search(r"\b" + name + r"\s*=\s*array<i64(?::([^>]*))?>", rest)
     if arr:
-        return [int(x) for x in arr.group(1).split(",") if x.strip()]
+        return [int(x) for x in (arr.group(1) or "").split(",") if x.strip()]
     m = re.search(r"\b" + name + r"\s*=\s*([^,}]+)", rest)
     if not m:
         return default
@@ -82,7 +82,11 @@ def _silu(x):
     return x / (1.0 + np.exp(-x))
 
 
-def _attention(q, k, v, mask, H, Hkv, causal, scale):
+def _gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _attention(q, k, v, mask, H, Hkv, causal, scale, bias=None, silu=False):
     B, Lq, _ = q.shape
     Lk = k.shape[-2]
     qh = q.reshape(B, Lq, H, -1).transpose(0, 2, 1, 3)
@@ -92,12 +96,18 @@ def _attention(q, k, v, mask, H, Hkv, causal, scale):
     kh = np.repeat(kh, rep, axis=1)
     vh = np.repeat(vh, rep, axis=1)
     s = scale * np.einsum("bhqd,bhkd->bhqk", qh, kh)
+    if bias is not None:
+        s = s + np.broadcast_to(bias if bias.ndim == 4 else bias[:, None], s.shape)
     allowed = np.ones((B, H, Lq, Lk), bool)
     if causal:
         allowed &= np.tril(np.ones((Lq, Lk), bool), Lk - Lq)
     if mask is not None:
         m = mask if mask.ndim == 4 else mask[:, None]
         allowed &= np.broadcast_to(m, allowed.shape)
+    if silu:
+        p = np.where(allowed, _silu(s) / Lk, 0.0)
+        y = np.einsum("bhqk,bhkd->bhqd", p, vh)
+        return y.transpose(0, 2, 1, 3).reshape(B, Lq, -1)
     s = np.where(allowed, s, -np.inf)
     any_ = allowed.any(-1, keepdims=True)
     s = np.where(any_, s, 0.0)
@@ -195,12 +205,12 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             if op == "div" and a.dtype.kind == "i":
                 y = np.trunc(a / b).astype(np.int64)
         elif op in ("neg", "abs", "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid",
-                    "silu", "relu", "not"):
+                    "silu", "gelu", "relu", "not"):
             x = ops[0]
             y = {"neg": lambda: -x, "abs": lambda: np.abs(x), "exp": lambda: np.exp(x),
                  "log": lambda: np.log(x), "sqrt": lambda: np.sqrt(x),
                  "rsqrt": lambda: 1 / np.sqrt(x), "tanh": lambda: np.tanh(x),
-                 "sigmoid": lambda: 1 / (1 + np.exp(-x)), "silu": lambda: _silu(x),
+                 "sigmoid": lambda: 1 / (1 + np.exp(-x)), "silu": lambda: _silu(x), "gelu": lambda: _gelu(x),
                  "relu": lambda: np.maximum(x, 0), "not": lambda: ~x}[op]()
         elif op == "select":
             y = np.where(*ops)
@@ -220,6 +230,17 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             idx = [slice(None)] * ops[0].ndim
             idx[ax] = slice(_attr(rest, "start"), _attr(rest, "end"))
             y = ops[0][tuple(idx)]
+        elif op == "gather":
+            x, ind = ops
+            y = np.take(x, ind.astype(np.int64), axis=_attr(rest, "axis"))
+        elif op == "scatter_add":
+            x, ind, src = ops
+            ax = _attr(rest, "axis")
+            y = np.moveaxis(x.copy(), ax, 0)
+            s = np.moveaxis(src, ax, 0)
+            s = s.reshape((-1,) + y.shape[1:]) if ind.ndim != 1 else s
+            np.add.at(y, ind.reshape(-1).astype(np.int64), s)
+            y = np.moveaxis(y, 0, ax)
         elif op == "embedding":
             table, ids = ops
             ids_type = _TENSOR.findall(rest.split("->")[0])[1][1]
@@ -264,12 +285,15 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             mm = re.search(r"\bmask\s+(%[\w#]+)", head)
             if mm:
                 mask = env[mm.group(1)]
-            if re.search(r"\bbias\s+%", head):
-                raise NotImplementedError("attention bias")
-            if _attr(rest, "score_norm", "softmax") not in ("softmax",):
-                raise NotImplementedError("silu attention")
+            bias = None
+            mb = re.search(r"\bbias\s+(%[\w#]+)", head)
+            if mb:
+                bias = env[mb.group(1)]
+            norm = _attr(rest, "score_norm", "softmax")
+            if norm not in ("softmax", "silu"):
+                raise NotImplementedError(f"attention score_norm {norm}")
             y = _attention(q, k, v, mask, _attr(rest, "num_heads"), _attr(rest, "num_kv_heads"),
-                           _flag(rest, "causal"), _attr(rest, "scale"))
+                           _flag(rest, "causal"), _attr(rest, "scale"), bias, norm == "silu")
         elif op == "moe":
             names = re.findall(r"%[\w#]+", head.split("{")[0])
             x, gate, gbias, up = (env[n] for n in names[:4])
@@ -287,6 +311,19 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             l = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
             red = _attr(rest, "reduction")
             y = (np.where(mk, l, 0).sum() / max(mk.sum(), 1) if red == "mean" and mk.sum()
+                 else np.array(0.0) if red == "mean" else
+                 np.where(mk, l, 0).sum() if red == "sum" else np.where(mk, l, 0))
+        elif op == "sampled_softmax":
+            h, table, pos, neg = ops[:4]
+            mk = ops[4] if len(ops) > 4 else np.ones(pos.shape, bool)
+            ps = np.sum(h * table[pos], -1)
+            ns = (np.einsum("...d,...nd->...n", h, table[neg]) if neg.ndim == pos.ndim + 1
+                  else h @ table[neg].T)
+            sc = np.concatenate([ps[..., None], ns], -1)
+            m = sc.max(-1, keepdims=True)
+            l = (np.log(np.exp(sc - m).sum(-1)) + m[..., 0]) - ps
+            red = _attr(rest, "reduction")
+            y = (np.where(mk, l, 0).sum() / mk.sum() if red == "mean" and mk.sum()
                  else np.array(0.0) if red == "mean" else
                  np.where(mk, l, 0).sum() if red == "sum" else np.where(mk, l, 0))
         elif op == "cross_entropy":

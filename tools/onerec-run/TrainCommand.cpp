@@ -17,6 +17,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 
@@ -84,6 +85,10 @@ std::optional<double> nonNegativeReal(const std::string &text) {
   std::optional<double> x = parseReal(text);
   return x && *x >= 0 ? x : std::nullopt;
 }
+
+volatile std::sig_atomic_t stopRequested = 0;
+
+extern "C" void requestStop(int) { stopRequested = 1; }
 
 } // namespace
 
@@ -194,6 +199,13 @@ int runTrain(const Args &args) {
   StatusOr<std::unique_ptr<data::Dataset>> dataset = data::Dataset::open(*data);
   if (!dataset)
     return reportError(dataset.status());
+  // Ctrl-C / SIGTERM: finish the update, save a checkpoint, stop.
+  options.stopRequested = &stopRequested;
+  struct sigaction action = {};
+  action.sa_handler = requestStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
   StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::create(**plan, **dataset, options);
   if (!trainer)

@@ -29,6 +29,7 @@
 #include "onerec/Runtime/PlanFile.h"
 #include "onerec/Runtime/Status.h"
 
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -76,6 +77,9 @@ struct TrainOptions {
   std::optional<bool> terminal;
   /// No progress line at all.
   bool quiet = false;
+  /// Polled after every update (a SIGINT/SIGTERM handler sets it): when
+  /// nonzero the run saves a checkpoint (with ckptDir) and stops.
+  const volatile std::sig_atomic_t *stopRequested = nullptr;
 };
 
 struct TrainSummary {
