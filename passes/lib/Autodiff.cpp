@@ -492,10 +492,16 @@ struct RecAutodiffPass : public onerec::impl::RecAutodiffBase<RecAutodiffPass> {
         auto stage = dyn_cast<StageOp>(op);
         if (!stage)
           continue;
-        bool minimizes = llvm::any_of(stage.getBody().front(), [](Operation &o) {
-          return isa<MinimizeOp>(o);
-        });
-        if (!minimizes)
+        // Stages with only `minimize` objectives train by gradient descent
+        // here; stages that align by reinforcement (dpo, ecpo) need
+        // generation in the loop and get their entries from the alignment
+        // driver.
+        bool minimizes = false, aligns = false;
+        for (Operation &o : stage.getBody().front()) {
+          minimizes |= isa<MinimizeOp>(o);
+          aligns |= isa<DpoOp, EcpoOp>(o);
+        }
+        if (!minimizes || aligns)
           continue;
         std::string prefix = first ? "" : (stage.getName() + ".").str();
         if (failed(builder.build(stage, prefix)))

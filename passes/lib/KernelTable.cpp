@@ -148,8 +148,13 @@ SmallVector<Value> onerec::kernelResults(Operation *op) {
   if (auto m = dyn_cast<rec::MoeGradOp>(op))
     return {m.getDx(), m.getDgate(), m.getDup(), m.getDgateProj(),
             m.getDdown()};
-  if (auto a = dyn_cast<rec::AttentionGradOp>(op))
-    return {a.getDq(), a.getDk(), a.getDv(), a.getDbias()};
+  if (auto a = dyn_cast<rec::AttentionGradOp>(op)) {
+    // dbias only with a bias (a trailing result, so no absent marker).
+    SmallVector<Value> results = {a.getDq(), a.getDk(), a.getDv()};
+    if (a.getDbias())
+      results.push_back(a.getDbias());
+    return results;
+  }
   return SmallVector<Value>(op->getResults().begin(), op->getResults().end());
 }
 

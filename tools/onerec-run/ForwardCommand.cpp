@@ -33,7 +33,9 @@ constexpr std::string_view kForwardUsage =
     "OUT.{safetensors,json}]\n"
     "                 [--entry NAME] [--weights W.safetensors] [--threads N]\n"
     "                 [--kernels optimized|reference] [--seed S] [--profile]\n"
-    "                 [--repeat N] [--timing-json TIMES.json]";
+    "                 [--repeat N] [--timing-json TIMES.json]\n"
+    "                 [--save-weights OUT.safetensors]   (after a train_step "
+    "entry: the updated parameters and optimizer state)";
 constexpr std::string_view kWeightsUsage =
     "weights PLAN [--weights CKPT.safetensors] -o OUT.safetensors";
 
@@ -109,6 +111,7 @@ int runForward(const Args &args) {
   bool profile = cl.flag("--profile");
   std::optional<std::string> repeatText = cl.option("--repeat");
   std::optional<std::string> timingJson = cl.option("--timing-json");
+  std::optional<std::string> saveWeights = cl.option("--save-weights");
   if (std::optional<int> usage = cl.finish(1))
     return *usage;
   if (!input)
@@ -172,6 +175,13 @@ int runForward(const Args &args) {
             "{}: the plan requires {}; onerec-run forward executes on the CPU",
             plan.name(), formatRequirements(unsupported))));
 
+  // A training step updates the parameters in place: they leave the
+  // (read-only) mapping of the plan first.
+  int entryIndex = plan.findEntry(entryName);
+  if (entryIndex >= 0 &&
+      plan.entry(entryIndex).kind() == plan::EntryKind::TrainStep)
+    if (Status s = loaded->params->makeWritable(); !s)
+      return reportError(s);
   StatusOr<std::unique_ptr<Executor>> executor = Executor::create(
       plan, entryName, *loaded->params, defaultKernelRegistry(), options);
   if (!executor)
@@ -207,6 +217,9 @@ int runForward(const Args &args) {
   }
   if (profile)
     printProfile(**executor);
+  if (saveWeights)
+    if (Status s = loaded->params->saveSafetensors(*saveWeights); !s)
+      return reportError(s);
   if (!output) {
     fmt::print("{}", formatJsonTensors(*outputs));
     return 0;

@@ -52,17 +52,67 @@ std::string describeBinding(const plan::Plan &plan, const plan::Entry &entry,
 struct ParameterTotals {
   uint64_t elements = 0;
   uint64_t bytes = 0;
+  uint32_t stateTensors = 0;
 };
 
 ParameterTotals parameterTotals(const PlanFile &file) {
   ParameterTotals totals;
   for (uint32_t i = 0; i < sizeOf(file.plan().params()); ++i) {
+    // Optimizer state is not stored in the plan; it is counted apart.
+    if (file.plan().params()->Get(i)->role() ==
+        plan::ParameterRole::OptimizerState) {
+      ++totals.stateTensors;
+      continue;
+    }
     int64_t numel = file.parameterShape(static_cast<int>(i)).numel();
     totals.elements += static_cast<uint64_t>(numel);
     totals.bytes += static_cast<uint64_t>(numel) *
                     dtypeSize(file.parameterDType(static_cast<int>(i)));
   }
   return totals;
+}
+
+/// The train section in one line: `adamw lr 0.0002 (beta1 0.9 ...)`.
+std::string describeTrain(const plan::TrainConfig &train) {
+  std::string text = fmt::format(
+      "{} lr {} (beta1 {}, beta2 {}, eps {}, weight_decay {}, momentum {}), "
+      "schedule {}",
+      plan::EnumNameOptimizerKind(train.optimizer()), train.lr(), train.beta1(),
+      train.beta2(), train.eps(), train.weight_decay(), train.momentum(),
+      plan::EnumNameScheduleKind(train.schedule()));
+  if (train.schedule() != plan::ScheduleKind::Constant)
+    text += fmt::format(" (warmup {}, total {}, min_lr {})", train.warmup(),
+                        train.total(), train.min_lr());
+  text += fmt::format(", grad_clip {}, accumulate {}, batch {}",
+                      train.grad_clip(), train.accumulate(), train.batch());
+  return text;
+}
+
+Json trainToJson(const plan::TrainConfig &train) {
+  Json stages = Json::array();
+  for (uint32_t i = 0; i < sizeOf(train.stages()); ++i) {
+    const plan::Stage &stage = *train.stages()->Get(i);
+    stages.push_back({{"name", str(stage.name())},
+                      {"entry", str(stage.entry())},
+                      {"epochs", stage.epochs()},
+                      {"steps", stage.steps()}});
+  }
+  return {{"optimizer", plan::EnumNameOptimizerKind(train.optimizer())},
+          {"lr", train.lr()},
+          {"beta1", train.beta1()},
+          {"beta2", train.beta2()},
+          {"eps", train.eps()},
+          {"weight_decay", train.weight_decay()},
+          {"momentum", train.momentum()},
+          {"nesterov", train.nesterov()},
+          {"schedule", plan::EnumNameScheduleKind(train.schedule())},
+          {"warmup", train.warmup()},
+          {"total", train.total()},
+          {"min_lr", train.min_lr()},
+          {"grad_clip", train.grad_clip()},
+          {"accumulate", train.accumulate()},
+          {"batch", train.batch()},
+          {"stages", stages}};
 }
 
 /// Kernel counts per op, the most frequent first.
@@ -102,9 +152,12 @@ Json toJson(const PlanFile &file) {
     dims[str(plan.dims()->Get(i)->name())] = plan.dims()->Get(i)->max();
   root["dims"] = dims;
   ParameterTotals totals = parameterTotals(file);
-  root["params"] = {{"count", sizeOf(plan.params())},
+  root["params"] = {{"count", sizeOf(plan.params()) - totals.stateTensors},
                     {"elements", totals.elements},
-                    {"bytes", totals.bytes}};
+                    {"bytes", totals.bytes},
+                    {"optimizer_state_tensors", totals.stateTensors}};
+  if (plan.train())
+    root["train"] = trainToJson(*plan.train());
   Json entries = Json::array();
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);
@@ -159,9 +212,22 @@ void printText(const PlanFile &file) {
   fmt::print("dims      {}\n",
              dims.empty() ? "none" : fmt::format("{}", fmt::join(dims, ", ")));
   ParameterTotals totals = parameterTotals(file);
-  fmt::print("params    {} tensors, {} elements ({}) in {} segment(s)\n",
-             sizeOf(plan.params()), totals.elements,
+  fmt::print("params    {} tensors, {} elements ({}) in {} segment(s)",
+             sizeOf(plan.params()) - totals.stateTensors, totals.elements,
              formatBytes(double(totals.bytes)), sizeOf(plan.segments()));
+  if (totals.stateTensors)
+    fmt::print("; {} optimizer-state tensors (not stored)",
+               totals.stateTensors);
+  fmt::print("\n");
+  if (const plan::TrainConfig *train = plan.train()) {
+    fmt::print("train     {}\n", describeTrain(*train));
+    for (uint32_t i = 0; i < sizeOf(train->stages()); ++i) {
+      const plan::Stage &stage = *train->stages()->Get(i);
+      fmt::print("  stage {} -> {} ({} epochs, {} steps)\n", str(stage.name()),
+                 stage.entry() ? str(stage.entry()) : "no training entry",
+                 stage.epochs(), stage.steps());
+    }
+  }
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);
     fmt::print("\nentry '{}' ({})\n", str(entry.name()),

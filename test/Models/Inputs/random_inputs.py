@@ -2,7 +2,8 @@
 """Writes a JSON input batch for one entry of a plan, from the entry's
 signature as `onerec-run inspect --json` describes it: ids uniform in their
 vocabulary, floats standard normal, booleans fair coins; symbolic dims bound
-to --batch. Standard library only.
+to --batch. A training step's control inputs are a first update with the
+plan's own hyperparameters (docs/training.md). Standard library only.
 
 usage: random_inputs.py INSPECT.json ENTRY OUT.json [--batch N] [--seed S]
 """
@@ -31,6 +32,18 @@ def fill(dtype, shape, bound, rng):
     return [fill(dtype, shape[1:], bound, rng) for _ in range(shape[0])]
 
 
+def control_inputs(plan):
+    """optimizer.step and optimizer.hparams of a first update."""
+    train = plan.get("train", {})
+    adam = train.get("optimizer", "AdamW") != "Sgd"
+    hparams = [train.get("lr", 1e-3),
+               train.get("beta1", 0.9) if adam else train.get("momentum", 0.0),
+               train.get("beta2", 0.999) if adam else float(train.get("nesterov", False)),
+               train.get("eps", 1e-8), train.get("weight_decay", 0.0),
+               train.get("grad_clip", 0.0), 1.0, 0.0]
+    return {"optimizer.step": 1, "optimizer.hparams": hparams}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("inspect")
@@ -46,7 +59,11 @@ def main():
     if args.entry not in entries:
         sys.exit(f"random_inputs: no entry '{args.entry}' (have {', '.join(entries)})")
     batch = {}
+    controls = control_inputs(plan)
     for binding in entries[args.entry]["inputs"]:
+        if binding.get("role") == "Control" and binding["name"] in controls:
+            batch[binding["name"]] = controls[binding["name"]]
+            continue
         dtype, dims = parse_type(binding["type"])
         shape = [int(d) if d.isdigit() else args.batch for d in dims]
         batch[binding["name"]] = fill(dtype, shape, binding.get("index_bound", 0), rng)
