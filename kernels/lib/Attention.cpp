@@ -346,19 +346,31 @@ template <KernelVariant V> Status attentionKernel(const KernelCall &call) {
 // batch dims.
 
 Status checkAttentionGrad(const KernelCall &call, AttentionShape &s) {
-  if (Status st = checkCounts(call, "attention_grad", 6, 3, 0b011000); !st)
+  // dq, dk, dv, and dbias exactly when there is a bias.
+  int results = call.numInputs > 4 && call.in(4).present() ? 4 : 3;
+  if (Status st = checkCounts(call, "attention_grad", 6, results, 0b011000);
+      !st)
     return st;
   if (Status st = checkAttentionShapes(call, call.in(5), s); !st)
     return st;
-  for (int i = 0; i < 3; ++i)
-    ONEREC_KERNEL_CHECK(
-        call,
-        !optionalResult(call, i) || (call.out(i).dtype == DType::f32 &&
-                                     call.out(i).shape == call.in(i).shape),
-        "attention_grad: result {} {} must have the shape of "
-        "operand {} {}",
-        i, call.out(i).shape.toString(), i, call.in(i).shape.toString());
+  for (int i = 0; i < results; ++i) {
+    int operand = i < 3 ? i : 4;
+    ONEREC_KERNEL_CHECK(call,
+                        !optionalResult(call, i) ||
+                            (call.out(i).dtype == DType::f32 &&
+                             call.out(i).shape == call.in(operand).shape),
+                        "attention_grad: result {} {} must have the shape of "
+                        "operand {} {}",
+                        i, call.out(i).shape.toString(), operand,
+                        call.in(operand).shape.toString());
+  }
   return Status::ok();
+}
+
+/// Where dS element (b, h, i, j) goes in dbias: the bias's broadcast
+/// strides, so that broadcast dims (batch, heads) are summed.
+int64_t biasOffset(const AttentionShape &s, int64_t b, int64_t h) {
+  return broadcastOffset(b, s.batch, s.bias.strides) + h * s.bias.head;
 }
 
 /// Offsets of one (batch, head) problem in q/dq, k/dk, v/dv, dy; the mask
@@ -407,6 +419,8 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
           vRow = s.kvHeads * s.dv, yRow = s.heads * s.dv;
   std::vector<double> gq(size_t(call.in(0).numel()), 0.0),
       gk(size_t(call.in(1).numel()), 0.0), gv(size_t(call.in(2).numel()), 0.0);
+  float *dbias = optionalResult(call, 3);
+  std::vector<double> gb(dbias ? size_t(call.in(4).numel()) : 0, 0.0);
   std::vector<double> score(size_t(s.lk)), w(size_t(s.lk)), dp(size_t(s.lk)),
       ds(size_t(s.lk));
   std::vector<char> allowed(size_t(s.lk));
@@ -460,6 +474,10 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
                                       double(s.lk)
                                 : 0.0;
         }
+        if (dbias)
+          for (int64_t j = 0; j < s.lk; ++j)
+            gb[size_t(biasOffset(s, b, h) + i * s.bias.row + j * s.bias.col)] +=
+                ds[size_t(j)];
         for (int64_t j = 0; j < s.lk; ++j) {
           for (int64_t p = 0; p < s.dv; ++p)
             gv[size_t(o.v + j * vRow + p)] += w[size_t(j)] * dy[p];
@@ -471,8 +489,8 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
         }
       }
     }
-  const std::vector<double> *grads[3] = {&gq, &gk, &gv};
-  for (int r = 0; r < 3; ++r)
+  const std::vector<double> *grads[4] = {&gq, &gk, &gv, &gb};
+  for (int r = 0; r < call.numOutputs; ++r)
     if (float *out = optionalResult(call, r))
       for (size_t i = 0; i < grads[r]->size(); ++i)
         out[i] = float((*grads[r])[i]);
@@ -484,9 +502,11 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
 /// query head and block of up to kBlockQ queries the scores are recomputed
 /// as a GEMM, the probabilities follow (the full key range of the block is
 /// in one panel), then dP = dy·vᵀ, dS, and dq, dk, dv as three more GEMMs.
+/// With `dsAll` (when dbias is wanted) every dS row is also kept there, as
+/// [batch, heads, Lq, Lk], for the ordered reduction into dbias.
 void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
                    int64_t kvh, std::vector<float> &scores,
-                   std::vector<float> &dprob) {
+                   std::vector<float> &dprob, float *dsAll) {
   const int64_t qRow = s.heads * s.dk, kRow = s.kvHeads * s.dk,
                 vRow = s.kvHeads * s.dv, yRow = s.heads * s.dv, lk = s.lk,
                 shift = s.lk - s.lq;
@@ -573,6 +593,10 @@ void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
         for (int64_t j = 0; j < nk; ++j)
           drow[j] = row[j] * (drow[j] - d);
       }
+      if (dsAll)
+        for (int64_t qi = 0; qi < nq; ++qi)
+          std::memcpy(dsAll + ((b * s.heads + h) * s.lq + i0 + qi) * lk,
+                      dp + qi * lk, size_t(nk) * sizeof(float));
       if (dq) {
         GemmArgs g;
         g.m = nq, g.n = s.dk, g.k = nk, g.alpha = s.scale;
@@ -613,6 +637,9 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
         leadingDims(call.in(i).shape, call.in(i).shape.rank - 2).numel() == nb;
   if (V == kRef || !fullBatch)
     return attentionGradReference(call, s);
+  float *dbias = optionalResult(call, 3);
+  std::vector<float> dsAll(dbias ? size_t(nb * s.heads * s.lq * s.lk) : 0,
+                           0.0f);
   int64_t work = s.group * s.lq * s.lk * (2 * s.dk + 2 * s.dv);
   parallelFor(call, nb * s.kvHeads,
               std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
@@ -621,8 +648,21 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
                     dprob(size_t(kBlockQ * s.lk));
                 for (int64_t t = lo; t < hi; ++t)
                   flashGradItem(call, s, t / s.kvHeads, t % s.kvHeads, scores,
-                                dprob);
+                                dprob, dbias ? dsAll.data() : nullptr);
               });
+  if (dbias) {
+    // dbias sums dS over the dims the bias broadcasts along, in one fixed
+    // order (O(scores) adds, small next to the GEMMs above).
+    std::fill(dbias, dbias + call.in(4).numel(), 0.0f);
+    const float *ds = dsAll.data();
+    for (int64_t b = 0; b < nb; ++b)
+      for (int64_t h = 0; h < s.heads; ++h) {
+        int64_t base = biasOffset(s, b, h);
+        for (int64_t i = 0; i < s.lq; ++i, ds += s.lk)
+          for (int64_t j = 0; j < s.lk; ++j)
+            dbias[base + i * s.bias.row + j * s.bias.col] += ds[j];
+      }
+  }
   return Status::ok();
 }
 

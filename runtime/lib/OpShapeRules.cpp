@@ -539,6 +539,16 @@ Status attentionGrad(Rules &r) {
                               k.operand(5), k.format(y)));
   for (int i = 0; i < 3; ++i)
     ONEREC_CHECK(k.expectResult(i, k.inDType(i), k.inShape(i)));
+  // dbias: a fourth result exactly when there is a bias, shaped like it.
+  int expected = k.present(4) ? 4 : 3;
+  if (k.numOutputs() != expected)
+    return k.fail(fmt::format("has {} results, expected {} ({})",
+                              k.numOutputs(), expected,
+                              k.present(4) ? "dq, dk, dv, dbias: the bias is "
+                                             "given"
+                                           : "dq, dk, dv: no bias is given"));
+  if (k.present(4))
+    ONEREC_CHECK(k.expectResult(3, k.inDType(4), k.inShape(4)));
   return Status::ok();
 }
 

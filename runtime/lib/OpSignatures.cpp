@@ -44,6 +44,9 @@ struct OpSignature {
   uint32_t optionalResults = 0;
   /// Bit i set: operand i is written in place (ops without results).
   uint32_t inPlaceOperands = 0;
+  /// When set, the op takes minOutputs to numOutputs results (the shape
+  /// rules say which count applies).
+  int minOutputs = -1;
 };
 
 constexpr int kVariadic = static_cast<int>(PlanLimits::kMaxOperands);
@@ -161,10 +164,12 @@ std::vector<OpSignature> buildSignatures() {
       {6,
        6,
        0b011000,
-       3,
+       4,
        {positive("num_heads"), positive("num_kv_heads"), flag("causal"),
         real("scale"), choice("score_norm", 1)},
-       0b111});
+       0b1111,
+       0,
+       /*minOutputs=*/3}); // dbias, the fourth, exactly when bias is given
   set(OpCode::EmbeddingGrad,
       {2,
        2,
@@ -232,10 +237,13 @@ Status checkSignature(const KernelChecker &kernel) {
     if (!kernel.present(i) && !(i < 32 && (sig.optionalOperands >> i & 1)))
       return kernel.fail(
           fmt::format("operand {} is absent, but it is not optional", i));
-  if (kernel.numOutputs() != sig.numOutputs)
-    return kernel.fail(fmt::format("has {}, expected {}",
-                                   countText(kernel.numOutputs(), "result"),
-                                   sig.numOutputs));
+  int minOutputs = sig.minOutputs >= 0 ? sig.minOutputs : sig.numOutputs;
+  if (kernel.numOutputs() < minOutputs || kernel.numOutputs() > sig.numOutputs)
+    return kernel.fail(fmt::format(
+        "has {}, expected {}", countText(kernel.numOutputs(), "result"),
+        minOutputs == sig.numOutputs
+            ? std::to_string(minOutputs)
+            : fmt::format("{} or {}", minOutputs, sig.numOutputs)));
   for (int i = 0; i < kernel.numOutputs(); ++i)
     if (!kernel.resultPresent(i) && !(i < 32 && (sig.optionalResults >> i & 1)))
       return kernel.fail(

@@ -369,3 +369,35 @@ TEST(TrainingExecutor, StepsAndTrainingModeFollowTheEntry) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(TrainingPlan, AttentionGradHasADbiasResultExactlyWithABias) {
+  PlanSpec p = trainPlan();
+  EntrySpec &e = p.entries[0];
+  Ext B = Ext::sym(0);
+  uint32_t q = e.input("q", DType::f32, {B, 5, 8});
+  uint32_t bias = e.input("bias", DType::f32, {1, 2, 5, 5}); // per head
+  uint32_t dq = e.tensor("dq", DType::f32, {B, 5, 8});
+  uint32_t dk = e.tensor("dk", DType::f32, {B, 5, 8});
+  uint32_t dv = e.tensor("dv", DType::f32, {B, 5, 8});
+  uint32_t db = e.tensor("dbias", DType::f32, {1, 2, 5, 5});
+  std::vector<AttrSpec> a = {
+      {"num_heads", int64_t(2)}, {"num_kv_heads", int64_t(2)}, {"scale", 0.5}};
+  e.kernel(OpCode::AttentionGrad, {q, q, q, 0xFFFFFFFFu, bias, q},
+           {dq, dk, dv, db}, a);
+  EXPECT_TRUE(load(p).isOk()) << load(p).status().message();
+  e.kernels.back().outputs = {dq, dk, dv, 0xFFFFFFFFu}; // dbias not needed
+  EXPECT_TRUE(load(p).isOk());
+  e.kernels.back().outputs = {dq, dk, dv};
+  expectInvalid(p, "has 3 results, expected 4 (dq, dk, dv, dbias: the bias "
+                   "is given)");
+  e.kernels.back().inputs[4] = 0xFFFFFFFFu;
+  EXPECT_TRUE(load(p).isOk());
+  e.kernels.back().outputs = {dq, dk, dv, db};
+  expectInvalid(p, "has 4 results, expected 3 (dq, dk, dv: no bias is given)");
+  e.kernels.back().outputs = {dq, dk};
+  expectInvalid(p, "has 2 results, expected 3 or 4");
+}
+
+} // namespace

@@ -1,9 +1,9 @@
 //===- AttentionGradTest.cpp - the backward of fused attention ------------===//
 //
 // The flash-style kernel against the reference (causal, Lq != Lk, GQA,
-// masks with fully masked rows, per-head bias, HSTU silu, several query
-// blocks, broadcast batch dims, absent results), and both against finite
-// differences of the forward reference.
+// masks with fully masked rows, shared and per-head bias with its gradient,
+// HSTU silu, several query blocks, broadcast batch dims, absent results),
+// and both against finite differences of the forward reference.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,7 +20,7 @@ struct Config {
   int64_t heads, kvHeads, lq, lk, dk, dv;
   bool causal = false, silu = false;
   int mask = 0; // 0 none, 1 shared by heads, 2 per head
-  int bias = 0;
+  int bias = 0; // 0 none, 1 shared by heads, 2 per head, 3 [Lq, Lk] only
 };
 
 Shape with(Shape batch, std::initializer_list<int64_t> tail) {
@@ -50,8 +50,9 @@ Problem makeProblem(const Config &c) {
       mask.data<uint8_t>()[j] = 0;
   }
   if (c.bias)
-    bias = randomFloats(c.bias == 1 ? with(c.batch, {c.lq, c.lk})
-                                    : with(c.batch, {c.heads, c.lq, c.lk}));
+    bias = randomFloats(c.bias == 1   ? with(c.batch, {c.lq, c.lk})
+                        : c.bias == 2 ? with(c.batch, {c.heads, c.lq, c.lk})
+                                      : Shape{c.lq, c.lk}); // batch-shared
   Problem p{
       ForwardSpec{
           OpCode::Attention,
@@ -68,6 +69,15 @@ std::vector<HostTensor> gradInputs(const ForwardSpec &f, const HostTensor &dy) {
   return {f.inputs[0], f.inputs[1], f.inputs[2], f.inputs[3], f.inputs[4], dy};
 }
 
+/// dq, dk, dv, and dbias when there is a bias.
+std::vector<HostTensor> gradResults(const ForwardSpec &f) {
+  std::vector<HostTensor> out;
+  for (int i : {0, 1, 2, 4})
+    if (!f.inputs[size_t(i)].absent)
+      out.push_back(HostTensor(DType::f32, f.inputs[size_t(i)].shape));
+  return out;
+}
+
 std::vector<Config> configs() {
   return {
       {"plain", {2}, {2}, 1, 1, 6, 6, 4, 4},
@@ -82,6 +92,10 @@ std::vector<Config> configs() {
       {"silu-mask", {2}, {2}, 2, 1, 4, 6, 4, 4, false, true, 1},
       {"blocks", {1}, {1}, 1, 1, 70, 70, 8, 8, true},
       {"broadcast-kv", {2, 2}, {1, 2}, 2, 2, 3, 4, 4, 4},
+      {"bias-per-head-gqa", {2}, {2}, 4, 2, 5, 5, 4, 4, true, false, 0, 2},
+      {"bias-silu", {2}, {2}, 2, 2, 4, 5, 4, 4, false, true, 1, 1},
+      {"bias-blocks", {1}, {1}, 1, 1, 70, 70, 4, 4, true, false, 0, 1},
+      {"bias-2d", {2, 2}, {2, 2}, 2, 2, 4, 4, 4, 4, false, false, 1, 3},
   };
 }
 
@@ -90,15 +104,20 @@ TEST(AttentionGrad, OptimizedMatchesReference) {
     Problem p = makeProblem(c);
     const ForwardSpec &f = p.forward;
     HostTensor dy = projectionFor(f);
-    std::vector<HostTensor> out = {HostTensor(DType::f32, f.inputs[0].shape),
-                                   HostTensor(DType::f32, f.inputs[1].shape),
-                                   HostTensor(DType::f32, f.inputs[2].shape)};
+    std::vector<HostTensor> out = gradResults(f);
     SCOPED_TRACE(c.name);
     expectVariantsAgree(OpCode::AttentionGrad, p.attributes, gradInputs(f, dy),
                         out, 1e-4, 1e-5);
     // dq only.
+    std::vector<HostTensor> dqOnly = {out[0], absentTensor(), absentTensor()};
+    if (c.bias)
+      dqOnly.push_back(absentTensor());
     expectVariantsAgree(OpCode::AttentionGrad, p.attributes, gradInputs(f, dy),
-                        {out[0], absentTensor(), absentTensor()}, 1e-4, 1e-5);
+                        dqOnly, 1e-4, 1e-5);
+    if (c.bias) // dbias only
+      expectVariantsAgree(
+          OpCode::AttentionGrad, p.attributes, gradInputs(f, dy),
+          {absentTensor(), absentTensor(), absentTensor(), out[3]}, 1e-4, 1e-5);
   }
 }
 
@@ -111,17 +130,16 @@ TEST(AttentionGrad, MatchesFiniteDifferences) {
     HostTensor w = projectionFor(f);
     for (KernelVariant v :
          {KernelVariant::Reference, KernelVariant::Optimized}) {
-      std::vector<HostTensor> grads = {
-          HostTensor(DType::f32, f.inputs[0].shape),
-          HostTensor(DType::f32, f.inputs[1].shape),
-          HostTensor(DType::f32, f.inputs[2].shape)};
+      std::vector<HostTensor> grads = gradResults(f);
       Status s = runKernel(OpCode::AttentionGrad, v, p.attributes,
                            gradInputs(f, w), grads);
       ASSERT_TRUE(s.isOk()) << s.toString();
-      for (int i = 0; i < 3; ++i)
-        expectGradient(f, w, i, grads[size_t(i)], 1e-2,
+      for (size_t r = 0; r < grads.size(); ++r) {
+        int operand = r < 3 ? int(r) : 4;
+        expectGradient(f, w, operand, grads[r], 1e-2,
                        c.name + " " + variantName(v) + " operand " +
-                           std::to_string(i));
+                           std::to_string(operand));
+      }
     }
   }
 }
