@@ -80,6 +80,11 @@ def read_params(path):
         seg, off = p.scalar(6, "I"), p.scalar(7, "Q")
         count = int(np.prod(shape)) if shape else 1
         base = segments[seg][0] + off
+        if p.scalar(8, "B") == 1:
+            # Role OptimizerState (1.1): not stored; it starts at zero
+            # (docs/training.md), and so does its export.
+            params[name] = np.zeros(shape, np.float32 if dtype == 2 else _DTYPES[dtype])
+            continue
         if dtype == 2:
             u16 = np.frombuffer(blob, "<u2", count, base).astype(np.uint32)
             arr = (u16 << 16).view(np.float32)
