@@ -278,6 +278,12 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
              << "'" << kModelAttrName << "' is a string attribute of a module";
     return verifyDeclaredDims(module);
   }
+  if (name == "rec.seed") {
+    if (!isa<ModuleOp>(op) || !isa<IntegerAttr>(attr.getValue()))
+      return op->emitError()
+             << "'rec.seed' is an integer attribute of a module";
+    return success();
+  }
   if (name == kEntryAttrName) {
     auto func = dyn_cast<func::FuncOp>(op);
     auto kind = dyn_cast<EntryKindAttr>(attr.getValue());

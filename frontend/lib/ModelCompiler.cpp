@@ -81,8 +81,13 @@ LogicalResult ModelCompiler::compile() {
       (void)constValue(c.name, c.loc);
   if (model.seed) {
     FailureOr<int64_t> seed = evalInt(*model.seed->value, "the model seed");
-    if (succeeded(seed))
+    if (succeeded(seed)) {
       modelSeed = static_cast<uint64_t>(*seed);
+      // The runtime's default seed (dropout masks) is the model's.
+      module->setAttr("rec.seed",
+                      IntegerAttr::get(IntegerType::get(getContext(), 64),
+                                       static_cast<int64_t>(modelSeed)));
+    }
   }
   module->setAttr(rec::RecDialect::kModelAttrName,
                   StringAttr::get(getContext(), model.name));
