@@ -21,7 +21,8 @@ norm gain / bias and the MoE gate bias perturbed (so none is trivially 1 or
       torch.optim.{SGD, Adam, AdamW} with the same settings, weight decay only
       on parameters the plan does not mark no_decay, clipping with
       clip_grad_norm_. For OneRec the aux-free MoE routing bias update
-      (bias += rate * sign(mean(load) - load)) is checked the same way.
+      (bias += rate * sign(mean(load) - load), rate 1e-3, the load recomputed
+      from the torch forward's routing) is checked too.
 
 Metric: max|onerec - torch| / max|torch| per tensor (fp32 torch), <= --tol
 (1e-4); the figure against torch fp64 is printed too. Exit 0 pass, 1
@@ -188,8 +189,26 @@ def main():
                 g[oname] = a.T if tr else a
         return float(loss.detach()), g
 
+    # The routing load of each MoE in the forward pass, for the bias update.
+    moe_inputs = {}
+    for mname, module in model.named_modules():
+        if isinstance(module, models.MoE):
+            module.register_forward_pre_hook(
+                lambda mod, inp, mname=mname: moe_inputs.__setitem__(mname, inp[0].detach()))
+    moe_prefix = {key.rsplit(".", 1)[0]: oname.rsplit(".", 1)[0]
+                  for oname, (key, _) in names.items() if oname.endswith("gate_bias")}
     model64 = copy.deepcopy(model).double()
     loss32, g32 = torch_grads(model, torch.float32)
+    expected_bias = {}
+    for mname, x in moe_inputs.items():
+        mod = dict(model.named_modules())[mname]
+        with torch.no_grad():
+            t = x.reshape(-1, x.shape[-1])
+            score = torch.softmax(t @ mod.gate, -1) + mod.gate_bias
+            chosen = torch.topk(score, mod.top_k, -1).indices.reshape(-1).numpy()
+        load = np.bincount(chosen, minlength=mod.gate.shape[1]) / (t.shape[0] * mod.top_k)
+        expected_bias[moe_prefix[mname] + ".gate_bias"] = (
+            MOE_BIAS_RATE * np.sign(load.mean() - load), load)
     loss64, g64 = torch_grads(model64, torch.float64)
     gap = model.moe_min_gap() if hasattr(model, "moe_min_gap") else None
     if gap is not None and gap < 1e-5:
@@ -317,13 +336,15 @@ def main():
             if n not in upd:
                 continue
             delta = upd[n].astype(np.float64) - weights[n].astype(np.float64)
-            ok = np.all(np.isclose(np.abs(delta), MOE_BIAS_RATE, rtol=1e-3) |
-                        (np.abs(delta) < 1e-9))
-            rows.append((label, f"{n} update", f"|d|={np.abs(delta).max():.1e}", "",
-                         "ok" if ok else "MISMATCH"))
+            want, load = expected_bias[n]
+            e = float(np.max(np.abs(delta - want))) / MOE_BIAS_RATE
+            ok = e <= 1e-3
+            rows.append((label, f"{n} update (load {np.round(load, 3).tolist()})",
+                         f"{e:.2e}", "", "ok" if ok else "MISMATCH"))
             if not ok:
-                failures.append(f"{label} {n}: update {delta} is not +-{MOE_BIAS_RATE} "
-                                f"or 0 per expert")
+                failures.append(f"{label} {n}: update {delta.tolist()}, expected "
+                                f"rate*sign(mean(load) - load) = {want.tolist()} "
+                                f"(load {load.tolist()})")
     if not can_save:
         notes.append(f"updated weights NOT compared: `onerec-run forward` has no "
                      f"{SAVE_FLAG} (it runs train_step but cannot write the updated "
