@@ -120,35 +120,45 @@ template <KernelVariant V> Status embeddingGradKernel(const KernelCall &call) {
       std::max<int64_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(d, 1)),
                         (s.rows + 4095) / 4096);
   int64_t parts = (s.rows + rowsPerPart - 1) / rowsPerPart;
+  std::vector<int64_t> rowOfPair(static_cast<size_t>(pairs));
   std::vector<int64_t> start(size_t(parts + 1), 0);
-  std::vector<int64_t> order(static_cast<size_t>(pairs));
-  for (int64_t pair = 0; pair < pairs; ++pair)
-    ++start[size_t(rowOf(pair) / rowsPerPart + 1)];
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    int64_t row = rowOf(pair);
+    rowOfPair[size_t(pair)] = row;
+    ++start[size_t(row / rowsPerPart + 1)];
+  }
   for (int64_t p = 0; p < parts; ++p)
     start[size_t(p + 1)] += start[size_t(p)];
+  std::vector<int64_t> order(static_cast<size_t>(pairs));
   {
     std::vector<int64_t> next(start.begin(), start.end() - 1);
     for (int64_t pair = 0; pair < pairs; ++pair)
-      order[size_t(next[size_t(rowOf(pair) / rowsPerPart)]++)] = pair;
+      order[size_t(next[size_t(rowOfPair[size_t(pair)] / rowsPerPart)]++)] =
+          pair;
   }
   float fscale = float(scale);
-  parallelFor(call, parts, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t p = lo; p < hi; ++p) {
-      int64_t r0 = p * rowsPerPart, r1 = std::min(s.rows, r0 + rowsPerPart);
-      std::fill(table + r0 * d, table + r1 * d, 0.0f);
-      for (int64_t k = start[size_t(p)]; k < start[size_t(p + 1)]; ++k) {
-        int64_t pair = order[size_t(k)];
-        float *row = table + rowOf(pair) * d;
-        const float *src = sourceOf(pair);
-        if (fscale == 1.0f)
-          for (int64_t j = 0; j < d; ++j)
-            row[j] += src[j];
-        else
-          for (int64_t j = 0; j < d; ++j)
-            row[j] += src[j] * fscale;
-      }
-    }
-  });
+  // Work per partition: zeroing its rows plus its share of the additions.
+  int64_t work = (s.rows + pairs) * d;
+  parallelFor(
+      call, parts,
+      std::max<int64_t>(1, parts * 32768 / std::max<int64_t>(work, 1)),
+      [&](int64_t lo, int64_t hi) {
+        for (int64_t p = lo; p < hi; ++p) {
+          int64_t r0 = p * rowsPerPart, r1 = std::min(s.rows, r0 + rowsPerPart);
+          std::fill(table + r0 * d, table + r1 * d, 0.0f);
+          for (int64_t k = start[size_t(p)]; k < start[size_t(p + 1)]; ++k) {
+            int64_t pair = order[size_t(k)];
+            float *row = table + rowOfPair[size_t(pair)] * d;
+            const float *src = sourceOf(pair);
+            if (fscale == 1.0f)
+              for (int64_t j = 0; j < d; ++j)
+                row[j] += src[j];
+            else
+              for (int64_t j = 0; j < d; ++j)
+                row[j] += src[j] * fscale;
+          }
+        }
+      });
   return Status::ok();
 }
 

@@ -145,6 +145,42 @@ void elementLoop(const KernelCall &call, int64_t n, Body &&body) {
                 });
 }
 
+struct AdamScalars {
+  float gs, b1, b2, c1, c2, l2, shrink, stepSize, invSqrtBc2, eps;
+};
+
+/// The optimized AdamW/Adam loop. The validator keeps param, m and v
+/// distinct parameters and the gradient elsewhere, so nothing aliases.
+void adamChunk(float *__restrict p, float *__restrict m, float *__restrict v,
+               const float *__restrict g, int64_t n, AdamScalars c) {
+  for (int64_t i = 0; i < n; ++i) {
+    float gi = g[i] * c.gs + c.l2 * p[i];
+    float mi = c.b1 * m[i] + c.c1 * gi;
+    float vi = c.b2 * v[i] + c.c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * c.shrink -
+           c.stepSize * mi / (std::sqrt(vi) * c.invSqrtBc2 + c.eps);
+  }
+}
+
+/// The optimized SGD loop (buf null without momentum).
+void sgdChunk(float *__restrict p, float *__restrict buf,
+              const float *__restrict g, int64_t n, float gs, float l2,
+              float mu, float lr, bool first, bool nesterov) {
+  if (!buf) {
+    for (int64_t i = 0; i < n; ++i)
+      p[i] -= lr * (g[i] * gs + l2 * p[i]);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    float gi = g[i] * gs + l2 * p[i];
+    float b = first ? gi : mu * buf[i] + gi;
+    buf[i] = b;
+    p[i] -= lr * (nesterov ? gi + mu * b : b);
+  }
+}
+
 template <KernelVariant V> Status adamWKernel(const KernelCall &call) {
   const char *op = "adamw_update";
   if (Status st = checkCounts(call, op, 7, 0, 1u << 6); !st)
@@ -183,21 +219,15 @@ template <KernelVariant V> Status adamWKernel(const KernelCall &call) {
     return Status::ok();
   }
   // PyTorch's arrangement: step size lr / bc1, denominator √v / √bc2 + eps.
-  float gs = float(h.gradScale), b1 = float(h.beta1), b2 = float(h.beta2),
-        c1 = float(1 - h.beta1), c2 = float(1 - h.beta2),
-        l2 = decoupled ? 0.0f : float(wd),
-        shrink = decoupled ? float(1 - h.lr * wd) : 1.0f,
-        stepSize = float(h.lr / bc1), invSqrtBc2 = float(1 / std::sqrt(bc2)),
-        eps = float(h.eps);
+  AdamScalars c;
+  c.gs = float(h.gradScale), c.b1 = float(h.beta1), c.b2 = float(h.beta2);
+  c.c1 = float(1 - h.beta1), c.c2 = float(1 - h.beta2);
+  c.l2 = decoupled ? 0.0f : float(wd);
+  c.shrink = decoupled ? float(1 - h.lr * wd) : 1.0f;
+  c.stepSize = float(h.lr / bc1), c.invSqrtBc2 = float(1 / std::sqrt(bc2));
+  c.eps = float(h.eps);
   elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      float gi = g[i] * gs + l2 * p[i];
-      float mi = b1 * m[i] + c1 * gi;
-      float vi = b2 * v[i] + c2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = p[i] * shrink - stepSize * mi / (std::sqrt(vi) * invSqrtBc2 + eps);
-    }
+    adamChunk(p + lo, m + lo, v + lo, g + lo, hi - lo, c);
   });
   return Status::ok();
 }
@@ -243,16 +273,8 @@ template <KernelVariant V> Status sgdKernel(const KernelCall &call) {
   float gs = float(h.gradScale), l2 = float(wd), m = float(mu),
         lr = float(h.lr);
   elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      float gi = g[i] * gs + l2 * p[i];
-      float d = gi;
-      if (m != 0.0f) {
-        float b = first ? gi : m * buf[i] + gi;
-        buf[i] = b;
-        d = nesterov ? gi + m * b : b;
-      }
-      p[i] -= lr * d;
-    }
+    sgdChunk(p + lo, m != 0.0f ? buf + lo : nullptr, g + lo, hi - lo, gs, l2, m,
+             lr, first, nesterov);
   });
   return Status::ok();
 }
