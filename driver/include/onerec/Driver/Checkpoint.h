@@ -35,9 +35,9 @@ namespace onerec::driver {
 struct CheckpointMeta {
   /// Updates done (the next update is step + 1).
   int64_t step = 0;
-  /// The epoch the next batch comes from (1-based).
+  /// The epoch (1-based) of the last batch trained on.
   int64_t epoch = 1;
-  /// Examples consumed so far.
+  /// Examples (batch rows) trained on so far.
   int64_t examples = 0;
   uint64_t seed = 0;
   /// Seconds of training before this checkpoint (wall_s continues).
