@@ -89,7 +89,7 @@ CASES = {
     "help": lambda: run("--help", stdout=["inspect PLAN [--json]", "forward PLAN"]),
     "command-help": lambda: run("forward", "--help", stdout=["usage: onerec-run forward PLAN"]),
     "no-arguments": lambda: subprocess.run([BIN]).returncode == 2 or sys.exit("FAIL: exit"),
-    "unknown-command": lambda: run("train", exit=2, stderr=["unknown command 'train'"]),
+    "unknown-command": lambda: run("frobnicate", exit=2, stderr=["unknown command 'frobnicate'"]),
     "inspect-text": lambda: run("inspect", SEMANTIC, stdout=[
         "dims      B <= 4, L <= 16", "input  history  i64[B, L, 3] (id < 8)",
         "kernels 6: Attention 1, CrossEntropy 1, Embedding 1, Matmul 1, RmsNorm 1, TopK 1"]),
