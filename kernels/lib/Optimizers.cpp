@@ -344,6 +344,9 @@ Status fillKernel(const KernelCall &call) {
     value = T(call.attr().getFloat("value"));
   else
     value = T(call.attr().getInt("value"));
+  if constexpr (std::is_same_v<T, uint8_t>)
+    ONEREC_KERNEL_CHECK(call, value <= 1, "fill: a bool is 0 or 1, not {}",
+                        call.attr().getInt("value"));
   T *target = call.in(0).as<T>();
   elementLoop<V>(call, call.in(0).numel(), [&](int64_t lo, int64_t hi) {
     std::fill(target + lo, target + hi, value);

@@ -821,6 +821,10 @@ Status optimizerRule(Rules &r, OpCode op) {
       return k.fail(fmt::format("{} is not a float: its value must be an "
                                 "integer attribute",
                                 k.operand(0)));
+    if (k.inDType(0) == DType::bool8 && k.attrs().getInt("value") != 0 &&
+        k.attrs().getInt("value") != 1)
+      return k.fail(fmt::format("{} is a bool: its value must be 0 or 1",
+                                k.operand(0)));
     return Status::ok();
   }
 }
