@@ -407,8 +407,11 @@ Status Validator::checkTrainConfig() {
                   fmt::format("has {} epochs and {} steps, expected counts "
                               "of at least 0",
                               stage.epochs(), stage.steps()));
-    std::string_view entryName =
-        stage.entry() ? stage.entry()->string_view() : std::string_view();
+    // A stage without an entry (one that aligns by reinforcement, whose
+    // entries come with the alignment driver) runs nothing yet.
+    if (!stage.entry())
+      continue;
+    std::string_view entryName = stage.entry()->string_view();
     const plan::Entry *found = nullptr;
     for (uint32_t e = 0; e < sizeOf(plan_.entries()); ++e)
       if (plan_.entries()->Get(e)->name()->string_view() == entryName)

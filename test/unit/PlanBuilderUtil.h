@@ -133,7 +133,7 @@ struct ParamSpec {
   double initA = 0;
 };
 
-/// 1.1: a stage of the train section.
+/// 1.1: a stage of the train section (an empty entry is left out).
 struct StageSpec {
   std::string name, entry;
   int64_t epochs = 1, steps = 0;
@@ -289,7 +289,8 @@ private:
       std::vector<flatbuffers::Offset<plan::Stage>> stages;
       for (const StageSpec &st : train->stages)
         stages.push_back(plan::CreateStageDirect(
-            fbb, st.name.c_str(), st.entry.c_str(), st.epochs, st.steps));
+            fbb, st.name.c_str(), st.entry.empty() ? nullptr : st.entry.c_str(),
+            st.epochs, st.steps));
       trainTable = plan::CreateTrainConfigDirect(
           fbb, train->optimizer, train->lr, train->beta1, train->beta2,
           train->eps, train->weightDecay, train->momentum, train->nesterov,

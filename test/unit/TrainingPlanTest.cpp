@@ -240,6 +240,9 @@ TEST(TrainingPlan, ChecksTheTrainSection) {
   p.train->stages.push_back(p.train->stages[0]);
   expectInvalid(p, "train stage 1 ('main'): is named twice");
   p = trainPlan();
+  p.train->stages.push_back({"align", "", 0, 100}); // no training entry yet
+  EXPECT_TRUE(load(p).isOk()) << load(p).status().message();
+  p = trainPlan();
   p.entries[0].kind = static_cast<plan::EntryKind>(9);
   expectInvalid(p, "entry 'train_grad': has unknown kind 9");
   p = trainPlan();
