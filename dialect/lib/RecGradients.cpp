@@ -147,7 +147,7 @@ template <typename Fn>
 LogicalResult unaryRule(Operation *op, OpBuilder &b, ArrayRef<Value> resultGrads,
                         SmallVectorImpl<Value> &operandGrads, Fn derivative) {
   Value grad = resultGrads[0];
-  if (!grad || !isFloatValue(op->getOperand(0))) {
+  if (!isFloatValue(op->getOperand(0))) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -163,10 +163,6 @@ LogicalResult binaryRule(Operation *op, OpBuilder &b,
                          SmallVectorImpl<Value> &operandGrads, Fn partials) {
   Value grad = resultGrads[0];
   SmallVector<bool> wanted = floatOperands(op);
-  if (!grad) {
-    operandGrads.append(op->getNumOperands(), Value());
-    return success();
-  }
   GradBuilder g(b, op->getLoc());
   Value lhs = op->getOperand(0), rhs = op->getOperand(1);
   auto [dl, dr] = partials(g, lhs, rhs, op->getResult(0), grad);
@@ -289,10 +285,6 @@ LogicalResult SelectOp::buildGradients(OpBuilder &b,
   SmallVector<bool> wanted = floatOperands(*this);
   wanted[0] = false;
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(3, Value());
-    return success();
-  }
   GradBuilder g(b, getLoc());
   Value zero = g.zerosLike(dy);
   Value da = wanted[1] ? g.reduceTo(g.select(getCond(), dy, zero),
@@ -309,7 +301,7 @@ LogicalResult CastOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   // Only float-to-float casts carry a gradient; from booleans or integers
   // (masks turned into weights) there is none.
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX()) || !typeOf(getResult()).isFloat()) {
+  if (!isFloatValue(getX()) || !typeOf(getResult()).isFloat()) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -328,7 +320,7 @@ LogicalResult ReshapeOp::buildGradients(OpBuilder &b,
                                         ArrayRef<Value> resultGrads,
                                         SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -341,7 +333,7 @@ LogicalResult
 BroadcastOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -353,7 +345,7 @@ LogicalResult
 TransposeOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -371,12 +363,9 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &b,
                                        SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
   SmallVector<bool> wanted = floatOperands(*this);
-  if (!dy) {
-    operandGrads.append(getNumOperands(), Value());
-    return success();
-  }
   int64_t rank = typeOf(dy).getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = getAxisAttr().getInt();
+  axis = axis < 0 ? axis + rank : axis;
   GradBuilder g(b, getLoc());
   SmallVector<Value> grads;
   int64_t start = 0;
@@ -403,19 +392,21 @@ LogicalResult SliceOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                       SmallVectorImpl<Value> &operandGrads) {
   // The gradient is dy padded with zeros back to x's extent.
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
   RecTensorType xType = typeOf(getX()), yType = typeOf(dy);
   int64_t rank = xType.getRank();
-  int64_t axis = getAxis() < 0 ? getAxis() + rank : getAxis();
+  int64_t axis = getAxisAttr().getInt();
+  axis = axis < 0 ? axis + rank : axis;
   Dim full = xType.getDim(axis);
   if (full.isSymbolic())
     return emitOpError("cannot differentiate a slice along the symbolic "
                        "dimension ")
            << formatDim(full);
-  int64_t start = getStart() < 0 ? getStart() + full.size : getStart();
+  int64_t start = getStartAttr().getInt();
+  start = start < 0 ? start + full.size : start;
   int64_t length = yType.getDim(axis).size;
   GradBuilder g(b, getLoc());
   SmallVector<Value> pieces;
@@ -437,7 +428,7 @@ LogicalResult GatherOp::buildGradients(OpBuilder &b,
                                        ArrayRef<Value> resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.append(2, Value());
     return success();
   }
@@ -453,10 +444,6 @@ ScatterAddOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   Value dy = resultGrads[0];
   SmallVector<bool> wanted = floatOperands(*this);
   wanted[1] = false;
-  if (!dy) {
-    operandGrads.append(3, Value());
-    return success();
-  }
   GradBuilder g(b, getLoc());
   Value dsrc =
       wanted[2] ? g.make<GatherOp>(dy, getIndices(), getAxis()) : Value();
@@ -467,10 +454,6 @@ LogicalResult
 EmbeddingOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(2, Value());
-    return success();
-  }
   Value dtable = b.create<EmbeddingGradOp>(getLoc(), getTable().getType(),
                                            getIds(), dy, getCombine());
   operandGrads.push_back(dtable);
@@ -515,7 +498,7 @@ LogicalResult
 ReduceSumOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -530,7 +513,7 @@ LogicalResult
 ReduceMeanOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                              SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(getX())) {
+  if (!isFloatValue(getX())) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -563,7 +546,7 @@ LogicalResult extremumRule(Operation *op, Value x, Value y,
                            ArrayRef<Value> resultGrads,
                            SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy || !isFloatValue(x)) {
+  if (!isFloatValue(x)) {
     operandGrads.push_back(Value());
     return success();
   }
@@ -596,13 +579,9 @@ LogicalResult SoftmaxOp::buildGradients(OpBuilder &b,
                                         SmallVectorImpl<Value> &operandGrads) {
   // dx = y (dy - sum(dy y)).
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.push_back(Value());
-    return success();
-  }
   GradBuilder g(b, getLoc());
   Value y = getResult();
-  Value dot = g.sum(g.mul(dy, y), {getAxis()}, /*keepdim=*/true);
+  Value dot = g.sum(g.mul(dy, y), {getAxisAttr().getInt()}, /*keepdim=*/true);
   return finish(*this, {g.mul(y, g.sub(dy, dot))}, operandGrads, {true});
 }
 
@@ -611,12 +590,8 @@ LogSoftmaxOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                              SmallVectorImpl<Value> &operandGrads) {
   // dx = dy - softmax(x) sum(dy).
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.push_back(Value());
-    return success();
-  }
   GradBuilder g(b, getLoc());
-  Value total = g.sum(dy, {getAxis()}, /*keepdim=*/true);
+  Value total = g.sum(dy, {getAxisAttr().getInt()}, /*keepdim=*/true);
   Value probs = g.make<ExpOp>(getResult());
   return finish(*this, {g.sub(dy, g.mul(probs, total))}, operandGrads, {true});
 }
@@ -625,10 +600,6 @@ LogicalResult RmsNormOp::buildGradients(OpBuilder &b,
                                         ArrayRef<Value> resultGrads,
                                         SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(2, Value());
-    return success();
-  }
   auto grad = b.create<RmsNormGradOp>(
       getLoc(), TypeRange{getX().getType(), getGain().getType()}, getX(),
       getGain(), dy, getEpsAttr());
@@ -641,10 +612,6 @@ LogicalResult
 LayerNormOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(3, Value());
-    return success();
-  }
   auto grad = b.create<LayerNormGradOp>(
       getLoc(),
       TypeRange{getX().getType(), getGain().getType(), getBias().getType()},
@@ -663,10 +630,6 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b,
                                        ArrayRef<Value> resultGrads,
                                        SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(2, Value());
-    return success();
-  }
   GradBuilder g(b, getLoc());
   Value a = getA(), w = getB();
   bool ta = getTransposeA(), tb = getTransposeB();
@@ -697,10 +660,6 @@ LogicalResult
 AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                             SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(getNumOperands(), Value());
-    return success();
-  }
   SmallVector<Type> types = {getQ().getType(), getK().getType(),
                              getV().getType()};
   if (getBias())
@@ -723,10 +682,6 @@ AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
 LogicalResult MoeOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.append(getNumOperands(), Value());
-    return success();
-  }
   if (resultGrads[1])
     return emitOpError("the expert load has no gradient (it is used by the "
                        "auxiliary-loss-free bias update, outside training)");
@@ -754,10 +709,6 @@ LogicalResult DropoutOp::buildGradients(OpBuilder &b,
                                         SmallVectorImpl<Value> &operandGrads) {
   // The same stream at the same step draws the same mask: dx = dropout(dy).
   Value dy = resultGrads[0];
-  if (!dy) {
-    operandGrads.push_back(Value());
-    return success();
-  }
   operandGrads.push_back(b.create<DropoutOp>(getLoc(), dy.getType(), dy,
                                              getRateAttr(), getStreamAttr()));
   return success();
@@ -772,8 +723,6 @@ CrossEntropyOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                SmallVectorImpl<Value> &operandGrads) {
   Value dloss = resultGrads[0];
   operandGrads.append(getNumOperands(), Value());
-  if (!dloss)
-    return success();
   operandGrads[0] = b.create<CrossEntropyGradOp>(
       getLoc(), getLogits().getType(), getLogits(), getLabels(), getMask(),
       dloss, getReductionAttr(), getLabelSmoothingAttr());
@@ -785,8 +734,6 @@ BceWithLogitsOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                 SmallVectorImpl<Value> &operandGrads) {
   Value dloss = resultGrads[0];
   operandGrads.append(getNumOperands(), Value());
-  if (!dloss)
-    return success();
   operandGrads[0] = b.create<BceWithLogitsGradOp>(
       getLoc(), getLogits().getType(), getLogits(), getLabels(), getMask(),
       dloss, getReductionAttr());
@@ -798,8 +745,6 @@ SampledSoftmaxOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
                                  SmallVectorImpl<Value> &operandGrads) {
   Value dloss = resultGrads[0];
   operandGrads.append(getNumOperands(), Value());
-  if (!dloss)
-    return success();
   auto grad = b.create<SampledSoftmaxGradOp>(
       getLoc(), TypeRange{getH().getType(), getTable().getType()}, getH(),
       getTable(), getPos(), getNeg(), getMask(), dloss, getReductionAttr());

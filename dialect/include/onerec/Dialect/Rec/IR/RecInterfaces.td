@@ -38,8 +38,10 @@ def Rec_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
     the gradients of its operands, given the gradients of its results.
 
     Operands that carry no gradient (ids, masks, integers) get a null value
-    explicitly; so does a result that nothing downstream differentiates (its
-    entry in `resultGrads` is null, and the rule treats it as zero). The
+    explicitly. A rule is called only when at least one result has a
+    gradient (so a single-result op always gets one); a result of a
+    multi-result op that nothing downstream differentiates has a null entry
+    in `resultGrads`, which the rule treats as zero. The
     gradient of an operand has the operand's type; rules reduce broadcast
     gradients back to the operand's shape themselves.
   }];
