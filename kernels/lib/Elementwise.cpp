@@ -578,11 +578,7 @@ template <KernelVariant V> Status dropoutKernel(const KernelCall &call) {
   } else {
     int64_t blocks = (n + 3) / 4;
     parallelFor(call, blocks, 4096, [&](int64_t lo, int64_t hi) {
-      for (int64_t blk = lo; blk < hi; ++blk) {
-        Philox4x32 r = philoxBlock(key, step, uint64_t(blk));
-        for (int64_t j = 0, i = blk * 4; j < 4 && i < n; ++j, ++i)
-          y[i] = uniformFromBits(r.v[j]) >= keepRate ? x[i] * scale : 0.0f;
-      }
+      dropoutBlocks(x, y, n, lo, hi, key, step, keepRate, scale);
     });
   }
   return Status::ok();

@@ -30,6 +30,14 @@ float sumExpShift(const float *x, int64_t n, float shift);
 /// The maximum of x[0..n) (n >= 1); NaN if any element is NaN.
 float maxF32(const float *x, int64_t n);
 
+/// Dropout of elements [4·blockLo, min(4·blockHi, n)): y[i] = x[i]·scale
+/// where the Philox4x32-10 uniform of element i under (key, step) is at
+/// least `rate`, else 0 (y may equal x). With AVX2, eight blocks at a time
+/// in vector registers; the draws are exactly philoxUniform's.
+void dropoutBlocks(const float *x, float *y, int64_t n, int64_t blockLo,
+                   int64_t blockHi, uint64_t key, uint64_t step, float rate,
+                   float scale);
+
 } // namespace onerec::kernels
 
 #endif // ONEREC_KERNELS_LIB_VECTORMATH_H
