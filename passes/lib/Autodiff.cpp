@@ -381,6 +381,23 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
     return train.emitOpError("needs an optimizer");
   OptimizerKind kind = optimizer.getKind();
 
+  // Optimizer state is named after its parameter; a model parameter that
+  // already has such a name would be mistaken for it.
+  SmallVector<StringRef> suffixes = {"grad_acc"};
+  if (kind == OptimizerKind::sgd)
+    suffixes.push_back("momentum");
+  else
+    suffixes.append({"adam_m", "adam_v"});
+  for (ParamGrad pg : objective.grads)
+    for (StringRef suffix : suffixes) {
+      auto existing = symbols.lookup<ParamOp>(
+          (pg.param.getSymName() + "." + suffix).str());
+      if (existing && existing.getStateOfAttr() !=
+                          FlatSymbolRefAttr::get(pg.param.getSymNameAttr()))
+        return existing.emitOpError("is named like the optimizer state of '")
+               << pg.param.getSymName() << "'; rename the parameter";
+    }
+
   func::FuncOp step = cloneAs(objective.func, name, EntryKind::train_step);
   Value stepInput, hparams;
   addControlInputs(step, stepInput, hparams);

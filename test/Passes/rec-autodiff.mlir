@@ -153,3 +153,24 @@ module @constant attributes {rec.model = "constant"} {
     }
   }
 }
+
+// -----
+
+// A model parameter named like a parameter's optimizer state is refused.
+module @collide attributes {rec.model = "collide"} {
+  rec.param @w : !rec.tensor<[4], f32> init <ones>
+  // expected-error @below {{'rec.param' op is named like the optimizer state of 'w'; rename the parameter}}
+  rec.param @w.adam_m : !rec.tensor<[4], f32> init <zeros>
+  func.func @l(%x: !rec.tensor<[4], f32> {rec.name = "x", rec.role = #rec<role input>}) -> !rec.tensor<[], f32> attributes {rec.entry = #rec<entry loss>} {
+    %w = rec.param_ref @w : !rec.tensor<[4], f32>
+    %0 = rec.mul %x, %w : !rec.tensor<[4], f32>, !rec.tensor<[4], f32> -> !rec.tensor<[4], f32>
+    %1 = rec.reduce_sum %0 {axes = array<i64>} : (!rec.tensor<[4], f32>) -> !rec.tensor<[], f32>
+    return %1 : !rec.tensor<[], f32>
+  }
+  rec.train {
+    rec.optimizer adam {lr = 1.0e-03 : f64}
+    rec.stage "main" {
+      rec.minimize [#rec.term<@l, 1.0>]
+    }
+  }
+}
