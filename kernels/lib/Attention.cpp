@@ -504,19 +504,31 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
 /// in one panel), then dP = dy·vᵀ, dS, and dq, dk, dv as three more GEMMs.
 /// With `dsAll` (when dbias is wanted) every dS row is also kept there, as
 /// [batch, heads, Lq, Lk], for the ordered reduction into dbias.
+/// Where the flash backward writes dq, dk and dv: the results themselves, or
+/// for an operand broadcast over batch dims a scratch copy per batch item
+/// (full-batch layout), summed into the result afterwards.
+struct GradTargets {
+  float *dq = nullptr, *dk = nullptr, *dv = nullptr;
+  bool qFull = true, kFull = true, vFull = true;
+};
+
 void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
-                   int64_t kvh, std::vector<float> &scores,
-                   std::vector<float> &dprob, float *dsAll) {
+                   int64_t kvh, const GradTargets &targets,
+                   std::vector<float> &scores, std::vector<float> &dprob,
+                   float *dsAll) {
   const int64_t qRow = s.heads * s.dk, kRow = s.kvHeads * s.dk,
                 vRow = s.kvHeads * s.dv, yRow = s.heads * s.dv, lk = s.lk,
                 shift = s.lk - s.lq;
   const float negInf = -std::numeric_limits<float>::infinity();
-  float *dQ = optionalResult(call, 0), *dK = optionalResult(call, 1),
-        *dV = optionalResult(call, 2);
-  const float *k = call.in(1).as<const float>() + b * lk * kRow + kvh * s.dk,
-              *v = call.in(2).as<const float>() + b * lk * vRow + kvh * s.dv;
-  float *dk = dK ? dK + b * lk * kRow + kvh * s.dk : nullptr;
-  float *dv = dV ? dV + b * lk * vRow + kvh * s.dv : nullptr;
+  float *dQ = targets.dq, *dK = targets.dk, *dV = targets.dv;
+  GradOffsets head = gradOffsets(call, s, b, kvh * s.group);
+  const float *k = call.in(1).as<const float>() + head.k,
+              *v = call.in(2).as<const float>() + head.v;
+  // A broadcast operand's gradient goes to this item's scratch slot.
+  int64_t dkOffset = targets.kFull ? head.k : b * lk * kRow + kvh * s.dk;
+  int64_t dvOffset = targets.vFull ? head.v : b * lk * vRow + kvh * s.dv;
+  float *dk = dK ? dK + dkOffset : nullptr;
+  float *dv = dV ? dV + dvOffset : nullptr;
   for (int64_t j = 0; j < lk; ++j) {
     if (dk)
       std::fill(dk + j * kRow, dk + j * kRow + s.dk, 0.0f);
@@ -528,7 +540,8 @@ void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
     GradOffsets o = gradOffsets(call, s, b, h);
     const float *q = call.in(0).as<const float>() + o.q,
                 *dy = call.in(5).as<const float>() + o.y;
-    float *dq = dQ ? dQ + o.q : nullptr;
+    float *dq =
+        dQ ? dQ + (targets.qFull ? o.q : b * s.lq * qRow + h * s.dk) : nullptr;
     for (int64_t i0 = 0; i0 < s.lq; i0 += kBlockQ) {
       int64_t nq = std::min(kBlockQ, s.lq - i0), i1 = i0 + nq;
       int64_t nk =
@@ -628,15 +641,28 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
   AttentionShape s;
   if (Status st = checkAttentionGrad(call, s); !st)
     return st;
-  // The flash kernel owns dk/dv per (batch, kv head), which needs q, k and v
-  // to have the full batch; broadcast batch dims take the reference path.
-  int64_t nb = s.batch.numel();
-  bool fullBatch = true;
-  for (int i = 0; i < 3; ++i)
-    fullBatch &=
-        leadingDims(call.in(i).shape, call.in(i).shape.rank - 2).numel() == nb;
-  if (V == kRef || !fullBatch)
+  if (V == kRef)
     return attentionGradReference(call, s);
+  // Each (batch, kv head) item owns its slice of dq, dk and dv. An operand
+  // broadcast over batch dims (learned queries shared by every user) has
+  // its gradient written per item into scratch, then summed over the
+  // batch in a fixed order, so threads never share a slice.
+  int64_t nb = s.batch.numel();
+  GradTargets targets;
+  std::vector<float> scratch[3];
+  const int64_t itemSize[3] = {s.lq * s.heads * s.dk, s.lk * s.kvHeads * s.dk,
+                               s.lk * s.kvHeads * s.dv};
+  bool *full[3] = {&targets.qFull, &targets.kFull, &targets.vFull};
+  float **target[3] = {&targets.dq, &targets.dk, &targets.dv};
+  for (int i = 0; i < 3; ++i) {
+    *target[i] = optionalResult(call, i);
+    *full[i] =
+        leadingDims(call.in(i).shape, call.in(i).shape.rank - 2).numel() == nb;
+    if (*target[i] && !*full[i]) {
+      scratch[i].assign(size_t(nb * itemSize[i]), 0.0f);
+      *target[i] = scratch[i].data();
+    }
+  }
   float *dbias = optionalResult(call, 3);
   std::vector<float> dsAll(dbias ? size_t(nb * s.heads * s.lq * s.lk) : 0,
                            0.0f);
@@ -647,9 +673,23 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
                 std::vector<float> scores(size_t(kBlockQ * s.lk)),
                     dprob(size_t(kBlockQ * s.lk));
                 for (int64_t t = lo; t < hi; ++t)
-                  flashGradItem(call, s, t / s.kvHeads, t % s.kvHeads, scores,
-                                dprob, dbias ? dsAll.data() : nullptr);
+                  flashGradItem(call, s, t / s.kvHeads, t % s.kvHeads, targets,
+                                scores, dprob,
+                                dbias ? dsAll.data() : nullptr);
               });
+  const int64_t *strides[3] = {s.qStrides, s.kStrides, s.vStrides};
+  for (int i = 0; i < 3; ++i) {
+    float *out = optionalResult(call, i);
+    if (!out || *full[i])
+      continue;
+    std::fill(out, out + call.out(i).numel(), 0.0f);
+    for (int64_t b = 0; b < nb; ++b) {
+      float *dst = out + broadcastOffset(b, s.batch, strides[i]) * itemSize[i];
+      const float *src = scratch[i].data() + b * itemSize[i];
+      for (int64_t e = 0; e < itemSize[i]; ++e)
+        dst[e] += src[e];
+    }
+  }
   if (dbias) {
     // dbias sums dS over the dims the bias broadcasts along, in one fixed
     // order (O(scores) adds, small next to the GEMMs above).

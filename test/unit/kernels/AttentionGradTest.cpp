@@ -2,7 +2,8 @@
 //
 // The flash-style kernel against the reference (causal, Lq != Lk, GQA,
 // masks with fully masked rows, shared and per-head bias with its gradient,
-// HSTU silu, several query blocks, broadcast batch dims, absent results),
+// HSTU silu, several query blocks, broadcast batch dims of k, v or of q
+// (learned queries), absent results),
 // and both against finite differences of the forward reference.
 //
 //===----------------------------------------------------------------------===//
@@ -21,6 +22,7 @@ struct Config {
   bool causal = false, silu = false;
   int mask = 0; // 0 none, 1 shared by heads, 2 per head
   int bias = 0; // 0 none, 1 shared by heads, 2 per head, 3 [Lq, Lk] only
+  Shape qBatch{}; // of q when it broadcasts (learned queries); else batch
 };
 
 Shape with(Shape batch, std::initializer_list<int64_t> tail) {
@@ -57,7 +59,8 @@ Problem makeProblem(const Config &c) {
       ForwardSpec{
           OpCode::Attention,
           a,
-          {randomFloats(with(c.batch, {c.lq, c.heads * c.dk})),
+          {randomFloats(with(c.qBatch.rank ? c.qBatch : c.batch,
+                             {c.lq, c.heads * c.dk})),
            randomFloats(with(c.kvBatch, {c.lk, c.kvHeads * c.dk})),
            randomFloats(with(c.kvBatch, {c.lk, c.kvHeads * c.dv})), mask, bias},
           {HostTensor(DType::f32, with(c.batch, {c.lq, c.heads * c.dv}))}},
@@ -96,6 +99,10 @@ std::vector<Config> configs() {
       {"bias-silu", {2}, {2}, 2, 2, 4, 5, 4, 4, false, true, 1, 1},
       {"bias-blocks", {1}, {1}, 1, 1, 70, 70, 4, 4, true, false, 0, 1},
       {"bias-2d", {2, 2}, {2, 2}, 2, 2, 4, 4, 4, 4, false, false, 1, 3},
+      // Learned queries shared by the batch (a Q-Former): dq sums over it.
+      {"broadcast-q", {3}, {3}, 2, 2, 4, 6, 4, 4, false, false, 0, 0, {1}},
+      {"broadcast-q-rank", {2, 3}, {2, 3}, 2, 1, 5, 7, 4, 4, false, false, 1,
+       0, {1, 1}},
   };
 }
 
