@@ -325,6 +325,11 @@ Status CheckpointDir::save(const ParameterStore &params, CheckpointMeta meta,
         fmt::format("{}: {}", weightsPartial, error.message()));
   if (std::rename(weightsPartial.c_str(), weights.c_str()) != 0)
     return ioError(weights, "rename into place");
+  // Make the weights' directory entry durable before the metadata that
+  // vouches for them can exist: otherwise a power loss could keep the .json
+  // (renamed later) and lose the weights' rename.
+  if (Status s = syncPath(dir_, true); !s)
+    return s;
   if (stop("weights-renamed"))
     return Status::ok();
 

@@ -7,7 +7,9 @@
 //   ckpt-000000000N.json          the metadata; written last
 //
 // Saving writes the weights to `<name>.partial`, fsyncs it, renames it into
-// place, then writes the metadata the same way and fsyncs the directory. A
+// place and fsyncs the directory (so the rename is durable before any
+// metadata refers to it), then writes the metadata the same way and fsyncs
+// the directory again. A
 // checkpoint is complete only once its .json exists, so a run killed at any
 // moment leaves at worst a stray .partial or a weights file without
 // metadata, which loading ignores and the next save removes: the latest
