@@ -132,6 +132,13 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
   // Only TrainStep entries write parameters (the validator sees to it).
   if (Status s = executor->checkWritable(); !s)
     return s;
+  // Optimizer state is allocated lazily: the entries that reference it (in
+  // practice TrainSteps) get it now; serving entries never do.
+  for (uint32_t t = 0; t < sizeOf(entry.tensors()); ++t) {
+    const plan::Tensor &tensor = *entry.tensors()->Get(t);
+    if (tensor.storage() == plan::Storage::Parameter)
+      params.allocateOptimizerState(tensor.index());
+  }
   bool trainingEntry = entry.kind() == plan::EntryKind::Grad ||
                        entry.kind() == plan::EntryKind::TrainStep;
   executor->training_ = options.training.value_or(trainingEntry);

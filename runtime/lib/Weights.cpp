@@ -12,6 +12,23 @@
 
 namespace onerec::runtime {
 
+namespace {
+
+/// True when `name` is `<weight>.<optimizer-state suffix>` for a weight in
+/// `weights` (the names rec-autodiff gives optimizer state).
+bool isStateName(std::string_view name,
+                 const std::set<std::string_view> &weights) {
+  for (std::string_view suffix :
+       {".adam_m", ".adam_v", ".momentum", ".grad_acc"})
+    if (name.size() > suffix.size() &&
+        name.substr(name.size() - suffix.size()) == suffix &&
+        weights.count(name.substr(0, name.size() - suffix.size())))
+      return true;
+  return false;
+}
+
+} // namespace
+
 ParameterStore::ParameterStore(const PlanFile &plan) : plan_(plan) {
   const auto *params = plan.plan().params();
   size_t count = params ? params->size() : 0;
@@ -24,37 +41,63 @@ ParameterStore::ParameterStore(const PlanFile &plan) : plan_(plan) {
     TensorView view;
     view.dtype = plan.parameterDType(index);
     view.shape = plan.parameterShape(index);
-    view.data = const_cast<std::byte *>(plan.parameterData(index));
+    // Optimizer state has no bytes in the plan: it stays unallocated (a
+    // null view) until training needs it, so serving a training plan costs
+    // no state memory.
+    view.data = isState_[i]
+                    ? nullptr
+                    : const_cast<std::byte *>(plan.parameterData(index));
     views_.push_back(view);
-    if (isState_[i])
-      initializeState(i);
   }
 }
 
-void ParameterStore::initializeState(size_t index) {
+float ParameterStore::stateInitialValue(size_t index) const {
   // The validator allows f32 state starting from Zeros, Ones or Constant.
   const plan::Parameter &param =
       *plan_.plan().params()->Get(static_cast<uint32_t>(index));
-  if (owned_[index].data() != views_[index].data || !views_[index].data) {
+  plan::InitKind kind =
+      param.init() ? param.init()->kind() : plan::InitKind::Zeros;
+  return kind == plan::InitKind::Ones       ? 1.0f
+         : kind == plan::InitKind::Constant ? float(param.init()->a())
+                                            : 0.0f;
+}
+
+void ParameterStore::initializeState(size_t index) {
+  if (!owned_[index].data()) {
     owned_[index] = HostTensor(views_[index].dtype, views_[index].shape);
     views_[index] = owned_[index].view();
   }
-  plan::InitKind kind =
-      param.init() ? param.init()->kind() : plan::InitKind::Zeros;
-  float value = kind == plan::InitKind::Ones       ? 1.0f
-                : kind == plan::InitKind::Constant ? float(param.init()->a())
-                                                   : 0.0f;
   float *data = owned_[index].as<float>();
-  std::fill(data, data + owned_[index].numel(), value);
+  std::fill(data, data + owned_[index].numel(), stateInitialValue(index));
+}
+
+void ParameterStore::allocateOptimizerState(size_t index) {
+  if (isState_[index] && !owned_[index].data())
+    initializeState(index);
+}
+
+bool ParameterStore::isStateAllocated(size_t index) const {
+  return isState_[index] && owned_[index].data() != nullptr;
+}
+
+size_t ParameterStore::optimizerStateBytes() const {
+  size_t bytes = 0;
+  for (size_t i = 0; i < views_.size(); ++i)
+    if (isState_[i] && owned_[i].data())
+      bytes += owned_[i].bytes();
+  return bytes;
 }
 
 void ParameterStore::resetOptimizerState() {
+  // Unallocated state is at its initial value already.
   for (size_t i = 0; i < views_.size(); ++i)
-    if (isState_[i])
+    if (isState_[i] && owned_[i].data())
       initializeState(i);
 }
 
 bool ParameterStore::isWritable() const {
+  // Unallocated state counts as writable: it gets owned memory when an
+  // executor first references it.
   for (size_t i = 0; i < views_.size(); ++i)
     if (owned_[i].data() != views_[i].data)
       return false;
@@ -63,6 +106,10 @@ bool ParameterStore::isWritable() const {
 
 Status ParameterStore::makeWritable() {
   for (size_t i = 0; i < views_.size(); ++i) {
+    if (isState_[i]) {
+      allocateOptimizerState(i);
+      continue;
+    }
     if (owned_[i].data() == views_[i].data)
       continue;
     HostTensor copy(views_[i].dtype, views_[i].shape);
@@ -84,11 +131,15 @@ Status ParameterStore::loadSafetensors(const std::string &path,
   // Check everything first, so that a bad checkpoint changes nothing.
   std::vector<std::string> problems;
   std::set<std::string_view> planNames(names_.begin(), names_.end());
+  std::set<std::string_view> planWeights;
+  for (size_t i = 0; i < views_.size(); ++i)
+    if (!isState_[i])
+      planWeights.insert(names_[i]);
   for (size_t i = 0; i < views_.size(); ++i) {
     const SafetensorsEntry *entry = file.find(names_[i]);
     std::string expected = formatTensorType(views_[i].dtype, views_[i].shape);
     if (!entry && isState_[i])
-      continue; // a weights-only checkpoint: the state restarts from zeros
+      continue; // a weights-only checkpoint: the state restarts
     if (!entry)
       problems.push_back(
           fmt::format("parameter '{}' {} is missing", names_[i], expected));
@@ -97,10 +148,15 @@ Status ParameterStore::loadSafetensors(const std::string &path,
           "parameter '{}' is {} in the file, but the plan needs {}", names_[i],
           formatTensorType(entry->dtype, entry->shape), expected));
   }
-  std::vector<std::string> unknown;
-  for (const SafetensorsEntry &entry : file.entries())
-    if (!planNames.count(entry.name))
+  std::vector<std::string> unknown, ignored;
+  for (const SafetensorsEntry &entry : file.entries()) {
+    if (planNames.count(entry.name))
+      continue;
+    if (isStateName(entry.name, planWeights))
+      ignored.push_back(entry.name); // e.g. Adam moments, an SGD plan
+    else
       unknown.push_back("'" + entry.name + "'");
+  }
   if (!unknown.empty())
     problems.push_back(
         fmt::format("{} tensor{} the plan does not have: {}", unknown.size(),
@@ -120,11 +176,16 @@ Status ParameterStore::loadSafetensors(const std::string &path,
     std::memcpy(tensor.data(), file.data(*entry), tensor.bytes());
     loaded[i] = std::move(tensor);
   }
-  if (report)
+  if (report) {
     report->stateReset.clear();
+    report->stateIgnored = ignored;
+  }
   for (size_t i = 0; i < views_.size(); ++i) {
     if (!loaded[i].data()) {
-      initializeState(i);
+      // Allocated state restarts from its initial value; unallocated state
+      // is there already.
+      if (owned_[i].data())
+        initializeState(i);
       if (report)
         report->stateReset.push_back(names_[i]);
       continue;
@@ -139,9 +200,21 @@ Status ParameterStore::saveSafetensors(
     const std::string &path, const std::map<std::string, std::string> &metadata,
     bool withOptimizerState) const {
   std::vector<NamedTensorView> tensors;
-  for (size_t i = 0; i < views_.size(); ++i)
-    if (withOptimizerState || !isState_[i])
-      tensors.push_back({names_[i], views_[i]});
+  // State never allocated is written at its initial value (what a fresh
+  // optimizer holds), so a checkpoint always carries every parameter.
+  std::vector<HostTensor> initial;
+  initial.reserve(views_.size());
+  for (size_t i = 0; i < views_.size(); ++i) {
+    if (isState_[i] && !withOptimizerState)
+      continue;
+    if (isState_[i] && !owned_[i].data()) {
+      HostTensor &t = initial.emplace_back(views_[i].dtype, views_[i].shape);
+      std::fill(t.as<float>(), t.as<float>() + t.numel(), stateInitialValue(i));
+      tensors.push_back({names_[i], t.view()});
+      continue;
+    }
+    tensors.push_back({names_[i], views_[i]});
+  }
   return writeSafetensors(path, tensors, metadata);
 }
 

@@ -10,6 +10,7 @@
 #include "TestPlans.h"
 
 #include "onerec/Runtime/Executor.h"
+#include "onerec/Runtime/Safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -259,7 +260,19 @@ std::string tempPath(const std::string &name) {
          "-" + name;
 }
 
-TEST(TrainingStore, OptimizerStateStartsAtZeroInOwnedMemory) {
+Status noKernel(const KernelCall &) { return Status::ok(); }
+
+/// Stand-ins for the kernels of trainPlan(), enough to create executors.
+KernelRegistry trainRegistry() {
+  KernelRegistry registry;
+  for (OpCode op :
+       {OpCode::WeightGrad, OpCode::GlobalNorm, OpCode::AdamWUpdate})
+    registry.add(op, DType::f32, Device::Cpu, KernelVariant::Reference,
+                 noKernel);
+  return registry;
+}
+
+TEST(TrainingStore, OptimizerStateIsAllocatedOnlyForTraining) {
   PlanSpec spec = trainPlan();
   spec.params[2].init = plan::InitKind::Constant;
   spec.params[2].initA = 0.5;
@@ -268,16 +281,106 @@ TEST(TrainingStore, OptimizerStateStartsAtZeroInOwnedMemory) {
   ParameterStore store(**plan);
   EXPECT_FALSE(store.isOptimizerState(0));
   EXPECT_TRUE(store.isOptimizerState(1));
+  // Serving a training plan holds no state.
+  EXPECT_EQ(store.optimizerStateBytes(), 0u);
+  EXPECT_FALSE(store.isStateAllocated(1));
+  EXPECT_EQ(store.view(1).data, nullptr);
   EXPECT_FALSE(store.isWritable()); // w still views the mapping
+  KernelRegistry registry = trainRegistry();
+  auto grad = Executor::create(**plan, "train_grad", store, registry);
+  ASSERT_TRUE(grad.isOk()) << grad.status().message();
+  EXPECT_EQ(store.optimizerStateBytes(), 0u); // Grad entries need none
+
+  ASSERT_TRUE(store.makeWritable().isOk());
+  EXPECT_TRUE(store.isWritable());
+  EXPECT_EQ(store.optimizerStateBytes(), 2u * 12 * sizeof(float));
   for (int i = 0; i < 12; ++i) {
     EXPECT_EQ(store.view(1).as<float>()[i], 0.0f);
     EXPECT_EQ(store.view(2).as<float>()[i], 0.5f);
   }
-  ASSERT_TRUE(store.makeWritable().isOk());
-  EXPECT_TRUE(store.isWritable());
   store.view(1).as<float>()[3] = 7;
-  store.resetOptimizerState();
+  store.view(2).as<float>()[3] = 7;
+  store.resetOptimizerState(); // back to the initializer, not to zeros
   EXPECT_EQ(store.view(1).as<float>()[3], 0.0f);
+  EXPECT_EQ(store.view(2).as<float>()[3], 0.5f);
+}
+
+TEST(TrainingStore, TrainStepExecutorsAllocateTheStateTheyUse) {
+  auto plan = load(trainPlan());
+  ASSERT_TRUE(plan.isOk());
+  std::string weights = tempPath("lazy-weights.safetensors");
+  {
+    ParameterStore source(**plan);
+    ASSERT_TRUE(source.saveSafetensors(weights, {}, false).isOk());
+  }
+  ParameterStore store(**plan);
+  ASSERT_TRUE(store.loadSafetensors(weights).isOk()); // weights now owned
+  EXPECT_TRUE(store.isWritable());
+  EXPECT_EQ(store.optimizerStateBytes(), 0u);
+  KernelRegistry registry = trainRegistry();
+  auto step = Executor::create(**plan, "train_step", store, registry);
+  ASSERT_TRUE(step.isOk()) << step.status().message();
+  EXPECT_TRUE(store.isStateAllocated(1));
+  EXPECT_TRUE(store.isStateAllocated(2));
+  EXPECT_EQ(store.view(2).as<float>()[11], 0.0f);
+  std::remove(weights.c_str());
+}
+
+TEST(TrainingStore, SavingUnallocatedStateWritesItsInitialValue) {
+  PlanSpec spec = trainPlan();
+  spec.params[2].init = plan::InitKind::Ones;
+  auto plan = load(spec);
+  ASSERT_TRUE(plan.isOk());
+  ParameterStore store(**plan);
+  std::string full = tempPath("lazy-full.safetensors");
+  ASSERT_TRUE(store.saveSafetensors(full).isOk());
+  EXPECT_EQ(store.optimizerStateBytes(), 0u);
+  ParameterStore restored(**plan);
+  CheckpointLoadReport report;
+  ASSERT_TRUE(restored.loadSafetensors(full, &report).isOk());
+  EXPECT_TRUE(report.stateReset.empty());
+  EXPECT_EQ(restored.view(0).as<float>()[1], 0.2f);
+  EXPECT_EQ(restored.view(1).as<float>()[1], 0.0f);
+  EXPECT_EQ(restored.view(2).as<float>()[1], 1.0f);
+  std::remove(full.c_str());
+}
+
+TEST(TrainingStore, StateThePlanLacksIsIgnored) {
+  auto plan = load(trainPlan());
+  ASSERT_TRUE(plan.isOk());
+  ParameterStore store(**plan);
+  ASSERT_TRUE(store.makeWritable().isOk());
+  store.view(0).as<float>()[0] = 42;
+  std::string full = tempPath("extra-state.safetensors");
+  ASSERT_TRUE(store.saveSafetensors(full).isOk());
+
+  // The same weight in a plan without optimizer state (serving).
+  PlanSpec serving;
+  std::vector<float> w(12);
+  serving.param("w", DType::f32, {4, 3}, bytesOf(w));
+  auto servingPlan = load(serving);
+  ASSERT_TRUE(servingPlan.isOk()) << servingPlan.status().message();
+  ParameterStore served(**servingPlan);
+  CheckpointLoadReport report;
+  Status s = served.loadSafetensors(full, &report);
+  ASSERT_TRUE(s.isOk()) << s.message();
+  EXPECT_EQ(report.stateIgnored,
+            (std::vector<std::string>{"w.adam_m", "w.adam_v"}));
+  EXPECT_EQ(served.view(0).as<float>()[0], 42.0f);
+
+  // A tensor that only looks like state (of no plan weight) is refused.
+  HostTensor other(DType::f32, {2});
+  HostTensor wt(DType::f32, {4, 3});
+  std::string odd = tempPath("odd-state.safetensors");
+  ASSERT_TRUE(
+      writeSafetensors(odd, {{"w", wt.view()}, {"v.adam_m", other.view()}})
+          .isOk());
+  Status refused = served.loadSafetensors(odd);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.message().find("'v.adam_m'"), std::string::npos)
+      << refused.message();
+  std::remove(full.c_str());
+  std::remove(odd.c_str());
 }
 
 TEST(TrainingStore, CheckpointsCarryStateAndWeightsOnlyOnesResetIt) {
