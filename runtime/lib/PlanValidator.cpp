@@ -20,6 +20,7 @@
 #include <numeric>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 
 namespace onerec::runtime {
 
@@ -122,6 +123,8 @@ private:
   const PlanFileLayout &layout_;
   /// Per tensor of the entry being checked: bytes at the dims' maxima.
   std::vector<uint64_t> tensorBytes_;
+  /// Parameter name -> index of its first declaration (checkParameters).
+  std::unordered_map<std::string_view, uint32_t> paramIndex_;
 };
 
 StatusOr<PlanFacts> Validator::run() {
@@ -234,6 +237,12 @@ Status Validator::checkSegments() {
 
 Status Validator::checkParameters() {
   std::set<std::string_view> names;
+  // Built once, so that finding each state's owner is not a scan (a plan
+  // with P weights has up to 3P state parameters).
+  paramIndex_.clear();
+  for (uint32_t j = 0; j < sizeOf(plan_.params()); ++j)
+    if (const flatbuffers::String *name = plan_.params()->Get(j)->name())
+      paramIndex_.emplace(name->string_view(), j); // keeps the first
   for (uint32_t i = 0; i < sizeOf(plan_.params()); ++i) {
     const plan::Parameter *param = plan_.params()->Get(i);
     std::string where =
@@ -327,10 +336,9 @@ Status Validator::checkOptimizerState(uint32_t index,
       param.state_of() ? param.state_of()->string_view() : std::string_view();
   if (owner.empty())
     return fail(where, "is optimizer state but names no state_of parameter");
-  for (uint32_t j = 0; j < sizeOf(plan_.params()); ++j) {
+  if (auto found = paramIndex_.find(owner); found != paramIndex_.end()) {
+    uint32_t j = found->second;
     const plan::Parameter &other = *plan_.params()->Get(j);
-    if (other.name()->string_view() != owner)
-      continue;
     if (other.role() != plan::ParameterRole::Weight)
       return fail(where, fmt::format("is state of parameter {} ('{}'), which "
                                      "is not a weight",
