@@ -37,15 +37,22 @@ StatusOr<SyntheticDataset> generateSynthetic(const SyntheticOptions &options) {
   const uint64_t N = o.items, k = o.branching;
   // Successors of item i (1-based): succ[(i - 1) * k + j], j = 0 dominant.
   std::vector<int32_t> succ(N * k);
+  // k steps of a Fisher-Yates shuffle of 1..N per item. The pool is
+  // restored by undoing the k swaps in reverse (O(k) per item, not O(N)),
+  // so every item starts from the same 1..N and draws the same successors.
   std::vector<int32_t> pool(N);
+  std::iota(pool.begin(), pool.end(), 1);
+  std::vector<uint64_t> swapped(k);
   for (uint64_t i = 1; i <= N; ++i) {
     KeyedRandom rng(o.seed, static_cast<uint64_t>(RandomPurpose::Synthetic), 0,
                     i);
-    std::iota(pool.begin(), pool.end(), 1);
     for (uint64_t j = 0; j < k; ++j) {
-      std::swap(pool[j], pool[j + rng.below(N - j)]);
+      swapped[j] = j + rng.below(N - j);
+      std::swap(pool[j], pool[swapped[j]]);
       succ[(i - 1) * k + j] = pool[j];
     }
+    for (uint64_t j = k; j-- > 0;)
+      std::swap(pool[j], pool[swapped[j]]);
   }
   // Probabilities of successor j (the same for every item).
   std::vector<double> prob(k, k == 1 ? 1.0 : (1 - o.dominant) / double(k - 1));
