@@ -71,9 +71,13 @@ StatusOr<std::string> trainEntryName(const PlanFile &plan,
                                      std::string_view name) {
   std::string chosen(name);
   const plan::TrainConfig *train = plan.plan().train();
-  if (chosen.empty() && train && train->stages() && train->stages()->size() &&
-      train->stages()->Get(0)->entry())
-    chosen = train->stages()->Get(0)->entry()->str();
+  // The first stage that trains (alignment stages have no entry).
+  if (chosen.empty() && train && train->stages())
+    for (const plan::Stage *stage : *train->stages())
+      if (stage->entry() && stage->entry()->size()) {
+        chosen = stage->entry()->str();
+        break;
+      }
   if (chosen.empty())
     chosen = "train_step";
   int index = plan.findEntry(chosen);

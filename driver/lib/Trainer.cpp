@@ -3,6 +3,7 @@
 #include "onerec/Driver/Trainer.h"
 
 #include "onerec/Data/SequenceBatcher.h"
+#include "onerec/Data/ShardFormat.h"
 #include "onerec/Driver/Checkpoint.h"
 #include "onerec/Driver/Metrics.h"
 #include "onerec/Driver/PlanInputs.h"
@@ -78,13 +79,39 @@ double scalarOf(const HostTensor &t) {
   }
 }
 
+/// The dataset's content identity: FNV-1a 64 over its shards' names and
+/// payload checksums (which the manifest records and Dataset::open checks
+/// against the shards), in manifest order.
+std::string datasetContent(const data::Dataset &dataset) {
+  uint64_t hash = data::fnv1a64(nullptr, 0);
+  for (const data::ShardInfo &shard : dataset.manifest().shards) {
+    std::string part =
+        shard.file + "=" + data::checksumText(shard.checksum) + ";";
+    hash = data::fnv1a64(part.data(), part.size(), hash);
+  }
+  return data::checksumText(hash);
+}
+
 std::string datasetJson(const data::Dataset &dataset) {
   nlohmann::ordered_json j;
   j["directory"] = dataset.directory();
   j["users"] = dataset.numUsers();
   j["items"] = dataset.numItems();
   j["interactions"] = dataset.numInteractions();
+  j["content"] = datasetContent(dataset);
   return j.dump();
+}
+
+/// The stage of the train section whose entry is `entry`, or null (a plan
+/// without stages, or an entry no stage names).
+const plan::Stage *stageOf(const plan::TrainConfig *config,
+                           const std::string &entry) {
+  if (!config || !config->stages())
+    return nullptr;
+  for (const plan::Stage *stage : *config->stages())
+    if (stage->entry() && stage->entry()->string_view() == entry)
+      return stage;
+  return nullptr;
 }
 
 } // namespace
@@ -241,9 +268,23 @@ Status Trainer::State::setUp() {
       spdlog::info("resuming from step {}: --weights {} is not used",
                    resumeMeta->step, *options.initWeights);
   } else if (options.initWeights) {
+    // A fresh run starts a fresh optimizer (its step restarts at 1): the
+    // file's optimizer state, if any, is not used, so that Adam's bias
+    // correction and the moments agree.
     runtime::CheckpointLoadReport report;
     if (Status s = params->loadSafetensors(*options.initWeights, &report); !s)
       return s;
+    size_t loadedState = 0;
+    for (size_t i = 0; i < params->size(); ++i)
+      loadedState += params->isOptimizerState(i);
+    loadedState -= report.stateReset.size();
+    params->resetOptimizerState();
+    if (loadedState > 0 || !report.stateIgnored.empty())
+      spdlog::info("--weights {}: its optimizer state ({} tensors) is not "
+                   "used; a fresh run starts a fresh optimizer at step 1 "
+                   "(use --resume to continue a run)",
+                   *options.initWeights,
+                   loadedState + report.stateIgnored.size());
   }
 
   // The command line overrides the plan's (or the checkpoint's) values.
@@ -262,15 +303,21 @@ Status Trainer::State::setUp() {
     return invalid("--lr, --weight-decay, --grad-clip and --warmup must not "
                    "be negative");
 
-  // The length of the run, in updates.
+  // The length of the run, in updates: the command line's, else (resuming)
+  // the checkpoint's, else that of the plan's stage that trains this entry.
   int64_t k = hyper.accumulate;
-  const plan::TrainConfig *config = p.train();
-  const plan::Stage *stage =
-      config && config->stages() && config->stages()->size()
-          ? config->stages()->Get(0)
-          : nullptr;
+  const plan::Stage *stage = stageOf(p.train(), trainEntry);
+  std::optional<int64_t> recordedSteps;
+  if (resumeMeta) {
+    nlohmann::json run = nlohmann::json::parse(resumeMeta->run, nullptr, false);
+    if (run.is_object() && run.contains("total_steps") &&
+        run["total_steps"].is_number_integer())
+      recordedSteps = run["total_steps"].get<int64_t>();
+  }
   if (options.steps) {
     totalSteps = *options.steps;
+  } else if (recordedSteps && !options.epochs) {
+    totalSteps = *recordedSteps;
   } else {
     int64_t epochs = options.epochs.value_or(0);
     if (!options.epochs && stage && stage->steps() > 0)
@@ -288,6 +335,10 @@ Status Trainer::State::setUp() {
   }
   if (totalSteps <= 0)
     return invalid("--steps and --epochs must be at least 1");
+  if (recordedSteps && *recordedSteps != totalSteps)
+    spdlog::warn("{}: the run was started for {} updates; --{} makes it {}",
+                 ckpt->metaPath(resumeMeta->step), *recordedSteps,
+                 options.steps ? "steps" : "epochs", totalSteps);
   // Cosine decays over the whole run unless the plan says otherwise.
   if (hyper.schedule.total <= 0)
     hyper.schedule.total = totalSteps;
@@ -378,6 +429,20 @@ Status Trainer::State::findCheckpoint() {
           "{}: was trained on a dataset with {} {}, but {} has {}; resume "
           "with the same data",
           where, was[key].dump(), key, dataset->directory(), now[key].dump()));
+  if (was.is_object() && was.contains("content")) {
+    if (was["content"] != now["content"])
+      return invalid(fmt::format(
+          "{}: was trained on a dataset with content {} (directory {}), but "
+          "{} has content {}: the same counts, other interactions or splits; "
+          "resume with the same data",
+          where, was["content"].dump(),
+          was.value("directory", std::string("?")), dataset->directory(),
+          now["content"].dump()));
+  } else {
+    spdlog::warn("{}: records no dataset content checksum (an older "
+                 "checkpoint); only the dataset's counts were compared",
+                 where);
+  }
   if (options.seed && *options.seed != meta.seed)
     return invalid(fmt::format("{}: was trained with --seed {}, not {}; a "
                                "resumed run keeps its seed",
@@ -581,7 +646,10 @@ StatusOr<TrainSummary> Trainer::run() {
       if (!std::isfinite(loss))
         bad = nonFiniteError(step, entryName, "loss", loss, where);
       if (last) {
-        gradNorm = scalarOf((*outputs)[size_t(s.trainNorm)].tensor);
+        // The entry's norm is of the summed (unscaled) gradient of the k
+        // micro-batches; report the norm of their mean, the gradient the
+        // update applies and grad_clip compares (k = 1: the same).
+        gradNorm = scalarOf((*outputs)[size_t(s.trainNorm)].tensor) / double(k);
         if (bad.isOk() && !std::isfinite(gradNorm))
           bad = nonFiniteError(step, entryName, "grad_norm", gradNorm, where);
       }

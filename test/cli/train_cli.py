@@ -347,6 +347,35 @@ def check_train_errors():
     # Removing the damaged one falls back to the previous checkpoint.
     os.remove(os.path.join(ckpt, "ckpt-0000000006.json"))
     onerec_run(*args, "--resume", stdout=["resumed from step 3"])
+    # A resume without --steps keeps the checkpoint's run length (6), not
+    # the plan's epochs; an explicit other length is warned about.
+    os.remove(os.path.join(ckpt, "ckpt-0000000006.json"))
+    short = ["train", plan, "--data", data, "--batch", "16", "--ckpt-dir",
+             ckpt, "--ckpt-every", "3", "--no-eval", "--resume"]
+    onerec_run(*short, stdout=["resumed from step 3"])
+    steps = sorted(int(f[5:15]) for f in listing(ckpt) if f.endswith(".json"))
+    if steps[-1] != 6:
+        fail(f"a resume without --steps ended at step {steps[-1]}, not 6")
+    onerec_run(*short, "--steps", "9", stdout=["resumed from step 6"],
+               stderr=["the run was started for 6 updates; --steps makes "
+                       "it 9"])
+    # A fresh run from --weights of a checkpoint starts a fresh optimizer.
+    onerec_run("train", plan, "--data", data, "--steps", "1", "--batch", "16",
+               "--no-eval", "--weights",
+               os.path.join(ckpt, "ckpt-0000000009.safetensors"),
+               stderr=["is not used; a fresh run starts a fresh optimizer"])
+    # Another dataset with the same counts (fixed lengths, another seed) is
+    # told apart by its content.
+    same_a, _ = synth("same-a", users=200, items=60, len_min=8, len_max=8)
+    same_b, _ = synth("same-b", users=200, items=60, len_min=8, len_max=8,
+                      seed=2)
+    ds_ckpt = path("ds")
+    ds_args = ["train", plan, "--batch", "16", "--ckpt-dir", ds_ckpt,
+               "--no-eval"]
+    onerec_run(*ds_args, "--data", same_a, "--steps", "2")
+    onerec_run(*ds_args, "--data", same_b, "--steps", "3", "--resume", exit=1,
+               stderr=["was trained on a dataset with content",
+                       "resume with the same data"])
     # A checkpoint of another plan (another source: another source hash).
     with open(ARGS.model) as f:
         source = f.read()

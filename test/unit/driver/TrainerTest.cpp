@@ -64,6 +64,23 @@ TEST(PlanInputs, APlanWithoutTrainingEntriesIsNamed) {
             std::string::npos);
 }
 
+TEST(PlanInputs, TheDefaultEntryIsTheFirstStageThatTrains) {
+  // An alignment stage without an entry comes first.
+  onerec::test::PlanSpec spec = onerec::test::linearPlan();
+  spec.formatMinor = 1;
+  spec.entries[0].kind = onerec::plan::EntryKind::TrainStep;
+  spec.entries[0].name = "tune.train_step";
+  onerec::test::TrainSpec train;
+  train.stages.push_back({"align", "", 0, 10});
+  train.stages.push_back({"tune", "tune.train_step", 2, 0});
+  spec.train = train;
+  auto plan = open(spec);
+  ASSERT_TRUE(plan);
+  auto entry = trainEntryName(*plan);
+  ASSERT_TRUE(entry.isOk()) << entry.status().message();
+  EXPECT_EQ(*entry, "tune.train_step");
+}
+
 TEST(PlanInputs, ForwardMustTakeSeqAndReturnScores) {
   auto plan = open(onerec::test::linearPlan());
   ASSERT_TRUE(plan);

@@ -39,9 +39,9 @@ struct NextItemInputs {
   bool optimizerInputs = false;
 };
 
-/// The TrainStep entry to train: `name` if given, else the first stage's
-/// entry of Plan.train, else `train_step`. The error says when the plan has
-/// no training entry (a model without a `train` section).
+/// The TrainStep entry to train: `name` if given, else the entry of the
+/// first stage of Plan.train that has one, else `train_step`. The error says
+/// when the plan has no training entry (a model without a `train` section).
 runtime::StatusOr<std::string> trainEntryName(const runtime::PlanFile &plan,
                                               std::string_view name = {});
 

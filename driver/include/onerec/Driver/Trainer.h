@@ -41,7 +41,8 @@ namespace onerec::driver {
 struct TrainOptions {
   /// The TrainStep entry; empty = the plan's first stage (`train_step`).
   std::string entry;
-  /// Length of the run: --steps, else --epochs, else the plan's stage.
+  /// Length of the run: --steps, else --epochs, else (resuming) the
+  /// checkpoint's total, else the plan's stage whose entry is `entry`.
   std::optional<int64_t> steps, epochs;
   /// Overrides of the plan's `train` table.
   std::optional<int64_t> batch;
@@ -50,7 +51,8 @@ struct TrainOptions {
   std::optional<int64_t> warmup;
   /// Seed of the data order, the negatives and dropout (default: the plan's).
   std::optional<uint64_t> seed;
-  /// Initial weights (safetensors; optimizer state may be absent).
+  /// Initial weights (safetensors) of a fresh run; optimizer state in the
+  /// file is not used (a fresh run starts a fresh optimizer).
   std::optional<std::string> initWeights;
 
   /// Checkpoints: directory (empty = none), every N updates (0 = once per
