@@ -278,6 +278,12 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
              << "'" << kModelAttrName << "' is a string attribute of a module";
     return verifyDeclaredDims(module);
   }
+  if (name == kTrainEntryAttrName) {
+    if (!isa<StageOp>(op) || !isa<StringAttr>(attr.getValue()))
+      return op->emitError() << "'" << kTrainEntryAttrName
+                             << "' is a string attribute of a rec.stage";
+    return success();
+  }
   if (name == "rec.seed") {
     if (!isa<ModuleOp>(op) || !isa<IntegerAttr>(attr.getValue()))
       return op->emitError()

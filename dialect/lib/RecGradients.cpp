@@ -259,9 +259,15 @@ REC_BINARY_GRADIENT(DivOp, {
   return {g.div(dy, r), g.neg(g.div(g.mul(dy, y), r))};
 })
 REC_BINARY_GRADIENT(PowOp, {
-  // d(l^r)/dl = r l^(r-1) = r y / l; d/dr = y log(l).
-  return {g.div(g.mul(dy, g.mul(r, y)), l),
-          g.mul(dy, g.mul(y, g.make<LogOp>(l)))};
+  // d(l^r)/dl = r l^(r-1); d/dr = y log(l), taken as 0 where l <= 0 (as
+  // PyTorch does: the exponent's gradient there is undefined or infinite).
+  Type f = typeOf(l).getElementType();
+  Value one = g.scalar(1.0, f);
+  Value dl = g.mul(dy, g.mul(r, g.make<PowOp>(l, g.sub(r, one))));
+  Value positive = g.cmp(CmpPredicate::gt, l, g.scalar(0.0, f));
+  Value safeLog = g.make<LogOp>(g.select(positive, l, g.zerosLike(l)));
+  Value dr = g.select(positive, g.mul(dy, g.mul(y, safeLog)), g.zerosLike(y));
+  return {dl, dr};
 })
 REC_BINARY_GRADIENT(MaximumOp, {
   // Ties go to the left operand.
@@ -540,7 +546,8 @@ ReduceMeanOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
 }
 
 namespace {
-/// max/min: the gradient flows to every element equal to the extremum.
+/// max/min: the gradient is shared evenly by the elements equal to the
+/// extremum (as torch.amax does), so ties do not multiply it.
 LogicalResult extremumRule(Operation *op, Value x, Value y,
                            ArrayRef<int64_t> axesAttr, OpBuilder &b,
                            ArrayRef<Value> resultGrads,
@@ -554,7 +561,12 @@ LogicalResult extremumRule(Operation *op, Value x, Value y,
   RecTensorType xType = typeOf(x);
   SmallVector<int64_t> axes = reducedAxes(axesAttr, xType.getRank());
   Value hit = g.cmp(CmpPredicate::eq, x, expandReduced(g, y, xType, axes));
-  Value dx = g.select(hit, expandReduced(g, dy, xType, axes),
+  Value ones = g.b.create<CastOp>(g.loc, xType, hit);
+  bool keepdim = typeOf(y).getRank() == xType.getRank();
+  Value ties = g.sum(ones, axes, keepdim); // y's shape, like dy
+
+  Value share = g.div(dy, ties);
+  Value dx = g.select(hit, expandReduced(g, share, xType, axes),
                       g.zerosLike(x));
   return finish(op, {dx}, operandGrads, {true});
 }

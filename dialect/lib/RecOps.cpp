@@ -247,6 +247,8 @@ LogicalResult StageOp::verify() {
       return op.emitOpError("is not an objective of a rec.stage");
   for (NamedAttribute attr : (*this)->getDiscardableAttrs()) {
     StringRef name = attr.getName().getValue();
+    if (name == RecDialect::kTrainEntryAttrName)
+      continue; // checked by the dialect
     if (!llvm::is_contained(getSettingNames(), name))
       return emitOpError("unknown stage setting '")
              << name << "'; stage settings are 'steps' and 'epochs'";

@@ -275,19 +275,18 @@ LogicalResult TrainingEntryBuilder::differentiate(Objective &objective) {
           it->second =
               b.create<AddOp>(ref.getLoc(), grad.getType(), it->second, grad);
       }
+  for (auto &[param, grad] : byParam)
+    if (param->getParentOp() != module.getOperation())
+      return param->emitOpError(
+          "is trained through an imported model; training imported "
+          "parameters is not supported yet");
   SmallVector<std::pair<Operation *, Value>> ordered(byParam.begin(),
                                                      byParam.end());
   llvm::sort(ordered, [](auto &x, auto &y) {
     return x.first->isBeforeInBlock(y.first);
   });
-  for (auto &[param, grad] : ordered) {
-    auto paramOp = cast<ParamOp>(param);
-    if (paramOp->getParentOp() != module.getOperation())
-      return paramOp.emitOpError(
-          "is trained through an imported model; training imported "
-          "parameters is not supported yet");
-    objective.grads.push_back({paramOp, grad});
-  }
+  for (auto &[param, grad] : ordered)
+    objective.grads.push_back({cast<ParamOp>(param), grad});
 
   SmallVector<Value> results = {objective.loss};
   SmallVector<std::string> names = {"loss"};
@@ -444,13 +443,16 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
 
   // Auxiliary-loss-free balancing: each routing bias moves toward equal
   // expert load, outside the gradient.
+  // A routing bias moves once per step, even when several objective terms
+  // run the same MoE layer.
   double rate = settingOr(train, "balance_rate", kDefaultBalanceRate);
+  llvm::DenseSet<Attribute> movedBiases;
   for (Operation &op : body.without_terminator()) {
     auto moe = dyn_cast<MoeOp>(op);
     if (!moe || moe.getBalance() != MoeBalance::aux_free)
       continue;
     auto biasRef = moe.getGateBias().getDefiningOp<ParamRefOp>();
-    if (!biasRef)
+    if (!biasRef || !movedBiases.insert(biasRef.getParamAttr()).second)
       continue;
     b.create<MoeBiasUpdateOp>(loc, biasRef, moe.getLoad(), hparams,
                               b.getF64FloatAttr(rate));
@@ -496,6 +498,9 @@ LogicalResult TrainingEntryBuilder::build(StageOp stage, StringRef prefix) {
     return failure();
   if (accumulate > 1)
     buildAccumulate(*objective, (prefix + "train_accumulate").str());
+  // The plan's stage table names the entry (drivers pick stages by it).
+  stage->setAttr(RecDialect::kTrainEntryAttrName,
+                 StringAttr::get(stage.getContext(), prefix + "train_step"));
   return success();
 }
 

@@ -195,7 +195,6 @@ PlanWriter::buildTrainConfig(fb::FlatBufferBuilder &fbb) {
   plan::ScheduleKind schedule = plan::ScheduleKind::Constant;
   int64_t warmup = 0, total = 0;
   std::vector<fb::Offset<plan::Stage>> stages;
-  bool first = true;
   for (Operation &op : train.getBody().front()) {
     if (auto opt = dyn_cast<rec::OptimizerOp>(op)) {
       DictionaryAttr p = opt.getParams();
@@ -217,13 +216,19 @@ PlanWriter::buildTrainConfig(fb::FlatBufferBuilder &fbb) {
       total = asInt(numberOf(p.get("total")).value_or(0.0));
       minLr = numberOf(p.get("min_lr")).value_or(0.0);
     } else if (auto stage = dyn_cast<rec::StageOp>(op)) {
-      // The stage's training step, as rec-autodiff named it.
-      std::string step =
-          first ? "train_step" : (stage.getName() + ".train_step").str();
-      bool trains = static_cast<bool>(module.lookupSymbol<func::FuncOp>(step));
-      first &= !trains;
+      // The stage's training step, as rec-autodiff recorded it (none for a
+      // stage it built no entries for).
+      auto step = stage->getAttrOfType<StringAttr>(
+          rec::RecDialect::kTrainEntryAttrName);
+      if (step) {
+        auto func = module.lookupSymbol<func::FuncOp>(step);
+        if (!func || func->hasAttr("rec.unsupported"))
+          step = nullptr; // left out of the plan
+      }
+      std::string stepName = step ? step.str() : "";
       stages.push_back(plan::CreateStageDirect(
-          fbb, stage.getName().str().c_str(), trains ? step.c_str() : nullptr,
+          fbb, stage.getName().str().c_str(),
+          step ? stepName.c_str() : nullptr,
           asInt(setting(stage, "epochs", 0)), asInt(setting(stage, "steps", 0))));
     }
   }

@@ -174,3 +174,50 @@ module @collide attributes {rec.model = "collide"} {
     }
   }
 }
+
+// -----
+
+// pow's base gradient is r·l^(r-1) (finite at l = 0) and its exponent
+// gradient is masked where l <= 0; a maximum's gradient is shared by its
+// ties (divided by their count). Stage entries are recorded on the stage:
+// an alignment stage listed first gets none, the minimize stage after it
+// the unprefixed entries.
+// CHECK-LABEL: module @rules
+// CHECK: rec.stage "align" {
+// CHECK: rec.stage "fit" attributes {rec.train_entry = "train_step"}
+// CHECK-LABEL: func.func @train_grad
+// CHECK: %[[W:.*]] = rec.param_ref @w :
+// CHECK: %[[E:.*]] = rec.param_ref @e :
+// CHECK: %[[P:.*]] = rec.pow %[[W]], %[[E]] :
+// CHECK: %[[M:.*]] = rec.reduce_max %[[P]]
+// CHECK: %[[HIT:.*]] = rec.cmp eq, %[[P]]
+// CHECK: %[[ONES:.*]] = rec.cast %[[HIT]] : !rec.tensor<[4], i1> -> !rec.tensor<[4], f32>
+// CHECK: %[[TIES:.*]] = rec.reduce_sum %[[ONES]]
+// CHECK: rec.div %{{.*}}, %[[TIES]]
+// CHECK-DAG: rec.sub %[[E]], %{{.*}}
+// CHECK-DAG: rec.cmp gt, %[[W]]
+// CHECK-DAG: rec.log
+// CHECK: return
+module @rules attributes {rec.model = "rules"} {
+  rec.param @w : !rec.tensor<[4], f32> init <zeros>
+  rec.param @e : !rec.tensor<[4], f32> init <ones>
+  func.func @l(%x: !rec.tensor<[4], f32> {rec.name = "x", rec.role = #rec<role input>}) -> !rec.tensor<[], f32> attributes {rec.entry = #rec<entry loss>} {
+    %w = rec.param_ref @w : !rec.tensor<[4], f32>
+    %e = rec.param_ref @e : !rec.tensor<[4], f32>
+    %0 = rec.pow %w, %e : !rec.tensor<[4], f32>, !rec.tensor<[4], f32> -> !rec.tensor<[4], f32>
+    %1 = rec.reduce_max %0 {axes = array<i64>} : (!rec.tensor<[4], f32>) -> !rec.tensor<[], f32>
+    return %1 : !rec.tensor<[], f32>
+  }
+  func.func @r(%x: !rec.tensor<[4], f32> {rec.name = "x", rec.role = #rec<role input>}) -> !rec.tensor<[4], f32> attributes {rec.entry = #rec<entry reward>} {
+    return %x : !rec.tensor<[4], f32>
+  }
+  rec.train {
+    rec.optimizer adam {lr = 1.0e-03 : f64}
+    rec.stage "align" {
+      rec.dpo reward [#rec.term<@r, 1.0>] {beta = 0.1 : f64, fraction = 0.01 : f64, group = 4 : i64, weight = 1.0 : f64}
+    }
+    rec.stage "fit" {
+      rec.minimize [#rec.term<@l, 1.0>]
+    }
+  }
+}

@@ -55,6 +55,8 @@ def Rec_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kArenaNaiveBytesAttrName =
         "rec.arena_naive_bytes";
     static constexpr ::llvm::StringLiteral kUnsupportedAttrName = "rec.unsupported";
+    /// On a rec.stage: the training-step entry rec-autodiff built for it.
+    static constexpr ::llvm::StringLiteral kTrainEntryAttrName = "rec.train_entry";
   }];
 }
 
