@@ -61,6 +61,37 @@ def read_metrics(path):
     return steps, evals
 
 
+def popularity_baseline(path, k=10):
+    """HR@10 of recommending the most popular train-part items (the user's
+    other history items excluded, as in onerec's evaluation) on the valid and
+    test targets: how much harder the test targets are, independent of the
+    model."""
+    seqs = []
+    with open(path) as f:
+        for line in f:
+            items = [int(t) for t in line.split()[1:]]
+            if items:
+                seqs.append(items)
+    counts = {}
+    for s in seqs:
+        for i in (s[:-2] if len(s) >= 3 else s):
+            counts[i] = counts.get(i, 0) + 1
+    top = sorted(counts, key=lambda i: (-counts[i], i))[:k + 200]
+    result = {}
+    for split, cut in (("valid", 2), ("test", 1)):
+        hits = users = 0
+        for s in seqs:
+            if len(s) < 3:
+                continue
+            target, history = s[-cut], set(s[:-cut])
+            history.discard(target)
+            ranked = [i for i in top if i not in history][:k]
+            hits += target in ranked
+            users += 1
+        result[split] = round(hits / users, 4)
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +214,7 @@ def main():
                          "ndcg@10": round(e["ndcg"], 4), "wall_s": round(e["wall_s"], 1)}
                         for e in valid],
         "published": PUBLISHED,
+        "most_popular_hr@10": popularity_baseline(args.beauty),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         "workdir": work,
     }
