@@ -175,17 +175,19 @@ Status moeReference(const MoeShape &s) {
   return Status::ok();
 }
 
-Status moeOptimized(const KernelCall &call, const MoeShape &s) {
-  int64_t T = s.tokens, E = s.experts, d = s.d, h = s.hidden, k = s.topK;
-  runtime::ThreadPool &tp = pool(call);
-  // 1. Gate logits [T, E] in one GEMM, then softmax and top-k per token.
-  std::vector<float> probs(size_t(T * E));
+/// The optimized kernels' routing of every token: gate logits [T, E] in one
+/// GEMM, softmax (fastExp) and top-k by p + bias. The forward and the
+/// backward both route with this one function, so a token's gradient is
+/// always that of the experts its forward used, even at near-ties.
+void routeTokens(const KernelCall &call, const MoeShape &s,
+                 std::vector<float> &probs, std::vector<int64_t> &chosen) {
+  int64_t T = s.tokens, E = s.experts, d = s.d, k = s.topK;
+  probs.assign(size_t(T * E), 0.0f);
   GemmArgs g;
   g.m = T, g.n = E, g.k = d, g.a = s.x, g.lda = d, g.b = s.gate, g.ldb = E;
   g.c = probs.data(), g.ldc = E;
-  parallelSgemm(tp, g);
-  std::vector<int64_t> chosen(size_t(T * k));
-  std::vector<float> weight(size_t(T * k));
+  parallelSgemm(pool(call), g);
+  chosen.assign(size_t(T * k), 0);
   parallelFor(call, T, grainFor(E * 8), [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       float *p = &probs[size_t(t * E)];
@@ -194,17 +196,30 @@ Status moeOptimized(const KernelCall &call, const MoeShape &s) {
         sum += (p[e] = fastExp(p[e] - m));
       for (int64_t e = 0; e < E; ++e)
         p[e] /= sum;
-      int64_t *c = &chosen[size_t(t * k)];
-      route(p, s.gateBias, E, k, c);
-      float norm = 0;
-      for (int64_t j = 0; j < k; ++j)
-        norm += p[c[j]];
-      // Chosen experts whose probabilities all underflowed (a gate bias can
-      // steer the choice there) share the token equally.
-      for (int64_t j = 0; j < k; ++j)
-        weight[size_t(t * k + j)] = norm > 0 ? p[c[j]] / norm : 1.0f / float(k);
+      route(p, s.gateBias, E, k, &chosen[size_t(t * k)]);
     }
   });
+}
+
+Status moeOptimized(const KernelCall &call, const MoeShape &s) {
+  int64_t T = s.tokens, E = s.experts, d = s.d, h = s.hidden, k = s.topK;
+  runtime::ThreadPool &tp = pool(call);
+  // 1. Routing, then each chosen expert's weight.
+  std::vector<float> probs;
+  std::vector<int64_t> chosen;
+  routeTokens(call, s, probs, chosen);
+  std::vector<float> weight(size_t(T * k));
+  for (int64_t t = 0; t < T; ++t) {
+    const float *p = &probs[size_t(t * E)];
+    const int64_t *c = &chosen[size_t(t * k)];
+    float norm = 0;
+    for (int64_t j = 0; j < k; ++j)
+      norm += p[c[j]];
+    // Chosen experts whose probabilities all underflowed (a gate bias can
+    // steer the choice there) share the token equally.
+    for (int64_t j = 0; j < k; ++j)
+      weight[size_t(t * k + j)] = norm > 0 ? p[c[j]] / norm : 1.0f / float(k);
+  }
   // 2. Counting sort of the (token, slot) pairs by expert.
   std::vector<int64_t> counts(size_t(E), 0), start(size_t(E + 1), 0);
   for (int64_t e : chosen)
@@ -390,8 +405,12 @@ Status checkMoeGrad(const KernelCall &call, MoeShape &s, const float *&dy) {
   return Status::ok();
 }
 
+/// The backward in double. Tokens are routed in double like the reference
+/// forward, or, given `routedProbs` [T, E] and `routedChosen` [T, k], as the
+/// optimized forward routed them.
 Status moeGradReference(const KernelCall &call, const MoeShape &s,
-                        const float *dY) {
+                        const float *dY, const float *routedProbs = nullptr,
+                        const int64_t *routedChosen = nullptr) {
   int64_t E = s.experts, d = s.d, h = s.hidden, k = s.topK;
   std::vector<double> gx(size_t(s.tokens * d), 0.0), gGate(size_t(d * E), 0.0),
       gUp(size_t(E * d * h), 0.0), gGp(s.gateProj ? size_t(E * d * h) : 0, 0.0),
@@ -402,19 +421,26 @@ Status moeGradReference(const KernelCall &call, const MoeShape &s,
   std::vector<int64_t> chosen(static_cast<size_t>(k));
   for (int64_t t = 0; t < s.tokens; ++t) {
     const float *xt = s.x + t * d, *dy = dY + t * d;
-    double m = -INFINITY, sum = 0;
-    for (int64_t e = 0; e < E; ++e) {
-      double logit = 0;
-      for (int64_t i = 0; i < d; ++i)
-        logit += double(xt[i]) * s.gate[i * E + e];
-      p[size_t(e)] = logit;
-      m = std::max(m, logit);
+    if (routedProbs) {
+      for (int64_t e = 0; e < E; ++e)
+        p[size_t(e)] = routedProbs[t * E + e];
+      std::copy(routedChosen + t * k, routedChosen + (t + 1) * k,
+                chosen.begin());
+    } else {
+      double m = -INFINITY, sum = 0;
+      for (int64_t e = 0; e < E; ++e) {
+        double logit = 0;
+        for (int64_t i = 0; i < d; ++i)
+          logit += double(xt[i]) * s.gate[i * E + e];
+        p[size_t(e)] = logit;
+        m = std::max(m, logit);
+      }
+      for (double &v : p)
+        sum += (v = std::exp(v - m));
+      for (double &v : p)
+        v /= sum;
+      route(p.data(), s.gateBias, E, k, chosen.data());
     }
-    for (double &v : p)
-      sum += (v = std::exp(v - m));
-    for (double &v : p)
-      v /= sum;
-    route(p.data(), s.gateBias, E, k, chosen.data());
     double norm = 0;
     for (int64_t e : chosen)
       norm += p[size_t(e)];
@@ -510,18 +536,27 @@ Status moeGradReference(const KernelCall &call, const MoeShape &s,
   return Status::ok();
 }
 
-Status moeGradKernel(const KernelCall &call) {
+template <KernelVariant V> Status moeGradKernel(const KernelCall &call) {
   MoeShape s{};
   const float *dy = nullptr;
   if (Status st = checkMoeGrad(call, s, dy); !st)
     return st;
-  return moeGradReference(call, s, dy);
+  if constexpr (V == kRef)
+    return moeGradReference(call, s, dy);
+  // The optimized forward's routing (float), so that the backward follows
+  // the experts that forward chose.
+  std::vector<float> probs;
+  std::vector<int64_t> chosen;
+  routeTokens(call, s, probs, chosen);
+  return moeGradReference(call, s, dy, probs.data(), chosen.data());
 }
 
 } // namespace
 
 void onerec::kernels::registerMoeKernels(KernelRegistry &r) {
   addCpu(r, OpCode::Moe, DType::f32, moeKernel<kRef>, moeKernel<kOpt>);
-  // No optimized backward yet: the reference serves both variants.
-  addCpu(r, OpCode::MoeGrad, DType::f32, moeGradKernel, moeGradKernel);
+  // The backward's math is the reference's (double) in both variants; the
+  // optimized variant routes tokens exactly as the optimized forward does.
+  addCpu(r, OpCode::MoeGrad, DType::f32, moeGradKernel<kRef>,
+         moeGradKernel<kOpt>);
 }
