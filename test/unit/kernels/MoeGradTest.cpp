@@ -77,7 +77,10 @@ TEST(MoeGrad, MatchesFiniteDifferences) {
           HostTensor(DType::f32, {E, d, h}),
           gated ? HostTensor(DType::f32, {E, d, h}) : absentTensor(),
           HostTensor(DType::f32, {E, h, d})};
-      auto ref = expectVariantsAgree(OpCode::MoeGrad, a, in, grads, 0, 0);
+      // The optimized variant routes with the optimized forward's float
+      // probabilities (the reference in double): the same experts here
+      // (every choice has a margin), weights equal to float rounding.
+      auto ref = expectVariantsAgree(OpCode::MoeGrad, a, in, grads, 1e-5, 1e-6);
       std::string what = "moe_grad activation " + std::to_string(activation) +
                          " top_k " + std::to_string(topK);
       int operandOf[] = {0, 1, 3, 4, 5};
