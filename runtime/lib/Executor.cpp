@@ -143,7 +143,8 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
                        entry.kind() == plan::EntryKind::TrainStep;
   executor->training_ = options.training.value_or(trainingEntry);
 
-  StatusOr<AlignedBuffer> arena = AlignedBuffer::allocate(
+  // Sized for the dims' maxima; a smaller batch touches only its part.
+  StatusOr<AlignedBuffer> arena = AlignedBuffer::reserve(
       entry.arena_bytes(),
       fmt::format("the arena of entry '{}'", entry.name()->str()));
   if (!arena)

@@ -10,12 +10,12 @@
 
 namespace onerec::runtime {
 
-AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
+AlignedBuffer::AlignedBuffer(size_t bytes, bool reserveOnly) : size_(bytes) {
   if (bytes == 0)
     return;
-  if (bytes >= kMapThreshold) {
-    void *p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bytes >= kMapThreshold || reserveOnly) {
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserveOnly ? MAP_NORESERVE : 0);
+    void *p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
       throw std::bad_alloc();
     data_ = std::unique_ptr<std::byte, Release>(static_cast<std::byte *>(p),
@@ -39,6 +39,17 @@ StatusOr<AlignedBuffer> AlignedBuffer::allocate(size_t bytes,
     return Status::error(Status::Code::Unavailable,
                          "cannot allocate " + std::to_string(bytes) +
                              " bytes for " + std::string(what));
+  }
+}
+
+StatusOr<AlignedBuffer> AlignedBuffer::reserve(size_t bytes,
+                                               std::string_view what) {
+  try {
+    return AlignedBuffer(bytes, /*reserveOnly=*/true);
+  } catch (const std::bad_alloc &) {
+    return Status::error(Status::Code::Unavailable,
+                         "cannot reserve " + std::to_string(bytes) +
+                             " bytes of address space for " + std::string(what));
   }
 }
 

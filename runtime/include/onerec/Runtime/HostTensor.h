@@ -32,15 +32,20 @@ public:
   AlignedBuffer() = default;
   /// Throws std::bad_alloc like std::vector; sizes that come from files go
   /// through allocate() instead.
-  explicit AlignedBuffer(size_t bytes);
+  explicit AlignedBuffer(size_t bytes) : AlignedBuffer(bytes, false) {}
   /// `bytes` of zeroed memory, or an Unavailable error naming `what`.
   static StatusOr<AlignedBuffer> allocate(size_t bytes, std::string_view what);
+  /// `bytes` of zeroed address space whose pages are backed only once they
+  /// are touched (MAP_NORESERVE): an arena sized for the dims' maxima, of
+  /// which a smaller batch uses a part. Or an Unavailable error.
+  static StatusOr<AlignedBuffer> reserve(size_t bytes, std::string_view what);
 
   std::byte *data() { return data_.get(); }
   const std::byte *data() const { return data_.get(); }
   size_t size() const { return size_; }
 
 private:
+  AlignedBuffer(size_t bytes, bool reserveOnly);
   struct Release {
     Release() : mappedBytes(0) {}
     explicit Release(size_t mappedBytes) : mappedBytes(mappedBytes) {}
