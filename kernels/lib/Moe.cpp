@@ -108,6 +108,27 @@ void route(const P *p, const float *bias, int64_t experts, int64_t k,
   }
 }
 
+/// The reference kernels' routing of one token: gate logits and softmax in
+/// double, then top-k by p + bias. The reference forward and backward both
+/// route with it.
+void routeTokenReference(const MoeShape &s, const float *xt,
+                         std::vector<double> &p, std::vector<int64_t> &chosen) {
+  int64_t E = s.experts, d = s.d;
+  double m = -INFINITY, sum = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    double logit = 0;
+    for (int64_t i = 0; i < d; ++i)
+      logit += double(xt[i]) * s.gate[i * E + e];
+    p[size_t(e)] = logit;
+    m = std::max(m, logit);
+  }
+  for (double &v : p)
+    sum += (v = std::exp(v - m));
+  for (double &v : p)
+    v /= sum;
+  route(p.data(), s.gateBias, E, s.topK, chosen.data());
+}
+
 void finishLoad(const MoeShape &s, const std::vector<int64_t> &counts) {
   double slots = double(s.tokens * s.topK);
   for (int64_t e = 0; e < s.experts; ++e)
@@ -135,19 +156,7 @@ Status moeReference(const MoeShape &s) {
   };
   for (int64_t t = 0; t < s.tokens; ++t) {
     const float *xt = s.x + t * d;
-    double m = -INFINITY, sum = 0;
-    for (int64_t e = 0; e < E; ++e) {
-      double logit = 0;
-      for (int64_t i = 0; i < d; ++i)
-        logit += double(xt[i]) * s.gate[i * E + e];
-      p[size_t(e)] = logit;
-      m = std::max(m, logit);
-    }
-    for (double &v : p)
-      sum += (v = std::exp(v - m));
-    for (double &v : p)
-      v /= sum;
-    route(p.data(), s.gateBias, E, k, chosen.data());
+    routeTokenReference(s, xt, p, chosen);
     double norm = 0;
     for (int64_t e : chosen)
       norm += p[size_t(e)];
@@ -427,19 +436,7 @@ Status moeGradReference(const KernelCall &call, const MoeShape &s,
       std::copy(routedChosen + t * k, routedChosen + (t + 1) * k,
                 chosen.begin());
     } else {
-      double m = -INFINITY, sum = 0;
-      for (int64_t e = 0; e < E; ++e) {
-        double logit = 0;
-        for (int64_t i = 0; i < d; ++i)
-          logit += double(xt[i]) * s.gate[i * E + e];
-        p[size_t(e)] = logit;
-        m = std::max(m, logit);
-      }
-      for (double &v : p)
-        sum += (v = std::exp(v - m));
-      for (double &v : p)
-        v /= sum;
-      route(p.data(), s.gateBias, E, k, chosen.data());
+      routeTokenReference(s, xt, p, chosen);
     }
     double norm = 0;
     for (int64_t e : chosen)
