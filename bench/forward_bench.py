@@ -27,6 +27,8 @@ import numpy as np
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "test", "parity"))
 import harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 
 ONEREC_TIMING = ("onerec-run forward --repeat N --timing-json: per-call wall time in "
@@ -205,8 +207,8 @@ def main():
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torch_timing": "eager, torch.no_grad(), time.perf_counter per call",
-        "cpu": _cpu_name(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu": benchlib.cpu_name(),
+        "loadavg_at_start": benchlib.loadavg(),
         "results": [],
     }
     for key in args.models.split(","):
@@ -215,30 +217,9 @@ def main():
             defines.append(f"users={args.onerec_users}")
         report.setdefault("defines", {})[key] = defines
         report["results"] += bench_model(args, key, defines, workdir, log)
-    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    busy = report["loadavg_at_start"][0]
-    if busy > 1.0:
-        report["warning"] = (f"the machine was busy before this benchmark started (1-min "
-                             f"load average {busy:.2f}): figures are unreliable, torch's "
-                             f"OpenMP threads especially when threads >= free cores")
     report["onerec_timing"] = ONEREC_TIMING
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    benchlib.finish(report, args.out)
     return 0
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip() + f" x{os.cpu_count()}"
-    except OSError:
-        pass
-    return None
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ import numpy as np
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "test", "parity"))
 import harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 import safetensors_io  # noqa: E402
 
 ONEREC_TIMING = ("onerec-run forward --weights INIT --entry train_step --repeat N "
@@ -279,51 +281,18 @@ def main():
         "rounds": args.rounds,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "cpu": _cpu_name(),
-        "repo_head": _git_head(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu": benchlib.cpu_name(),
+        "repo_head": benchlib.git_head(),
+        "loadavg_at_start": benchlib.loadavg(),
         "results": [],
     }
     for case in args.cases.split(","):
         key, batch = case.rsplit(":", 1)
         report["results"].append(bench_model(args, key, int(batch), workdir, log))
-    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    busy = report["loadavg_at_start"][0]
-    if busy > 1.0:
-        report["warning"] = (f"the machine was busy before this benchmark started (1-min "
-                             f"load average {busy:.2f}): figures are noisy, torch's "
-                             f"OpenMP threads especially when threads >= free cores")
     report["onerec_timing"] = ONEREC_TIMING
     report["torch_timing"] = TORCH_TIMING
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    benchlib.finish(report, args.out)
     return 0
-
-
-def _git_head():
-    try:
-        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no",
-                                "--", "runtime", "kernels", "passes", "driver", "tools"],
-                               capture_output=True, text=True).stdout.strip()
-        return head + ("+uncommitted runtime/kernel changes" if dirty else "")
-    except OSError:
-        return None
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip() + f" x{os.cpu_count()}"
-    except OSError:
-        pass
-    return None
 
 
 if __name__ == "__main__":
