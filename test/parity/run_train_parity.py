@@ -40,13 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 if __name__ == "__main__":
-    try:
-        import numpy  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as e:
-        print("SKIP: python3-torch not installed" if "torch" in str(e)
-              else f"SKIP: {e} (python3-numpy / python3-torch needed)")
-        sys.exit(77)
+    import require_torch  # noqa: F401  (exits 77 without torch)
 
 import numpy as np  # noqa: E402
 import harness  # noqa: E402
