@@ -161,6 +161,52 @@ inline PlanSpec moePlan() {
 }
 
 /// Every plan above, named (the fuzz corpus).
+/// A linear model y = x·w with one AdamW training step:
+///   train_grad (Grad):      grad.w = WeightGrad(x, dy)
+///   train_step (TrainStep): the same, GlobalNorm, AdamWUpdate(w, ...)
+inline PlanSpec linearTrainPlan(int64_t maxBatch = 8) {
+  PlanSpec p;
+  p.formatMinor = 1;
+  Ext B = p.dim("B", maxBatch);
+  std::vector<float> w(12);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.1f * float(i + 1);
+  uint32_t pw = p.param("w", DType::f32, {4, 3}, bytesOf(w));
+  p.state("w.adam_m", pw);
+  p.state("w.adam_v", pw);
+  {
+    EntrySpec &e = p.entry("train_grad");
+    e.kind = plan::EntryKind::Grad;
+    uint32_t x = e.input("x", DType::f32, {B, 4});
+    uint32_t dy = e.input("dy", DType::f32, {B, 3});
+    uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
+    e.kernel(OpCode::WeightGrad, {x, dy}, {g});
+    e.output("grad.w", g);
+  }
+  EntrySpec &e = p.entry("train_step");
+  e.kind = plan::EntryKind::TrainStep;
+  uint32_t x = e.input("x", DType::f32, {B, 4});
+  uint32_t dy = e.input("dy", DType::f32, {B, 3});
+  uint32_t step = e.input("optimizer.step", DType::i64, {});
+  uint32_t hp = e.input("optimizer.hparams", DType::f32, {8});
+  e.inputs[2].role = plan::ArgRole::Control;
+  e.inputs[3].role = plan::ArgRole::Control;
+  uint32_t tw = e.param(0, DType::f32, {4, 3}); // tensor 4
+  uint32_t tm = e.param(1, DType::f32, {4, 3}); // tensor 5
+  uint32_t tv = e.param(2, DType::f32, {4, 3}); // tensor 6
+  uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
+  uint32_t norm = e.tensor("grad_norm", DType::f32, {});
+  e.kernel(OpCode::WeightGrad, {x, dy}, {g});
+  e.kernel(OpCode::GlobalNorm, {g}, {norm});
+  e.kernel(OpCode::AdamWUpdate, {tw, g, tm, tv, step, hp, norm}, {},
+           {{"decay", int64_t(1)}, {"decoupled", int64_t(1)}});
+  e.output("grad_norm", norm);
+  TrainSpec train;
+  train.stages.push_back({"main", "train_step", 1, 0});
+  p.train = train;
+  return p;
+}
+
 inline std::vector<std::pair<std::string, PlanSpec>> allTestPlans() {
   return {{"linear", linearPlan()},
           {"embedding", embeddingPlan()},

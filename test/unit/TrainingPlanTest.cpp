@@ -22,53 +22,7 @@ using namespace onerec::runtime;
 
 namespace {
 
-/// A linear model y = x·w with one AdamW training step:
-///   train_grad (Grad):      grad.w = WeightGrad(x, dy)
-///   train_step (TrainStep): the same, GlobalNorm, AdamWUpdate(w, ...)
-PlanSpec trainPlan() {
-  PlanSpec p;
-  p.formatMinor = 1;
-  Ext B = p.dim("B", 8);
-  std::vector<float> w(12);
-  for (size_t i = 0; i < w.size(); ++i)
-    w[i] = 0.1f * float(i + 1);
-  uint32_t pw = p.param("w", DType::f32, {4, 3}, bytesOf(w));
-  p.state("w.adam_m", pw);
-  p.state("w.adam_v", pw);
-  {
-    EntrySpec &e = p.entry("train_grad");
-    e.kind = plan::EntryKind::Grad;
-    uint32_t x = e.input("x", DType::f32, {B, 4});
-    uint32_t dy = e.input("dy", DType::f32, {B, 3});
-    uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
-    e.kernel(OpCode::WeightGrad, {x, dy}, {g});
-    e.output("grad.w", g);
-  }
-  EntrySpec &e = p.entry("train_step");
-  e.kind = plan::EntryKind::TrainStep;
-  uint32_t x = e.input("x", DType::f32, {B, 4});
-  uint32_t dy = e.input("dy", DType::f32, {B, 3});
-  uint32_t step = e.input("optimizer.step", DType::i64, {});
-  uint32_t hp = e.input("optimizer.hparams", DType::f32, {8});
-  e.inputs[2].role = plan::ArgRole::Control;
-  e.inputs[3].role = plan::ArgRole::Control;
-  uint32_t tw = e.param(0, DType::f32, {4, 3}); // tensor 4
-  uint32_t tm = e.param(1, DType::f32, {4, 3}); // tensor 5
-  uint32_t tv = e.param(2, DType::f32, {4, 3}); // tensor 6
-  uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
-  uint32_t norm = e.tensor("grad_norm", DType::f32, {});
-  e.kernel(OpCode::WeightGrad, {x, dy}, {g});
-  e.kernel(OpCode::GlobalNorm, {g}, {norm});
-  e.kernel(OpCode::AdamWUpdate, {tw, g, tm, tv, step, hp, norm}, {},
-           {{"decay", int64_t(1)}, {"decoupled", int64_t(1)}});
-  e.output("grad_norm", norm);
-  TrainSpec train;
-  train.stages.push_back({"main", "train_step", 1, 0});
-  p.train = train;
-  return p;
-}
-
-constexpr int kStepEntry = 1;  // index of train_step in trainPlan()
+constexpr int kStepEntry = 1;  // index of train_step in linearTrainPlan()
 constexpr int kAdamKernel = 2; // its AdamWUpdate kernel
 
 runtime::StatusOr<std::unique_ptr<PlanFile>> load(const PlanSpec &spec) {
@@ -88,7 +42,7 @@ KernelSpec &adam(PlanSpec &p) {
 }
 
 TEST(TrainingPlan, ValidTrainingPlanLoads) {
-  auto plan = load(trainPlan());
+  auto plan = load(linearTrainPlan());
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   EXPECT_EQ((*plan)->parameterData(1), nullptr); // state is not stored
   ASSERT_NE((*plan)->plan().train(), nullptr);
@@ -96,20 +50,20 @@ TEST(TrainingPlan, ValidTrainingPlanLoads) {
 }
 
 TEST(TrainingPlan, ParametersAreWrittenOnlyInTrainStepEntries) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   p.entries[kStepEntry].kind = plan::EntryKind::Def;
   p.train.reset();
   expectInvalid(p, "kernel 2 (AdamWUpdate at test.rdsl:1:1): updates "
                    "parameters in place, which only TrainStep entries may do "
                    "(this entry is Def)");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.entries[kStepEntry].kind = plan::EntryKind::Grad;
   p.train.reset();
   expectInvalid(p, "this entry is Grad");
 }
 
 TEST(TrainingPlan, OnlyOptimizerOpsWriteParameters) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   // WeightGrad writing straight into the weight.
   p.entries[kStepEntry].kernels[0].outputs = {4};
   expectInvalid(p, "kernel 0 (WeightGrad at test.rdsl:1:1): result 0 is "
@@ -117,47 +71,47 @@ TEST(TrainingPlan, OnlyOptimizerOpsWriteParameters) {
 }
 
 TEST(TrainingPlan, InPlaceOperandsMustBeDistinctParameters) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   adam(p).inputs[2] = 7; // m = the gradient, an arena tensor
   expectInvalid(p, "operand 2 (tensor 7 'grad.w', f32[4, 3]) is written in "
                    "place, so it must be a parameter");
-  p = trainPlan();
+  p = linearTrainPlan();
   adam(p).inputs[3] = 5; // v = m
   expectInvalid(p, "operand 2 (tensor 5 'p1', f32[4, 3]) is written in place "
                    "and is also operand 3");
 }
 
 TEST(TrainingPlan, RejectsMisusedOptimizerOps) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   adam(p).inputs.pop_back();
   expectInvalid(p,
                 "(AdamWUpdate at test.rdsl:1:1): has 6 operands, expected 7");
-  p = trainPlan();
+  p = linearTrainPlan();
   adam(p).inputs[6] = 0xFFFFFFFFu; // no norm: allowed
   EXPECT_TRUE(load(p).isOk());
-  p = trainPlan();
+  p = linearTrainPlan();
   adam(p).inputs[2] = 0xFFFFFFFFu;
   expectInvalid(p, "operand 2 is absent, but it is not optional");
-  p = trainPlan();
+  p = linearTrainPlan();
   adam(p).attrs.pop_back();
   expectInvalid(p, "missing attribute 'decoupled' (an integer)");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.entries[kStepEntry].tensors[3].shape = {7}; // optimizer.hparams
   expectInvalid(p, "must be f32[8] (optimizer.hparams)");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.entries[kStepEntry].tensors[2].dtype = DType::f32; // optimizer.step
   expectInvalid(p, "must be an integer (i32 or i64) tensor");
-  p = trainPlan();
+  p = linearTrainPlan();
   adam(p).outputs = {7};
   expectInvalid(p, "has 1 result, expected 0");
 }
 
 TEST(TrainingPlan, GradientResultsMayBeAbsentWhereOptional) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   p.entries[kStepEntry].kernels[0].outputs = {0xFFFFFFFFu};
   expectInvalid(p, "(WeightGrad at test.rdsl:1:1): result 0 is absent, but "
                    "it is not optional");
-  p = trainPlan();
+  p = linearTrainPlan();
   EntrySpec &e = p.entries[0];
   Ext B = Ext::sym(0);
   uint32_t gain = e.input("gain", DType::f32, {4});
@@ -170,7 +124,7 @@ TEST(TrainingPlan, GradientResultsMayBeAbsentWhereOptional) {
 }
 
 TEST(TrainingPlan, ChecksGradientShapes) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   EntrySpec &e = p.entries[0];
   Ext B = Ext::sym(0);
   uint32_t ids = e.input("ids", DType::i64, {B, 2}, 10);
@@ -185,30 +139,30 @@ TEST(TrainingPlan, ChecksGradientShapes) {
 }
 
 TEST(TrainingPlan, ChecksOptimizerState) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   p.params[1].stateOf = "nope";
   expectInvalid(p, "parameter 1 ('w.adam_m'): is state of parameter 'nope', "
                    "which the plan does not have");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.params[1].stateOf = "w.adam_v";
   expectInvalid(p, "is state of parameter 2 ('w.adam_v'), which is not a "
                    "weight");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.params[2].shape = {3, 4};
   p.entries[kStepEntry].tensors[6].shape = {3, 4};
   expectInvalid(p, "parameter 2 ('w.adam_v'): f32[3, 4] is state of parameter "
                    "0 ('w') f32[4, 3], but the shapes differ");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.params[1].init = plan::InitKind::Normal;
   expectInvalid(p, "is optimizer state initialized by Normal; it must start "
                    "from Zeros, Ones or Constant");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.params[0].stateOf = "w.adam_m";
   expectInvalid(p, "parameter 0 ('w'): is a weight but names state_of");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.params[1].role = static_cast<plan::ParameterRole>(5);
   expectInvalid(p, "parameter 1 ('w.adam_m'): has unknown role 5");
-  p = trainPlan();
+  p = linearTrainPlan();
   // Segment and offset of state mean nothing: any values load.
   p.params[1].segment = 99;
   p.params[1].offset = 1u << 30;
@@ -216,37 +170,37 @@ TEST(TrainingPlan, ChecksOptimizerState) {
 }
 
 TEST(TrainingPlan, ChecksTheTrainSection) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   p.train->lr = -1;
   expectInvalid(p, "plan.fb: train: lr is -1, expected a finite value in [0, "
                    "inf)");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->beta2 = 1;
   expectInvalid(p, "train: beta2 is 1, expected a finite value in [0, 1)");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->accumulate = 0;
   expectInvalid(p, "train: accumulate is 0, expected at least 1");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->optimizer = static_cast<plan::OptimizerKind>(9);
   expectInvalid(p, "train: has unknown optimizer 9");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->stages[0].entry = "nope";
   expectInvalid(p, "train stage 0 ('main'): runs entry 'nope', which the plan "
                    "does not have");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->stages[0].entry = "train_grad";
   expectInvalid(p, "runs entry 'train_grad' of kind Grad, expected a TrainStep "
                    "entry");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->stages.push_back(p.train->stages[0]);
   expectInvalid(p, "train stage 1 ('main'): is named twice");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.train->stages.push_back({"align", "", 0, 100}); // no training entry yet
   EXPECT_TRUE(load(p).isOk()) << load(p).status().message();
-  p = trainPlan();
+  p = linearTrainPlan();
   p.entries[0].kind = static_cast<plan::EntryKind>(9);
   expectInvalid(p, "entry 'train_grad': has unknown kind 9");
-  p = trainPlan();
+  p = linearTrainPlan();
   p.entries[kStepEntry].inputs[2].role = static_cast<plan::ArgRole>(7);
   expectInvalid(p, "has unknown role 7");
 }
@@ -262,7 +216,7 @@ std::string tempPath(const std::string &name) {
 
 Status noKernel(const KernelCall &) { return Status::ok(); }
 
-/// Stand-ins for the kernels of trainPlan(), enough to create executors.
+/// Stand-ins for the kernels of linearTrainPlan(), enough to create executors.
 KernelRegistry trainRegistry() {
   KernelRegistry registry;
   for (OpCode op :
@@ -273,7 +227,7 @@ KernelRegistry trainRegistry() {
 }
 
 TEST(TrainingStore, OptimizerStateIsAllocatedOnlyForTraining) {
-  PlanSpec spec = trainPlan();
+  PlanSpec spec = linearTrainPlan();
   spec.params[2].init = plan::InitKind::Constant;
   spec.params[2].initA = 0.5;
   auto plan = load(spec);
@@ -306,7 +260,7 @@ TEST(TrainingStore, OptimizerStateIsAllocatedOnlyForTraining) {
 }
 
 TEST(TrainingStore, TrainStepExecutorsAllocateTheStateTheyUse) {
-  auto plan = load(trainPlan());
+  auto plan = load(linearTrainPlan());
   ASSERT_TRUE(plan.isOk());
   std::string weights = tempPath("lazy-weights.safetensors");
   {
@@ -327,7 +281,7 @@ TEST(TrainingStore, TrainStepExecutorsAllocateTheStateTheyUse) {
 }
 
 TEST(TrainingStore, SavingUnallocatedStateWritesItsInitialValue) {
-  PlanSpec spec = trainPlan();
+  PlanSpec spec = linearTrainPlan();
   spec.params[2].init = plan::InitKind::Ones;
   auto plan = load(spec);
   ASSERT_TRUE(plan.isOk());
@@ -346,7 +300,7 @@ TEST(TrainingStore, SavingUnallocatedStateWritesItsInitialValue) {
 }
 
 TEST(TrainingStore, StateThePlanLacksIsIgnored) {
-  auto plan = load(trainPlan());
+  auto plan = load(linearTrainPlan());
   ASSERT_TRUE(plan.isOk());
   ParameterStore store(**plan);
   ASSERT_TRUE(store.makeWritable().isOk());
@@ -384,7 +338,7 @@ TEST(TrainingStore, StateThePlanLacksIsIgnored) {
 }
 
 TEST(TrainingStore, CheckpointsCarryStateAndWeightsOnlyOnesResetIt) {
-  auto plan = load(trainPlan());
+  auto plan = load(linearTrainPlan());
   ASSERT_TRUE(plan.isOk());
   ParameterStore store(**plan);
   ASSERT_TRUE(store.makeWritable().isOk());
@@ -479,7 +433,7 @@ TEST(TrainingExecutor, StepsAndTrainingModeFollowTheEntry) {
 namespace {
 
 TEST(TrainingPlan, AttentionGradHasADbiasResultExactlyWithABias) {
-  PlanSpec p = trainPlan();
+  PlanSpec p = linearTrainPlan();
   EntrySpec &e = p.entries[0];
   Ext B = Ext::sym(0);
   uint32_t q = e.input("q", DType::f32, {B, 5, 8});

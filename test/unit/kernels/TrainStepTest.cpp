@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../PlanBuilderUtil.h"
+#include "../TestPlans.h"
 #include "KernelTestUtil.h"
 
 #include "onerec/Kernels/CpuKernels.h"
@@ -22,52 +22,12 @@ using onerec::kernels::test::randomFloats;
 using runtime::DType;
 using runtime::KernelVariant;
 using runtime::OpCode;
-using onerec::test::EntrySpec;
-using onerec::test::Ext;
-using onerec::test::PlanSpec;
+using onerec::test::linearTrainPlan;
 using runtime::Executor;
 using runtime::ParameterStore;
 using runtime::PlanFile;
 
 namespace {
-
-PlanSpec linearTrainPlan() {
-  PlanSpec p;
-  p.formatMinor = 1;
-  Ext B = p.dim("B", 16);
-  std::vector<float> w(12);
-  for (size_t i = 0; i < w.size(); ++i)
-    w[i] = 0.1f * float(i + 1);
-  uint32_t pw = p.param("w", DType::f32, {4, 3}, test::bytesOf(w));
-  p.state("w.adam_m", pw);
-  p.state("w.adam_v", pw);
-  {
-    EntrySpec &e = p.entry("train_grad");
-    e.kind = plan::EntryKind::Grad;
-    uint32_t x = e.input("x", DType::f32, {B, 4});
-    uint32_t dy = e.input("dy", DType::f32, {B, 3});
-    uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
-    e.kernel(OpCode::WeightGrad, {x, dy}, {g});
-    e.output("grad.w", g);
-  }
-  EntrySpec &e = p.entry("train_step");
-  e.kind = plan::EntryKind::TrainStep;
-  uint32_t x = e.input("x", DType::f32, {B, 4});
-  uint32_t dy = e.input("dy", DType::f32, {B, 3});
-  uint32_t step = e.input("optimizer.step", DType::i64, {});
-  uint32_t hp = e.input("optimizer.hparams", DType::f32, {8});
-  uint32_t tw = e.param(0, DType::f32, {4, 3});
-  uint32_t tm = e.param(1, DType::f32, {4, 3});
-  uint32_t tv = e.param(2, DType::f32, {4, 3});
-  uint32_t g = e.tensor("grad.w", DType::f32, {4, 3});
-  uint32_t norm = e.tensor("grad_norm", DType::f32, {});
-  e.kernel(OpCode::WeightGrad, {x, dy}, {g});
-  e.kernel(OpCode::GlobalNorm, {g}, {norm});
-  e.kernel(OpCode::AdamWUpdate, {tw, g, tm, tv, step, hp, norm}, {},
-           {{"decay", int64_t(1)}, {"decoupled", int64_t(1)}});
-  e.output("grad_norm", norm);
-  return p;
-}
 
 runtime::HostTensor hostCopy(const kernels::test::HostTensor &t) {
   runtime::HostTensor h(t.dtype, t.shape);
@@ -76,7 +36,7 @@ runtime::HostTensor hostCopy(const kernels::test::HostTensor &t) {
 }
 
 TEST(TrainStep, UpdatesTheStoreLikeTheKernelsCalledDirectly) {
-  std::vector<uint8_t> bytes = linearTrainPlan().build();
+  std::vector<uint8_t> bytes = linearTrainPlan(16).build();
   auto plan = PlanFile::fromBytes(bytes.data(), bytes.size(), "train.fb");
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   ParameterStore store(**plan);
