@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import subprocess
+
+import cli_check
 import sys
 
 BIN, WORK, CASE = sys.argv[1:4]
@@ -25,28 +27,10 @@ LOG = ("user,item,timestamp,watch_time\n"
        "a,x,10,1.5\na,y,20,0\na,z,30,2\nb,y,5,1\nb,z,25,3\nb,x,40,1\n")
 
 
-def work(name, content=None):
-    path = os.path.join(WORK, name)
-    if content is not None:
-        with open(path, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-    return path
+work = cli_check.writer(WORK)
 
 
-def run(*args, exit=0, stdout=(), stderr=()):
-    proc = subprocess.run([BIN, *args], capture_output=True, text=True)
-    problems = []
-    if proc.returncode != exit:
-        problems.append(f"exit status {proc.returncode}, expected {exit}")
-    problems += [f"stdout lacks {s!r}" for s in stdout if s not in proc.stdout]
-    problems += [f"stderr lacks {s!r}" for s in stderr if s not in proc.stderr]
-    if exit and not proc.stderr.startswith("onerec-data: error: "):
-        problems.append("stderr does not start with 'onerec-data: error: '")
-    if problems:
-        print("$", BIN, *args)
-        print("--- stdout\n" + proc.stdout + "--- stderr\n" + proc.stderr)
-        sys.exit("FAIL: " + "; ".join(problems))
-    return proc
+run = cli_check.runner(BIN, "onerec-data")
 
 
 def dataset(name="ds", text=SEQUENCES, *extra):

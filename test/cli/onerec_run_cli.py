@@ -13,6 +13,8 @@ import json
 import os
 import struct
 import subprocess
+
+import cli_check
 import sys
 
 BIN, CORPUS, WORK, CASE = sys.argv[1:5]
@@ -21,13 +23,7 @@ LINEAR = os.path.join(CORPUS, "linear.fb")
 SEMANTIC = os.path.join(CORPUS, "semantic-attention.fb")
 
 
-def work(name, content=None):
-    """A file in WORK (written when content is given)."""
-    path = os.path.join(WORK, CASE + "-" + name)
-    if content is not None:
-        with open(path, "wb" if isinstance(content, bytes) else "w") as f:
-            f.write(content)
-    return path
+work = cli_check.writer(WORK, CASE + "-")
 
 
 def damaged(transform):
@@ -35,20 +31,7 @@ def damaged(transform):
         return work("plan.fb", transform(bytearray(f.read())))
 
 
-def run(*args, exit=0, stdout=(), stderr=()):
-    proc = subprocess.run([BIN, *args], capture_output=True, text=True)
-    problems = []
-    if proc.returncode != exit:
-        problems.append(f"exit status {proc.returncode}, expected {exit}")
-    problems += [f"stdout lacks {s!r}" for s in stdout if s not in proc.stdout]
-    problems += [f"stderr lacks {s!r}" for s in stderr if s not in proc.stderr]
-    if exit and not proc.stderr.startswith("onerec-run: error: "):
-        problems.append("stderr does not start with 'onerec-run: error: '")
-    if problems:
-        print("$", BIN, *args)
-        print("--- stdout\n" + proc.stdout + "--- stderr\n" + proc.stderr)
-        sys.exit("FAIL: " + "; ".join(problems))
-    return proc
+run = cli_check.runner(BIN, "onerec-run")
 
 
 def truncated(b):
