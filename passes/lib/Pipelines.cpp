@@ -14,6 +14,12 @@ void onerec::buildFrontendPipeline(OpPassManager &pm) {
 
 void onerec::buildLoweringPipeline(OpPassManager &pm,
                                    const LoweringOptions &options) {
+  buildTrainingEntriesPipeline(pm, options);
+  buildRealizationPipeline(pm);
+}
+
+void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
+                                          const LoweringOptions &options) {
   // Shape specialization: constants are already bound by the frontend; bind
   // the dims the user fixed, keep the others symbolic with their maxima.
   if (!options.bindDims.empty()) {
@@ -30,7 +36,10 @@ void onerec::buildLoweringPipeline(OpPassManager &pm,
   pm.addPass(createRecAutodiff());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // Realization: a kernel (or a view) per op, then the arena of each entry.
+}
+
+void onerec::buildRealizationPipeline(OpPassManager &pm) {
+  // A kernel (or a view) per op, then the arena of each entry.
   pm.addPass(createRecSelectKernels());
   pm.addPass(createRecPlanMemory());
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ModelSummary.h"
+#include "OperatorStats.h"
 #include "onerec/Frontend/Frontend.h"
 #include "onerec/Passes/Pipelines.h"
 #include "onerec/Passes/PlanEmitter.h"
@@ -36,7 +37,7 @@ static cl::opt<std::string> outputFile("o",
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(category));
 
-enum class Emit { Mlir, Summary, MlirLowered, Plan };
+enum class Emit { Mlir, Summary, MlirLowered, Plan, Stats };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to write (default: plan for -o *.fb, else mlir)"),
     cl::init(Emit::Mlir),
@@ -50,7 +51,10 @@ static cl::opt<Emit> emit(
                           "arena offsets planned"),
                clEnumValN(Emit::Plan, "plan",
                           "the executable plan (FlatBuffers, "
-                          "docs/plan-format.md)")),
+                          "docs/plan-format.md)"),
+               clEnumValN(Emit::Stats, "stats",
+                          "operators per entry: as written, after autodiff, "
+                          "and the kernels the runtime launches")),
     cl::cat(category));
 
 static cl::list<std::string>
@@ -155,13 +159,25 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     onerec::printModelSummary(*module, os);
     return true;
   }
-  if (emit == Emit::MlirLowered || emit == Emit::Plan) {
-    mlir::PassManager pm(&context);
+  if (emit == Emit::MlirLowered || emit == Emit::Plan || emit == Emit::Stats) {
+    // The two lowering stages, with operator counts between them for
+    // --emit=stats.
+    llvm::StringMap<int64_t> written = onerec::countOperators(*module);
     onerec::LoweringOptions lowering;
     lowering.bindDims.assign(bindDims.begin(), bindDims.end());
-    onerec::buildLoweringPipeline(pm, lowering);
-    if (failed(pm.run(*module)))
+    mlir::PassManager entries(&context);
+    onerec::buildTrainingEntriesPipeline(entries, lowering);
+    if (failed(entries.run(*module)))
       return false;
+    llvm::StringMap<int64_t> afterAutodiff = onerec::countOperators(*module);
+    mlir::PassManager realization(&context);
+    onerec::buildRealizationPipeline(realization);
+    if (failed(realization.run(*module)))
+      return false;
+    if (emit == Emit::Stats) {
+      onerec::printOperatorStats(*module, written, afterAutodiff, os);
+      return true;
+    }
   }
   if (emit == Emit::Plan) {
     onerec::PlanEmitterOptions planOptions;

@@ -25,11 +25,19 @@ struct LoweringOptions {
   std::vector<std::string> bindDims;
 };
 
-/// Lowers checked frontend IR to what the plan emitter serializes: shape
-/// specialization, cleanup, kernel selection and memory planning (the stage
-/// behind `onerecc --emit=mlir-lowered` and `-o plan.fb`).
+/// Lowers checked frontend IR to what the plan emitter serializes: the two
+/// stages below in order (behind `onerecc --emit=mlir-lowered` and
+/// `-o plan.fb`).
 void buildLoweringPipeline(mlir::OpPassManager &pm,
                            const LoweringOptions &options);
+
+/// The first lowering stage: shape specialization, cleanup, and the
+/// training entries (rec-autodiff), cleaned up again.
+void buildTrainingEntriesPipeline(mlir::OpPassManager &pm,
+                                  const LoweringOptions &options);
+
+/// The second lowering stage: kernel selection and memory planning.
+void buildRealizationPipeline(mlir::OpPassManager &pm);
 
 /// Registers the pipelines above with names for `onerec-opt`.
 void registerPipelines();
