@@ -160,7 +160,6 @@ inline PlanSpec moePlan() {
   return p;
 }
 
-/// Every plan above, named (the fuzz corpus).
 /// A linear model y = x·w with one AdamW training step:
 ///   train_grad (Grad):      grad.w = WeightGrad(x, dy)
 ///   train_step (TrainStep): the same, GlobalNorm, AdamWUpdate(w, ...)
@@ -207,12 +206,14 @@ inline PlanSpec linearTrainPlan(int64_t maxBatch = 8) {
   return p;
 }
 
+/// Every plan above, named (the fuzz corpus).
 inline std::vector<std::pair<std::string, PlanSpec>> allTestPlans() {
   return {{"linear", linearPlan()},
           {"embedding", embeddingPlan()},
           {"semantic-attention", semanticAttentionPlan()},
           {"data-movement", dataMovementPlan()},
-          {"moe", moePlan()}};
+          {"moe", moePlan()},
+          {"linear-train", linearTrainPlan()}};
 }
 
 //===----------------------------------------------------------------------===//
