@@ -259,13 +259,15 @@ REC_BINARY_GRADIENT(DivOp, {
   return {g.div(dy, r), g.neg(g.div(g.mul(dy, y), r))};
 })
 REC_BINARY_GRADIENT(PowOp, {
-  // d(l^r)/dl = r l^(r-1); d/dr = y log(l), taken as 0 where l <= 0 (as
-  // PyTorch does: the exponent's gradient there is undefined or infinite).
+  // d(l^r)/dl = r l^(r-1), taken as 0 where r = 0 (l^-1 is infinite at 0);
+  // d/dr = y log(l), taken as 0 where l <= 0 (undefined or infinite there).
+  // Both as PyTorch does.
   Type f = typeOf(l).getElementType();
-  Value one = g.scalar(1.0, f);
+  Value zero = g.scalar(0.0, f), one = g.scalar(1.0, f);
   Value dl = g.mul(dy, g.mul(r, g.make<PowOp>(l, g.sub(r, one))));
-  Value positive = g.cmp(CmpPredicate::gt, l, g.scalar(0.0, f));
-  Value safeLog = g.make<LogOp>(g.select(positive, l, g.zerosLike(l)));
+  dl = g.select(g.cmp(CmpPredicate::eq, r, zero), g.zerosLike(dl), dl);
+  Value positive = g.cmp(CmpPredicate::gt, l, zero);
+  Value safeLog = g.make<LogOp>(g.select(positive, l, g.constant(typeOf(l), 1.0)));
   Value dr = g.select(positive, g.mul(dy, g.mul(y, safeLog)), g.zerosLike(y));
   return {dl, dr};
 })

@@ -510,6 +510,8 @@ Status attentionGradReference(const KernelCall &call, const AttentionShape &s) {
 struct GradTargets {
   float *dq = nullptr, *dk = nullptr, *dv = nullptr;
   bool qFull = true, kFull = true, vFull = true;
+  /// The batch item in the scratch's first slot.
+  int64_t scratchBase = 0;
 };
 
 void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
@@ -525,8 +527,9 @@ void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
   const float *k = call.in(1).as<const float>() + head.k,
               *v = call.in(2).as<const float>() + head.v;
   // A broadcast operand's gradient goes to this item's scratch slot.
-  int64_t dkOffset = targets.kFull ? head.k : b * lk * kRow + kvh * s.dk;
-  int64_t dvOffset = targets.vFull ? head.v : b * lk * vRow + kvh * s.dv;
+  int64_t slot = b - targets.scratchBase;
+  int64_t dkOffset = targets.kFull ? head.k : slot * lk * kRow + kvh * s.dk;
+  int64_t dvOffset = targets.vFull ? head.v : slot * lk * vRow + kvh * s.dv;
   float *dk = dK ? dK + dkOffset : nullptr;
   float *dv = dV ? dV + dvOffset : nullptr;
   for (int64_t j = 0; j < lk; ++j) {
@@ -541,7 +544,8 @@ void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
     const float *q = call.in(0).as<const float>() + o.q,
                 *dy = call.in(5).as<const float>() + o.y;
     float *dq =
-        dQ ? dQ + (targets.qFull ? o.q : b * s.lq * qRow + h * s.dk) : nullptr;
+        dQ ? dQ + (targets.qFull ? o.q : slot * s.lq * qRow + h * s.dk)
+           : nullptr;
     for (int64_t i0 = 0; i0 < s.lq; i0 += kBlockQ) {
       int64_t nq = std::min(kBlockQ, s.lq - i0), i1 = i0 + nq;
       int64_t nk =
@@ -644,9 +648,12 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
   if (V == kRef)
     return attentionGradReference(call, s);
   // Each (batch, kv head) item owns its slice of dq, dk and dv. An operand
-  // broadcast over batch dims (learned queries shared by every user) has
-  // its gradient written per item into scratch, then summed over the
-  // batch in a fixed order, so threads never share a slice.
+  // broadcast over batch dims (learned queries shared by every user, a
+  // shared memory) has its gradient written per item into scratch, then
+  // summed over the batch in item order, so threads never share a slice and
+  // the sums do not depend on them. The scratch holds a chunk of items at a
+  // time (about kScratchBytes), which does not change the order.
+  constexpr int64_t kScratchBytes = int64_t(64) << 20;
   int64_t nb = s.batch.numel();
   GradTargets targets;
   std::vector<float> scratch[3];
@@ -654,40 +661,56 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
                                s.lk * s.kvHeads * s.dv};
   bool *full[3] = {&targets.qFull, &targets.kFull, &targets.vFull};
   float **target[3] = {&targets.dq, &targets.dk, &targets.dv};
+  int64_t scratchPerItem = 0;
   for (int i = 0; i < 3; ++i) {
     *target[i] = optionalResult(call, i);
     *full[i] =
         leadingDims(call.in(i).shape, call.in(i).shape.rank - 2).numel() == nb;
-    if (*target[i] && !*full[i]) {
-      scratch[i].assign(size_t(nb * itemSize[i]), 0.0f);
-      *target[i] = scratch[i].data();
-    }
+    if (*target[i] && !*full[i])
+      scratchPerItem += itemSize[i];
   }
+  int64_t chunk =
+      scratchPerItem == 0
+          ? nb
+          : std::clamp<int64_t>(kScratchBytes / int64_t(sizeof(float)) /
+                                    scratchPerItem,
+                                1, nb);
+  const int64_t *strides[3] = {s.qStrides, s.kStrides, s.vStrides};
+  for (int i = 0; i < 3; ++i)
+    if (*target[i] && !*full[i]) {
+      scratch[i].resize(size_t(chunk * itemSize[i]));
+      *target[i] = scratch[i].data();
+      std::fill(optionalResult(call, i),
+                optionalResult(call, i) + call.out(i).numel(), 0.0f);
+    }
   float *dbias = optionalResult(call, 3);
   std::vector<float> dsAll(dbias ? size_t(nb * s.heads * s.lq * s.lk) : 0,
                            0.0f);
   int64_t work = s.group * s.lq * s.lk * (2 * s.dk + 2 * s.dv);
-  parallelFor(call, nb * s.kvHeads,
-              std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
-              [&](int64_t lo, int64_t hi) {
-                std::vector<float> scores(size_t(kBlockQ * s.lk)),
-                    dprob(size_t(kBlockQ * s.lk));
-                for (int64_t t = lo; t < hi; ++t)
-                  flashGradItem(call, s, t / s.kvHeads, t % s.kvHeads, targets,
-                                scores, dprob,
-                                dbias ? dsAll.data() : nullptr);
-              });
-  const int64_t *strides[3] = {s.qStrides, s.kStrides, s.vStrides};
-  for (int i = 0; i < 3; ++i) {
-    float *out = optionalResult(call, i);
-    if (!out || *full[i])
-      continue;
-    std::fill(out, out + call.out(i).numel(), 0.0f);
-    for (int64_t b = 0; b < nb; ++b) {
-      float *dst = out + broadcastOffset(b, s.batch, strides[i]) * itemSize[i];
-      const float *src = scratch[i].data() + b * itemSize[i];
-      for (int64_t e = 0; e < itemSize[i]; ++e)
-        dst[e] += src[e];
+  for (int64_t first = 0; first < nb; first += chunk) {
+    int64_t items = std::min(chunk, nb - first);
+    targets.scratchBase = first;
+    parallelFor(call, items * s.kvHeads,
+                std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
+                [&](int64_t lo, int64_t hi) {
+                  std::vector<float> scores(size_t(kBlockQ * s.lk)),
+                      dprob(size_t(kBlockQ * s.lk));
+                  for (int64_t t = lo; t < hi; ++t)
+                    flashGradItem(call, s, first + t / s.kvHeads,
+                                  t % s.kvHeads, targets, scores, dprob,
+                                  dbias ? dsAll.data() : nullptr);
+                });
+    for (int i = 0; i < 3; ++i) {
+      float *out = optionalResult(call, i);
+      if (!out || *full[i])
+        continue;
+      for (int64_t b = first; b < first + items; ++b) {
+        float *dst =
+            out + broadcastOffset(b, s.batch, strides[i]) * itemSize[i];
+        const float *src = scratch[i].data() + (b - first) * itemSize[i];
+        for (int64_t e = 0; e < itemSize[i]; ++e)
+          dst[e] += src[e];
+      }
     }
   }
   if (dbias) {

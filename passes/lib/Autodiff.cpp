@@ -443,18 +443,33 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
 
   // Auxiliary-loss-free balancing: each routing bias moves toward equal
   // expert load, outside the gradient.
-  // A routing bias moves once per step, even when several objective terms
-  // run the same MoE layer.
+  // A routing bias moves once per step, from the mean load of every MoE op
+  // it routes (several objective terms may run the same layer).
   double rate = settingOr(train, "balance_rate", kDefaultBalanceRate);
-  llvm::DenseSet<Attribute> movedBiases;
+  llvm::MapVector<Attribute, std::pair<ParamRefOp, SmallVector<Value>>> loads;
   for (Operation &op : body.without_terminator()) {
     auto moe = dyn_cast<MoeOp>(op);
     if (!moe || moe.getBalance() != MoeBalance::aux_free)
       continue;
     auto biasRef = moe.getGateBias().getDefiningOp<ParamRefOp>();
-    if (!biasRef || !movedBiases.insert(biasRef.getParamAttr()).second)
+    if (!biasRef)
       continue;
-    b.create<MoeBiasUpdateOp>(loc, biasRef, moe.getLoad(), hparams,
+    auto &entry = loads[biasRef.getParamAttr()];
+    entry.first = biasRef;
+    entry.second.push_back(moe.getLoad());
+  }
+  for (auto &[param, entry] : loads) {
+    auto &[biasRef, perOp] = entry;
+    Value load = perOp.front();
+    for (Value other : llvm::drop_begin(perOp))
+      load = b.create<AddOp>(loc, load.getType(), load, other);
+    if (perOp.size() > 1) {
+      Value count = b.create<ConstantOp>(
+          loc, RecTensorType::get({}, b.getF32Type()),
+          b.getF64FloatAttr(static_cast<double>(perOp.size())));
+      load = b.create<DivOp>(loc, load.getType(), load, count);
+    }
+    b.create<MoeBiasUpdateOp>(loc, biasRef, load, hparams,
                               b.getF64FloatAttr(rate));
   }
   setResults(step, ret, {loss, norm}, {"loss", "grad_norm"});

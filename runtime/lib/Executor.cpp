@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 
 namespace onerec::runtime {
@@ -143,10 +145,16 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
                        entry.kind() == plan::EntryKind::TrainStep;
   executor->training_ = options.training.value_or(trainingEntry);
 
-  // Sized for the dims' maxima; a smaller batch touches only its part.
-  StatusOr<AlignedBuffer> arena = AlignedBuffer::reserve(
-      entry.arena_bytes(),
-      fmt::format("the arena of entry '{}'", entry.name()->str()));
+  // Sized for the dims' maxima. A training entry keeps every activation for
+  // its backward, so its arena at the maxima can exceed the machine's
+  // memory: it is reserved address space, of which a batch touches only
+  // its part (checked against the available memory when a run binds its
+  // dims). Other entries get committed memory, or a clean error now.
+  std::string what = fmt::format("the arena of entry '{}'", entry.name()->str());
+  executor->arenaReserved_ = trainingEntry;
+  StatusOr<AlignedBuffer> arena =
+      trainingEntry ? AlignedBuffer::reserve(entry.arena_bytes(), what)
+                    : AlignedBuffer::allocate(entry.arena_bytes(), what);
   if (!arena)
     return arena.status();
   executor->arena_ = std::move(arena.value());
@@ -301,6 +309,57 @@ Status Executor::checkIds(const plan::Binding &binding,
                   formatPosition(view.shape, bad), value, bound));
 }
 
+/// MemAvailable from /proc/meminfo, in bytes, or nothing where unknown.
+static std::optional<uint64_t> availableMemory() {
+  std::FILE *f = std::fopen("/proc/meminfo", "r");
+  if (!f)
+    return std::nullopt;
+  char line[256];
+  std::optional<uint64_t> bytes;
+  while (std::fgets(line, sizeof(line), f)) {
+    unsigned long long kib = 0;
+    if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+      bytes = uint64_t(kib) * 1024;
+      break;
+    }
+  }
+  std::fclose(f);
+  return bytes;
+}
+
+Status Executor::checkArenaFits() {
+  if (!arenaReserved_)
+    return Status::ok();
+  // At most the pages this binding touches: each buffer's bytes at the
+  // bound dims (a buffer and its views share an offset), page-rounded.
+  // Buffers sit at their offsets for the maxima, so the span is far larger.
+  constexpr uint64_t kPage = 4096;
+  std::map<uint64_t, uint64_t> buffers; // offset -> bytes
+  for (uint32_t t = 0; t < views_.size(); ++t) {
+    const plan::Tensor &tensor = *entry_.tensors()->Get(t);
+    if (tensor.storage() != plan::Storage::Arena)
+      continue;
+    uint64_t bytes =
+        uint64_t(views_[t].shape.numel()) * dtypeSize(views_[t].dtype);
+    uint64_t &b = buffers[tensor.offset()];
+    b = std::max(b, bytes);
+  }
+  uint64_t touched = 0;
+  for (const auto &[offset, bytes] : buffers)
+    touched += (bytes + 2 * kPage - 1) / kPage * kPage;
+  if (touched <= arenaTouched_)
+    return Status::ok();
+  std::optional<uint64_t> available = availableMemory();
+  if (available && touched - arenaTouched_ > *available)
+    return Status::error(
+        Status::Code::Unavailable,
+        fmt::format("entry '{}' needs {} MiB of arena for this batch, and "
+                    "{} MiB of memory are available: use a smaller batch",
+                    entry_.name()->str(), touched >> 20, *available >> 20));
+  arenaTouched_ = touched;
+  return Status::ok();
+}
+
 void Executor::buildViews(const std::vector<const TensorView *> &byInput) {
   for (uint32_t t = 0; t < views_.size(); ++t) {
     const plan::Tensor &tensor = *entry_.tensors()->Get(t);
@@ -335,6 +394,8 @@ Executor::run(const std::vector<NamedTensorView> &inputs) {
   if (Status s = bindInputs(inputs, byInput); !s)
     return s;
   buildViews(byInput);
+  if (Status s = checkArenaFits(); !s)
+    return s;
 
   KernelContext context;
   context.pool = pool_.get();

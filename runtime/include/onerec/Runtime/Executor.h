@@ -111,6 +111,9 @@ private:
   /// A TrainStep entry needs a writable parameter store.
   Status checkWritable() const;
   void buildViews(const std::vector<const TensorView *> &byInput);
+  /// For a reserved arena: fails cleanly when the bytes this binding
+  /// touches beyond earlier runs exceed the available memory.
+  Status checkArenaFits();
   std::string kernelWhere(uint32_t index) const;
 
   const PlanFile &plan_;
@@ -129,6 +132,10 @@ private:
   std::vector<TensorView> views_;
   std::vector<OpProfile> profile_;
   uint64_t step_ = 0;
+  /// A training entry's arena is reserved address space (see create); the
+  /// most of it a run has touched so far.
+  bool arenaReserved_ = false;
+  uint64_t arenaTouched_ = 0;
   bool training_ = false;
   bool hasRun_ = false;
   double lastRunSeconds_ = 0;
