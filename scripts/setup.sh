@@ -47,6 +47,7 @@ echo "== SASRec: train on synthetic sequences (planted item transitions), evalua
 build/bin/onerec-data synth --out build/synth --users 1000 --items 200 --seed 1 --force
 build/bin/onerecc models/sasrec.rdsl -D items=200 -D max_len=20 -D d=32 -D blocks=1 \
   -o build/sasrec-synth.fb
+rm -rf build/sasrec-synth-ckpt   # a fresh run each time set-up runs
 build/bin/onerec-run train build/sasrec-synth.fb --data build/synth --epochs 20 \
   --batch 128 --lr 0.005 --eval-every 50 --ckpt-dir build/sasrec-synth-ckpt \
   --metrics build/sasrec-synth-metrics.jsonl
