@@ -336,9 +336,13 @@ Status Trainer::State::setUp() {
   if (totalSteps <= 0)
     return invalid("--steps and --epochs must be at least 1");
   if (recordedSteps && *recordedSteps != totalSteps)
-    spdlog::warn("{}: the run was started for {} updates; --{} makes it {}",
+    spdlog::warn("{}: the run was started for {} updates; --{} makes it {} "
+                 "(the learning-rate schedule keeps the length it resumed "
+                 "with, {} updates; past it the rate stays at its last value)",
                  ckpt->metaPath(resumeMeta->step), *recordedSteps,
-                 options.steps ? "steps" : "epochs", totalSteps);
+                 options.steps ? "steps" : "epochs", totalSteps,
+                 hyper.schedule.total > 0 ? hyper.schedule.total
+                                          : *recordedSteps);
   // Cosine decays over the whole run unless the plan says otherwise.
   if (hyper.schedule.total <= 0)
     hyper.schedule.total = totalSteps;
