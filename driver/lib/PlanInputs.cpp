@@ -123,7 +123,14 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
     const plan::Tensor &t = tensorOf(entry, *b);
     if (n == "seq")
       continue;
-    if (n == "pos" || n == "neg") {
+    auto shape = t.shape();
+    if (n == "neg" && t.dtype() == plan::DType::i64 && shape &&
+        shape->size() == 1 && shape->Get(0)->symbol() < 0 &&
+        shape->Get(0)->static_size() > 0) {
+      // Negatives shared by the batch: drawn per batch, not per position.
+      inputs.sharedNegatives = shape->Get(0)->static_size();
+      neg = true;
+    } else if (n == "pos" || n == "neg") {
       int64_t batch = 0, k = 0;
       if (Status s = checkIdInput(plan, entry, *b, &inputs.maxLen, &batch,
                                   n == "neg" ? &k : nullptr);
@@ -149,7 +156,8 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
     return Status::error(
         Status::Code::Unsupported,
         fmt::format("{}: entry '{}' needs input{} {} that onerec-run train "
-                    "cannot feed: it feeds next-item batches (seq, pos, neg; "
+                    "cannot feed: it feeds next-item batches (seq, pos, neg [B, L], "
+                    "[B, L, K] or shared by the batch [N]; "
                     "SASRec-style models) and the optimizer's step and "
                     "hyperparameters",
                     plan.name(), name, unknown.size() > 1 ? "s" : "",
@@ -168,7 +176,7 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
                                "driver needs",
                                plan.name(), name, missing.size() > 1 ? "s" : "",
                                fmt::join(missing, ", ")));
-  if (!neg)
+  if (!neg || inputs.sharedNegatives)
     inputs.negatives = 0;
   inputs.optimizerInputs = true;
   for (const char *output : {"loss", "grad_norm"}) {

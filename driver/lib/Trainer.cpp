@@ -2,6 +2,7 @@
 
 #include "onerec/Driver/Trainer.h"
 
+#include "onerec/Data/Random.h"
 #include "onerec/Data/SequenceBatcher.h"
 #include "onerec/Data/ShardFormat.h"
 #include "onerec/Driver/Checkpoint.h"
@@ -143,6 +144,8 @@ struct Trainer::State {
 
   // Reused every micro-batch: the batch and the feeds.
   data::SequenceBatch batch;
+  /// `neg : i64[N]`: the negatives shared by the current batch.
+  std::vector<int64_t> sharedNeg;
   HostTensor stepTensor{DType::i64, {}};
   HostTensor hparamsTensor{DType::f32, {8}};
   std::vector<NamedTensorView> trainFeeds, accumulateFeeds;
@@ -519,7 +522,18 @@ void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
       feed.view = TensorView{DType::i64, {rows, L}, batch.seq.data()};
     else if (feed.name == "pos")
       feed.view = TensorView{DType::i64, {rows, L}, batch.pos.data()};
-    else if (feed.name == "neg")
+    else if (feed.name == "neg" && inputs.sharedNegatives) {
+      // Uniform over the catalog, keyed by the batch's place in the data
+      // (so a resumed run draws the same ones).
+      sharedNeg.resize(size_t(inputs.sharedNegatives));
+      data::KeyedRandom rng(
+          seed, uint64_t(data::RandomPurpose::SharedNegatives),
+          batch.position.epoch, batch.position.nextRow);
+      for (int64_t &item : sharedNeg)
+        item = 1 + int64_t(rng.below(dataset->numItems()));
+      feed.view = TensorView{DType::i64, {inputs.sharedNegatives},
+                             sharedNeg.data()};
+    } else if (feed.name == "neg")
       feed.view = inputs.negatives == 1 && batch.negatives == 1
                       ? TensorView{DType::i64, {rows, L}, batch.neg.data()}
                       : TensorView{DType::i64,

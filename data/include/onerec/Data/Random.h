@@ -62,6 +62,8 @@ enum class RandomPurpose : uint64_t {
   TrainNegatives = 2,
   EvalCandidates = 3,
   Synthetic = 4,
+  /// Negatives shared by a whole batch (the trainer's `neg : i64[N]`).
+  SharedNegatives = 5,
 };
 
 } // namespace onerec::data

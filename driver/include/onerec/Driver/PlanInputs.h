@@ -35,6 +35,9 @@ struct NextItemInputs {
   int64_t maxBatch = 0;
   /// Negatives per position of `neg` (1 for [B, L], K for [B, L, K]).
   int64_t negatives = 0;
+  /// N for `neg : i64[N]`: negatives shared by the whole batch (a sampled
+  /// softmax over them, as HSTU's); 0 otherwise.
+  int64_t sharedNegatives = 0;
   /// TrainStep entries: has `optimizer.step` and `optimizer.hparams`.
   bool optimizerInputs = false;
 };
