@@ -26,6 +26,10 @@ Evaluator::create(const runtime::PlanFile &plan,
   StatusOr<NextItemInputs> inputs = inspectForwardEntry(plan, options.entry);
   if (!inputs)
     return inputs.status();
+  if (isClozeModel(plan)) {
+    inputs->cloze = true;
+    inputs->maskToken = inputs->idBound - 1;
+  }
   if (Status s = checkDatasetFits(*inputs, plan, dataset); !s)
     return s;
   if (options.k < 1)
@@ -77,6 +81,18 @@ StatusOr<EvalResult> Evaluator::evaluate(data::Split split) {
     int64_t rows = batch_.rows;
     feeds[0].view =
         TensorView{runtime::DType::i64, {rows, L}, batch_.seq.data()};
+    if (inputs_.cloze) {
+      // A cloze model predicts a mask appended to the history (the oldest
+      // item makes room).
+      clozeSeq_.resize(size_t(rows * L));
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t *history = batch_.seq.data() + r * L;
+        int64_t *seq = clozeSeq_.data() + r * L;
+        std::copy(history + 1, history + L, seq);
+        seq[L - 1] = inputs_.maskToken;
+      }
+      feeds[0].view.data = clozeSeq_.data();
+    }
     StatusOr<std::vector<NamedTensor>> outputs = executor_->run(feeds);
     if (!outputs)
       return outputs.status();

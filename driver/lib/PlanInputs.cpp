@@ -106,7 +106,8 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
   const plan::Entry &entry = plan.entry(index);
   NextItemInputs inputs;
   inputs.entry = std::string(name);
-  bool seq = false, pos = false, neg = false, step = false, hparams = false;
+  bool seq = false, pos = false, neg = false, labels = false, step = false,
+       hparams = false;
   std::vector<std::string> unknown;
   // `seq` first, so that L comes from it.
   for (const plan::Binding *b : *entry.inputs())
@@ -130,6 +131,14 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
       // Negatives shared by the batch: drawn per batch, not per position.
       inputs.sharedNegatives = shape->Get(0)->static_size();
       neg = true;
+    } else if (n == "labels") {
+      // A cloze model: `labels` [B, L] instead of `pos`.
+      int64_t batch = 0;
+      if (Status st = checkIdInput(plan, entry, *b, &inputs.maxLen, &batch,
+                                   nullptr);
+          !st)
+        return st;
+      labels = true;
     } else if (n == "pos" || n == "neg") {
       int64_t batch = 0, k = 0;
       if (Status s = checkIdInput(plan, entry, *b, &inputs.maxLen, &batch,
@@ -157,7 +166,8 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
         Status::Code::Unsupported,
         fmt::format("{}: entry '{}' needs input{} {} that onerec-run train "
                     "cannot feed: it feeds next-item batches (seq, pos, neg [B, L], "
-                    "[B, L, K] or shared by the batch [N]; "
+                    "[B, L, K] or shared by the batch [N]; or seq and labels "
+                    "of a cloze model; "
                     "SASRec-style models) and the optimizer's step and "
                     "hyperparameters",
                     plan.name(), name, unknown.size() > 1 ? "s" : "",
@@ -165,8 +175,8 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
   std::vector<std::string> missing;
   if (!seq)
     missing.push_back("seq");
-  if (!pos)
-    missing.push_back("pos");
+  if (!pos && !labels)
+    missing.push_back("pos (or labels, for a cloze model)");
   if (!step)
     missing.push_back("optimizer.step (i64[])");
   if (!hparams)
@@ -178,6 +188,16 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
                                fmt::join(missing, ", ")));
   if (!neg || inputs.sharedNegatives)
     inputs.negatives = 0;
+  if (labels && !pos) {
+    inputs.cloze = true;
+    inputs.maskToken = inputs.idBound - 1;
+    if (inputs.maskToken < 2)
+      return invalid(fmt::format(
+          "{}: entry '{}' takes 'labels' (a cloze model), but 'seq' declares "
+          "no vocabulary with a mask token (its ids need a bound of items + "
+          "2)",
+          plan.name(), name));
+  }
   inputs.optimizerInputs = true;
   for (const char *output : {"loss", "grad_norm"}) {
     bool found = false;
@@ -235,8 +255,23 @@ StatusOr<NextItemInputs> inspectForwardEntry(const PlanFile &plan,
   return inputs;
 }
 
+bool isClozeModel(const PlanFile &plan) {
+  StatusOr<std::string> entry = trainEntryName(plan, "");
+  if (!entry)
+    return false;
+  StatusOr<NextItemInputs> inputs = inspectTrainEntry(plan, *entry);
+  return inputs && inputs->cloze;
+}
+
 Status checkDatasetFits(const NextItemInputs &inputs, const PlanFile &plan,
                         const data::Dataset &dataset) {
+  if (inputs.cloze && dataset.numItems() + 2 > uint64_t(inputs.idBound))
+    return invalid(fmt::format(
+        "{}: has {} items, but cloze plan {} takes ids below {} with {} as "
+        "its mask token ({} items); compile the model for this dataset, e.g. "
+        "onerecc model.rdsl -D items={}",
+        dataset.directory(), dataset.numItems(), plan.name(), inputs.idBound,
+        inputs.maskToken, inputs.idBound - 2, dataset.numItems()));
   if (inputs.idBound > 0 && dataset.numItems() + 1 > uint64_t(inputs.idBound))
     return invalid(fmt::format(
         "{}: has {} items, but plan {} takes item ids below {} ({} items; "

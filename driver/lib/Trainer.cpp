@@ -146,6 +146,8 @@ struct Trainer::State {
   data::SequenceBatch batch;
   /// `neg : i64[N]`: the negatives shared by the current batch.
   std::vector<int64_t> sharedNeg;
+  /// Cloze models: the masked sequences and their labels.
+  std::vector<int64_t> clozeSeq, clozeLabels;
   HostTensor stepTensor{DType::i64, {}};
   HostTensor hparamsTensor{DType::f32, {8}};
   std::vector<NamedTensorView> trainFeeds, accumulateFeeds;
@@ -161,6 +163,7 @@ struct Trainer::State {
   Status restore();
   void bindFeeds(std::vector<NamedTensorView> &feeds, bool optimizer);
   void updateFeeds(std::vector<NamedTensorView> &feeds);
+  void fillCloze();
   CheckpointMeta checkpointMeta(int64_t step, double wallS,
                                 int64_t examples) const;
   Status evaluate(data::Split split, int64_t step, int64_t epoch, double wallS,
@@ -515,9 +518,48 @@ void Trainer::State::bindFeeds(std::vector<NamedTensorView> &feeds,
   }
 }
 
+/// A cloze batch from a next-item batch: each row's items (`pos`, the train
+/// part after its first item, right-aligned) with every item masked with
+/// probability `maskProb` (at least the last one when none is), keyed by the
+/// row's place in the data, so that a resumed run masks the same ones.
+void Trainer::State::fillCloze() {
+  int64_t rows = batch.rows, L = inputs.maxLen;
+  clozeSeq.assign(size_t(rows * L), 0);
+  clozeLabels.assign(size_t(rows * L), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    data::KeyedRandom rng(seed, uint64_t(data::RandomPurpose::ClozeMask),
+                          batch.position.epoch,
+                          batch.position.nextRow + uint64_t(r));
+    const int64_t *items = batch.pos.data() + r * L;
+    int64_t *out = clozeSeq.data() + r * L, *labels = clozeLabels.data() + r * L;
+    bool masked = false;
+    for (int64_t j = 0; j < L; ++j) {
+      out[j] = items[j];
+      if (items[j] != 0 && rng.unit() < options.maskProb) {
+        labels[j] = items[j];
+        out[j] = inputs.maskToken;
+        masked = true;
+      }
+    }
+    if (!masked && items[L - 1] != 0) {
+      labels[L - 1] = items[L - 1];
+      out[L - 1] = inputs.maskToken;
+    }
+  }
+}
+
 void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
   int64_t rows = batch.rows, L = inputs.maxLen;
+  if (inputs.cloze)
+    fillCloze();
   for (NamedTensorView &feed : feeds) {
+    if (inputs.cloze && (feed.name == "seq" || feed.name == "labels")) {
+      feed.view = TensorView{
+          DType::i64,
+          {rows, L},
+          (feed.name == "seq" ? clozeSeq : clozeLabels).data()};
+      continue;
+    }
     if (feed.name == "seq")
       feed.view = TensorView{DType::i64, {rows, L}, batch.seq.data()};
     else if (feed.name == "pos")

@@ -208,6 +208,23 @@ def check_hstu():
              f"achievable {best['hr@10']:.4f} / {best['ndcg@10']:.4f}", proc)
 
 
+def check_bert4rec():
+    """BERT4Rec (bidirectional attention, a cloze objective: items of each
+    training sequence masked, a mask appended to the history when scoring)
+    trains on the planted data to near the achievable accuracy."""
+    data, best = synth("syn", users=1000, items=200, len_min=10, len_max=30)
+    plan = compile_sasrec("bert4rec.fb", items=200, max_len=20, d=32,
+                          model=os.path.join(ROOT, "models", "bert4rec.rdsl"))
+    proc = onerec_run("train", plan, "--data", data, "--epochs", "100",
+                      "--batch", "64", "--lr", "0.003", "--mask-prob", "0.3",
+                      "--seed", "1")
+    hr, ndcg = final_eval(proc, "test")
+    print(proc.stdout, end="")
+    if hr < 0.9 * best["hr@10"] or ndcg < 0.9 * best["ndcg@10"]:
+        fail(f"BERT4Rec test HR@10 {hr:.4f} / NDCG@10 {ndcg:.4f} are not near "
+             f"the achievable {best['hr@10']:.4f} / {best['ndcg@10']:.4f}", proc)
+
+
 def check_threads():
     """The losses do not depend on the thread count: 1, 2 and 3 threads
     give bit-identical losses and gradient norms (the kernels split work
@@ -453,7 +470,8 @@ def check_plot():
 
 CASES = {"accuracy": check_accuracy, "resume": check_resume,
          "errors": check_errors, "train-errors": check_train_errors,
-         "plot": check_plot, "hstu": check_hstu, "threads": check_threads}
+         "plot": check_plot, "hstu": check_hstu, "threads": check_threads,
+         "bert4rec": check_bert4rec}
 if ARGS.case not in CASES:
     sys.exit(f"unknown case {ARGS.case!r}; cases: {', '.join(CASES)}")
 CASES[ARGS.case]()

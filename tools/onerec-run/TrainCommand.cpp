@@ -32,6 +32,7 @@ constexpr std::string_view kTrainUsage =
     "train PLAN --data DIR [--epochs N | --steps N] [--batch N]\n"
     "                 [--ckpt-dir DIR] [--ckpt-every N] [--keep N] [--resume]\n"
     "                 [--seed S] [--metrics metrics.jsonl] [--lr X]\n"
+    "                 [--mask-prob P]   (cloze models such as BERT4Rec; 0.2)\n"
     "                 [--weight-decay X] [--grad-clip X]\n"
     "                 [--schedule constant|warmup|cosine] [--warmup N]\n"
     "                 [--eval-every N] [--eval-k K] [--eval-protocol "
@@ -117,6 +118,7 @@ int runTrain(const Args &args) {
   int status = 0;
   std::optional<int64_t> ckptEvery, keep, evalEvery, evalK, threads, logEvery;
   std::optional<uint64_t> seed;
+  std::optional<double> maskProb;
   std::optional<std::string> schedule = cl.option("--schedule");
   std::optional<std::string> protocol = cl.option("--eval-protocol");
   if (!parseOption(cl, "--epochs", options.epochs, positive, "a positive count",
@@ -146,8 +148,18 @@ int runTrain(const Args &args) {
       !parseOption(cl, "--threads", threads, positive, "a thread count",
                    status) ||
       !parseOption(cl, "--log-every", logEvery, positive, "a positive count",
-                   status))
+                   status) ||
+      !parseOption(cl, "--mask-prob", maskProb, nonNegativeReal,
+                   "a probability in (0, 1]", status))
     return status;
+  if (maskProb) {
+    if (!(*maskProb > 0 && *maskProb <= 1))
+      return usageError(fmt::format("--mask-prob {} is not a probability in "
+                                    "(0, 1]",
+                                    *maskProb),
+                        kTrainUsage);
+    options.maskProb = *maskProb;
+  }
   if (std::optional<int> usage = cl.finish(1))
     return *usage;
   if (!data)

@@ -64,6 +64,8 @@ enum class RandomPurpose : uint64_t {
   Synthetic = 4,
   /// Negatives shared by a whole batch (the trainer's `neg : i64[N]`).
   SharedNegatives = 5,
+  /// The positions a cloze (BERT4Rec) batch masks.
+  ClozeMask = 6,
 };
 
 } // namespace onerec::data

@@ -63,6 +63,8 @@ private:
   std::unique_ptr<runtime::Executor> executor_;
   data::SequenceBatch batch_;
   std::vector<int64_t> scratch_;
+  /// Cloze models: the histories with a mask appended.
+  std::vector<int64_t> clozeSeq_;
 };
 
 } // namespace onerec::driver

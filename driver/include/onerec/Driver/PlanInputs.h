@@ -38,6 +38,12 @@ struct NextItemInputs {
   /// N for `neg : i64[N]`: negatives shared by the whole batch (a sampled
   /// softmax over them, as HSTU's); 0 otherwise.
   int64_t sharedNegatives = 0;
+  /// A cloze model (BERT4Rec): the entry takes `seq` with some items
+  /// replaced by `maskToken` and `labels` (the original item where masked,
+  /// else 0) instead of `pos`; its `forward` scores a mask appended to the
+  /// history. maskToken is the largest id `seq` takes.
+  bool cloze = false;
+  int64_t maskToken = 0;
   /// TrainStep entries: has `optimizer.step` and `optimizer.hparams`.
   bool optimizerInputs = false;
 };
@@ -55,6 +61,11 @@ runtime::StatusOr<NextItemInputs>
 inspectTrainEntry(const runtime::PlanFile &plan, std::string_view entry);
 /// Checks that `forward` takes `seq` [B, L] and returns one output of
 /// scores [B, idBound].
+/// Whether the plan trains a cloze model (its training entry takes
+/// `labels`, not `pos`): its `forward` then scores a mask token appended to
+/// the history.
+bool isClozeModel(const runtime::PlanFile &plan);
+
 runtime::StatusOr<NextItemInputs>
 inspectForwardEntry(const runtime::PlanFile &plan,
                     std::string_view entry = "forward");

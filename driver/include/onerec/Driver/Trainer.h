@@ -47,6 +47,9 @@ struct TrainOptions {
   /// Overrides of the plan's `train` table.
   std::optional<int64_t> batch;
   std::optional<double> lr, weightDecay, gradClip;
+  /// Cloze models (BERT4Rec): the probability that an item of a training
+  /// sequence is masked (at least one per sequence is).
+  double maskProb = 0.2;
   std::optional<ScheduleKind> schedule;
   std::optional<int64_t> warmup;
   /// Seed of the data order, the negatives and dropout (default: the plan's).
