@@ -26,9 +26,7 @@ RecTensorType typeOf(Value value) {
   return cast<RecTensorType>(value.getType());
 }
 
-bool isFloatValue(Value value) {
-  return value && typeOf(value).isFloat();
-}
+bool isFloatValue(Value value) { return value && typeOf(value).isFloat(); }
 
 /// Builds op `OpT` and gives its results the types its shape rule infers.
 template <typename OpT, typename... Args>
@@ -144,7 +142,8 @@ SmallVector<bool> floatOperands(Operation *op) {
 
 /// The shared shape of elementwise unary rules: dx = g * f'(x, y).
 template <typename Fn>
-LogicalResult unaryRule(Operation *op, OpBuilder &b, ArrayRef<Value> resultGrads,
+LogicalResult unaryRule(Operation *op, OpBuilder &b,
+                        ArrayRef<Value> resultGrads,
                         SmallVectorImpl<Value> &operandGrads, Fn derivative) {
   Value grad = resultGrads[0];
   if (!isFloatValue(op->getOperand(0))) {
@@ -179,7 +178,7 @@ LogicalResult binaryRule(Operation *op, OpBuilder &b,
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-#define REC_UNARY_GRADIENT(OP, ...)                                          \
+#define REC_UNARY_GRADIENT(OP, ...)                                            \
   LogicalResult OP::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,  \
                                    SmallVectorImpl<Value> &operandGrads) {     \
     return unaryRule(*this, b, resultGrads, operandGrads,                      \
@@ -238,7 +237,7 @@ REC_UNARY_GRADIENT(NotOp, return Value();)
 
 #undef REC_UNARY_GRADIENT
 
-#define REC_BINARY_GRADIENT(OP, ...)                                          \
+#define REC_BINARY_GRADIENT(OP, ...)                                           \
   LogicalResult OP::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,  \
                                    SmallVectorImpl<Value> &operandGrads) {     \
     return binaryRule(*this, b, resultGrads, operandGrads,                     \
@@ -267,7 +266,8 @@ REC_BINARY_GRADIENT(PowOp, {
   Value dl = g.mul(dy, g.mul(r, g.make<PowOp>(l, g.sub(r, one))));
   dl = g.select(g.cmp(CmpPredicate::eq, r, zero), g.zerosLike(dl), dl);
   Value positive = g.cmp(CmpPredicate::gt, l, zero);
-  Value safeLog = g.make<LogOp>(g.select(positive, l, g.constant(typeOf(l), 1.0)));
+  Value safeLog =
+      g.make<LogOp>(g.select(positive, l, g.constant(typeOf(l), 1.0)));
   Value dr = g.select(positive, g.mul(dy, g.mul(y, safeLog)), g.zerosLike(y));
   return {dl, dr};
 })
@@ -295,12 +295,12 @@ LogicalResult SelectOp::buildGradients(OpBuilder &b,
   Value dy = resultGrads[0];
   GradBuilder g(b, getLoc());
   Value zero = g.zerosLike(dy);
-  Value da = wanted[1] ? g.reduceTo(g.select(getCond(), dy, zero),
-                                    typeOf(getA()))
-                       : Value();
-  Value db = wanted[2] ? g.reduceTo(g.select(getCond(), zero, dy),
-                                    typeOf(getB()))
-                       : Value();
+  Value da = wanted[1]
+                 ? g.reduceTo(g.select(getCond(), dy, zero), typeOf(getA()))
+                 : Value();
+  Value db = wanted[2]
+                 ? g.reduceTo(g.select(getCond(), zero, dy), typeOf(getB()))
+                 : Value();
   return finish(*this, {Value(), da, db}, operandGrads, wanted);
 }
 
@@ -388,9 +388,9 @@ LogicalResult ConcatOp::buildGradients(OpBuilder &b,
                          "symbolic dimension ")
              << formatDim(extent);
     }
-    grads.push_back(wanted[i] ? g.make<SliceOp>(dy, axis, start,
-                                                start + extent.size)
-                              : Value());
+    grads.push_back(wanted[i]
+                        ? g.make<SliceOp>(dy, axis, start, start + extent.size)
+                        : Value());
     start += extent.size;
   }
   return finish(*this, grads, operandGrads, wanted);
@@ -441,8 +441,8 @@ LogicalResult GatherOp::buildGradients(OpBuilder &b,
     return success();
   }
   GradBuilder g(b, getLoc());
-  Value dx = g.make<ScatterAddOp>(g.zerosLike(getX()), getIndices(), dy,
-                                  getAxis());
+  Value dx =
+      g.make<ScatterAddOp>(g.zerosLike(getX()), getIndices(), dy, getAxis());
   return finish(*this, {dx, Value()}, operandGrads, {true, false});
 }
 
@@ -495,8 +495,8 @@ Value expandReduced(GradBuilder &g, Value dy, RecTensorType xType,
   SmallVector<Dim> kept(xType.getDims());
   for (int64_t axis : axes)
     kept[axis] = Dim::fixed(1);
-  Value keep = g.reshape(
-      dy, RecTensorType::get(kept, typeOf(dy).getElementType()));
+  Value keep =
+      g.reshape(dy, RecTensorType::get(kept, typeOf(dy).getElementType()));
   return g.broadcastTo(keep, xType);
 }
 
@@ -568,8 +568,8 @@ LogicalResult extremumRule(Operation *op, Value x, Value y,
   Value ties = g.sum(ones, axes, keepdim); // y's shape, like dy
 
   Value share = g.div(dy, ties);
-  Value dx = g.select(hit, expandReduced(g, share, xType, axes),
-                      g.zerosLike(x));
+  Value dx =
+      g.select(hit, expandReduced(g, share, xType, axes), g.zerosLike(x));
   return finish(op, {dx}, operandGrads, {true});
 }
 } // namespace
@@ -704,10 +704,9 @@ LogicalResult MoeOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   if (getGateProj())
     types.push_back(getGateProj().getType());
   types.push_back(getDown().getType());
-  auto grad = b.create<MoeGradOp>(getLoc(), types, getX(), getGate(),
-                                  getGateBias(), getUp(), getGateProj(),
-                                  getDown(), dy, getTopKAttr(),
-                                  getBalanceAttr(), getActivationAttr());
+  auto grad = b.create<MoeGradOp>(
+      getLoc(), types, getX(), getGate(), getGateBias(), getUp(), getGateProj(),
+      getDown(), dy, getTopKAttr(), getBalanceAttr(), getActivationAttr());
   operandGrads.push_back(grad.getDx());
   operandGrads.push_back(grad.getDgate());
   operandGrads.push_back(Value()); // the routing bias: outside the gradient

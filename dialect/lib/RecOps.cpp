@@ -643,9 +643,9 @@ OpFoldResult SliceOp::fold(FoldAdaptor) {
 static LogicalResult verifyGradType(Operation *op, Value grad, Value of,
                                     StringRef name) {
   if (grad.getType() != of.getType())
-    return op->emitOpError() << name << " has type "
-                             << formatTensorType(grad.getType())
-                             << ", expected " << formatTensorType(of.getType());
+    return op->emitOpError()
+           << name << " has type " << formatTensorType(grad.getType())
+           << ", expected " << formatTensorType(of.getType());
   return success();
 }
 

@@ -134,8 +134,8 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
     } else if (n == "labels") {
       // A cloze model: `labels` [B, L] instead of `pos`.
       int64_t batch = 0;
-      if (Status st = checkIdInput(plan, entry, *b, &inputs.maxLen, &batch,
-                                   nullptr);
+      if (Status st =
+              checkIdInput(plan, entry, *b, &inputs.maxLen, &batch, nullptr);
           !st)
         return st;
       labels = true;
@@ -164,14 +164,15 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
   if (!unknown.empty())
     return Status::error(
         Status::Code::Unsupported,
-        fmt::format("{}: entry '{}' needs input{} {} that onerec-run train "
-                    "cannot feed: it feeds next-item batches (seq, pos, neg [B, L], "
-                    "[B, L, K] or shared by the batch [N]; or seq and labels "
-                    "of a cloze model; "
-                    "SASRec-style models) and the optimizer's step and "
-                    "hyperparameters",
-                    plan.name(), name, unknown.size() > 1 ? "s" : "",
-                    fmt::join(unknown, ", ")));
+        fmt::format(
+            "{}: entry '{}' needs input{} {} that onerec-run train "
+            "cannot feed: it feeds next-item batches (seq, pos, neg [B, L], "
+            "[B, L, K] or shared by the batch [N]; or seq and labels "
+            "of a cloze model; "
+            "SASRec-style models) and the optimizer's step and "
+            "hyperparameters",
+            plan.name(), name, unknown.size() > 1 ? "s" : "",
+            fmt::join(unknown, ", ")));
   std::vector<std::string> missing;
   if (!seq)
     missing.push_back("seq");

@@ -531,7 +531,8 @@ void Trainer::State::fillCloze() {
                           batch.position.epoch,
                           batch.position.nextRow + uint64_t(r));
     const int64_t *items = batch.pos.data() + r * L;
-    int64_t *out = clozeSeq.data() + r * L, *labels = clozeLabels.data() + r * L;
+    int64_t *out = clozeSeq.data() + r * L,
+            *labels = clozeLabels.data() + r * L;
     bool masked = false;
     for (int64_t j = 0; j < L; ++j) {
       out[j] = items[j];
@@ -554,10 +555,10 @@ void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
     fillCloze();
   for (NamedTensorView &feed : feeds) {
     if (inputs.cloze && (feed.name == "seq" || feed.name == "labels")) {
-      feed.view = TensorView{
-          DType::i64,
-          {rows, L},
-          (feed.name == "seq" ? clozeSeq : clozeLabels).data()};
+      feed.view =
+          TensorView{DType::i64,
+                     {rows, L},
+                     (feed.name == "seq" ? clozeSeq : clozeLabels).data()};
       continue;
     }
     if (feed.name == "seq")
@@ -568,13 +569,13 @@ void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
       // Uniform over the catalog, keyed by the batch's place in the data
       // (so a resumed run draws the same ones).
       sharedNeg.resize(size_t(inputs.sharedNegatives));
-      data::KeyedRandom rng(
-          seed, uint64_t(data::RandomPurpose::SharedNegatives),
-          batch.position.epoch, batch.position.nextRow);
+      data::KeyedRandom rng(seed,
+                            uint64_t(data::RandomPurpose::SharedNegatives),
+                            batch.position.epoch, batch.position.nextRow);
       for (int64_t &item : sharedNeg)
         item = 1 + int64_t(rng.below(dataset->numItems()));
-      feed.view = TensorView{DType::i64, {inputs.sharedNegatives},
-                             sharedNeg.data()};
+      feed.view =
+          TensorView{DType::i64, {inputs.sharedNegatives}, sharedNeg.data()};
     } else if (feed.name == "neg")
       feed.view = inputs.negatives == 1 && batch.negatives == 1
                       ? TensorView{DType::i64, {rows, L}, batch.neg.data()}

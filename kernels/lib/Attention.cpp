@@ -543,9 +543,8 @@ void flashGradItem(const KernelCall &call, const AttentionShape &s, int64_t b,
     GradOffsets o = gradOffsets(call, s, b, h);
     const float *q = call.in(0).as<const float>() + o.q,
                 *dy = call.in(5).as<const float>() + o.y;
-    float *dq =
-        dQ ? dQ + (targets.qFull ? o.q : slot * s.lq * qRow + h * s.dk)
-           : nullptr;
+    float *dq = dQ ? dQ + (targets.qFull ? o.q : slot * s.lq * qRow + h * s.dk)
+                   : nullptr;
     for (int64_t i0 = 0; i0 < s.lq; i0 += kBlockQ) {
       int64_t nq = std::min(kBlockQ, s.lq - i0), i1 = i0 + nq;
       int64_t nk =
@@ -672,9 +671,8 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
   int64_t chunk =
       scratchPerItem == 0
           ? nb
-          : std::clamp<int64_t>(kScratchBytes / int64_t(sizeof(float)) /
-                                    scratchPerItem,
-                                1, nb);
+          : std::clamp<int64_t>(
+                kScratchBytes / int64_t(sizeof(float)) / scratchPerItem, 1, nb);
   const int64_t *strides[3] = {s.qStrides, s.kStrides, s.vStrides};
   for (int i = 0; i < 3; ++i)
     if (*target[i] && !*full[i]) {
@@ -696,8 +694,8 @@ template <KernelVariant V> Status attentionGradKernel(const KernelCall &call) {
                   std::vector<float> scores(size_t(kBlockQ * s.lk)),
                       dprob(size_t(kBlockQ * s.lk));
                   for (int64_t t = lo; t < hi; ++t)
-                    flashGradItem(call, s, first + t / s.kvHeads,
-                                  t % s.kvHeads, targets, scores, dprob,
+                    flashGradItem(call, s, first + t / s.kvHeads, t % s.kvHeads,
+                                  targets, scores, dprob,
                                   dbias ? dsAll.data() : nullptr);
                 });
     for (int i = 0; i < 3; ++i) {

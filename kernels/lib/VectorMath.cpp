@@ -122,8 +122,7 @@ namespace {
 
 /// One Philox block's dropout of elements [4·blk, min(4·blk + 4, n)).
 inline void dropoutBlock(const float *x, float *y, int64_t n, int64_t blk,
-                         uint64_t key, uint64_t step, float rate,
-                         float scale) {
+                         uint64_t key, uint64_t step, float rate, float scale) {
   Philox4x32 r = philoxBlock(key, step, uint64_t(blk));
   for (int64_t j = 0, i = blk * 4; j < 4 && i < n; ++j, ++i)
     y[i] = uniformFromBits(r.v[j]) >= rate ? x[i] * scale : 0.0f;
@@ -132,8 +131,8 @@ inline void dropoutBlock(const float *x, float *y, int64_t n, int64_t blk,
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define ONEREC_HAVE_AVX2_DROPOUT 1
 /// The high and low words of the 32x32-bit products a·m, lane by lane.
-__attribute__((target("avx2"))) inline void
-mulHiLo(__m256i a, __m256i m, __m256i &hi, __m256i &lo) {
+__attribute__((target("avx2"))) inline void mulHiLo(__m256i a, __m256i m,
+                                                    __m256i &hi, __m256i &lo) {
   __m256i even = _mm256_mul_epu32(a, m);
   __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
   hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
@@ -178,10 +177,14 @@ dropoutBlocksAvx2(const float *x, float *y, int64_t n, int64_t blockLo,
       k0 = _mm256_add_epi32(k0, weyl0);
       k1 = _mm256_add_epi32(k1, weyl1);
     }
-    __m256i t0 = _mm256_unpacklo_epi32(c0, c1), t1 = _mm256_unpackhi_epi32(c0, c1);
-    __m256i t2 = _mm256_unpacklo_epi32(c2, c3), t3 = _mm256_unpackhi_epi32(c2, c3);
-    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i t0 = _mm256_unpacklo_epi32(c0, c1),
+            t1 = _mm256_unpackhi_epi32(c0, c1);
+    __m256i t2 = _mm256_unpacklo_epi32(c2, c3),
+            t3 = _mm256_unpackhi_epi32(c2, c3);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2),
+            u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3),
+            u3 = _mm256_unpackhi_epi64(t1, t3);
     __m256i words[4] = {_mm256_permute2x128_si256(u0, u1, 0x20),
                         _mm256_permute2x128_si256(u2, u3, 0x20),
                         _mm256_permute2x128_si256(u0, u1, 0x31),
@@ -208,8 +211,7 @@ void dropoutBlocks(const float *x, float *y, int64_t n, int64_t blockLo,
 #ifdef ONEREC_HAVE_AVX2_DROPOUT
   static const bool avx2 = __builtin_cpu_supports("avx2");
   if (avx2)
-    return dropoutBlocksAvx2(x, y, n, blockLo, blockHi, key, step, rate,
-                             scale);
+    return dropoutBlocksAvx2(x, y, n, blockLo, blockHi, key, step, rate, scale);
 #endif
   for (int64_t blk = blockLo; blk < blockHi; ++blk)
     dropoutBlock(x, y, n, blk, key, step, rate, scale);

@@ -98,9 +98,9 @@ private:
 // The objective
 //===----------------------------------------------------------------------===//
 
-FailureOr<Objective>
-TrainingEntryBuilder::buildObjective(StageOp stage, MinimizeOp minimize,
-                                     StringRef name) {
+FailureOr<Objective> TrainingEntryBuilder::buildObjective(StageOp stage,
+                                                          MinimizeOp minimize,
+                                                          StringRef name) {
   OpBuilder b(module.getContext());
   b.setInsertionPointToEnd(module.getBody());
   Location loc = minimize.getLoc();
@@ -138,8 +138,8 @@ TrainingEntryBuilder::buildObjective(StageOp stage, MinimizeOp minimize,
     }
   }
 
-  auto func = b.create<func::FuncOp>(loc, name,
-                                     b.getFunctionType(argTypes, {}));
+  auto func =
+      b.create<func::FuncOp>(loc, name, b.getFunctionType(argTypes, {}));
   func.setAllArgAttrs(argAttrs);
   func->setAttr(RecDialect::kEntryAttrName,
                 EntryKindAttr::get(b.getContext(), EntryKind::grad));
@@ -165,8 +165,8 @@ TrainingEntryBuilder::buildObjective(StageOp stage, MinimizeOp minimize,
     RecTensorType lossType = typeOf(termLoss);
     if (lossType.getRank() != 0 || !lossType.isFloat())
       return minimize.emitOpError("loss entry ")
-             << term.getSymName() << " returns "
-             << formatTensorType(lossType) << ", not a float scalar";
+             << term.getSymName() << " returns " << formatTensorType(lossType)
+             << ", not a float scalar";
     double weight = cast<TermAttr>(attr).getWeight().convertToDouble();
     if (weight != 1.0) {
       Value w = b.create<ConstantOp>(loc, lossType, b.getF64FloatAttr(weight));
@@ -230,8 +230,8 @@ LogicalResult TrainingEntryBuilder::differentiate(Objective &objective) {
   auto accumulate = [&](Value value, Value grad) {
     auto [it, inserted] = grads.try_emplace(value, grad);
     if (!inserted)
-      it->second = b.create<AddOp>(grad.getLoc(), value.getType(), it->second,
-                                   grad);
+      it->second =
+          b.create<AddOp>(grad.getLoc(), value.getType(), it->second, grad);
   };
 
   for (Operation *op : llvm::reverse(forward)) {
@@ -323,9 +323,10 @@ ParamOp TrainingEntryBuilder::stateOf(ParamOp param, StringRef suffix) {
   OpBuilder b(module.getContext());
   b.setInsertionPointAfter(param);
   auto init = InitAttr::get(b.getContext(), InitKind::zeros, 0.0, 0.0, 0);
-  auto state = b.create<ParamOp>(param.getLoc(), name, param.getType(), init,
-                                 /*buffer=*/false, /*no_decay=*/true,
-                                 FlatSymbolRefAttr::get(param.getSymNameAttr()));
+  auto state =
+      b.create<ParamOp>(param.getLoc(), name, param.getType(), init,
+                        /*buffer=*/false, /*no_decay=*/true,
+                        FlatSymbolRefAttr::get(param.getSymNameAttr()));
   symbols.insert(state, b.getInsertionPoint());
   return state;
 }
@@ -389,8 +390,8 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
     suffixes.append({"adam_m", "adam_v"});
   for (ParamGrad pg : objective.grads)
     for (StringRef suffix : suffixes) {
-      auto existing = symbols.lookup<ParamOp>(
-          (pg.param.getSymName() + "." + suffix).str());
+      auto existing =
+          symbols.lookup<ParamOp>((pg.param.getSymName() + "." + suffix).str());
       if (existing && existing.getStateOfAttr() !=
                           FlatSymbolRefAttr::get(pg.param.getSymNameAttr()))
         return existing.emitOpError("is named like the optimizer state of '")
@@ -408,8 +409,9 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
   SmallVector<Value> grads(ret->getOperands().drop_front());
 
   auto ref = [&](ParamOp param) {
-    return b.create<ParamRefOp>(loc, param.getType(),
-                                FlatSymbolRefAttr::get(param.getSymNameAttr()))
+    return b
+        .create<ParamRefOp>(loc, param.getType(),
+                            FlatSymbolRefAttr::get(param.getSymNameAttr()))
         .getResult();
   };
   // With accumulation, earlier micro-batches' gradients are in accumulators.
@@ -428,14 +430,13 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
     bool decay = !param.getNoDecay();
     if (kind == OptimizerKind::sgd) {
       b.create<SgdUpdateOp>(loc, ref(param), grad,
-                            ref(stateOf(param, "momentum")), stepInput,
-                            hparams, norm, decay);
+                            ref(stateOf(param, "momentum")), stepInput, hparams,
+                            norm, decay);
     } else {
       b.create<AdamWUpdateOp>(loc, ref(param), grad,
                               ref(stateOf(param, "adam_m")),
-                              ref(stateOf(param, "adam_v")), stepInput,
-                              hparams, norm, decay,
-                              kind == OptimizerKind::adamw);
+                              ref(stateOf(param, "adam_v")), stepInput, hparams,
+                              norm, decay, kind == OptimizerKind::adamw);
     }
   }
   for (Value acc : accumulators)
@@ -478,17 +479,15 @@ LogicalResult TrainingEntryBuilder::buildStep(const Objective &objective,
 
 void TrainingEntryBuilder::buildAccumulate(const Objective &objective,
                                            StringRef name) {
-  func::FuncOp func =
-      cloneAs(objective.func, name, EntryKind::train_step);
+  func::FuncOp func = cloneAs(objective.func, name, EntryKind::train_step);
   Operation *ret = func.getBody().front().getTerminator();
   OpBuilder b(ret);
   Location loc = ret->getLoc();
   for (auto [pg, grad] :
        llvm::zip(objective.grads, ret->getOperands().drop_front())) {
     ParamOp acc = stateOf(pg.param, "grad_acc");
-    Value accRef =
-        b.create<ParamRefOp>(loc, acc.getType(),
-                             FlatSymbolRefAttr::get(acc.getSymNameAttr()));
+    Value accRef = b.create<ParamRefOp>(
+        loc, acc.getType(), FlatSymbolRefAttr::get(acc.getSymNameAttr()));
     b.create<AssignAddOp>(loc, accRef, grad);
   }
   setResults(func, ret, {ret->getOperand(0)}, {"loss"});

@@ -118,9 +118,9 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
                                   a.getMask(), a.getBias(), a.getDy()};
       })
       .Case<rec::MoeGradOp>([](rec::MoeGradOp m) {
-        return SmallVector<Value>{m.getX(),        m.getGate(), m.getGateBias(),
-                                  m.getUp(),       m.getGateProj(),
-                                  m.getDown(),     m.getDy()};
+        return SmallVector<Value>{m.getX(),  m.getGate(),     m.getGateBias(),
+                                  m.getUp(), m.getGateProj(), m.getDown(),
+                                  m.getDy()};
       })
       .Case<rec::CrossEntropyGradOp, rec::BceWithLogitsGradOp>([](auto l) {
         return SmallVector<Value>{l.getLogits(), l.getLabels(), l.getMask(),

@@ -227,9 +227,9 @@ PlanWriter::buildTrainConfig(fb::FlatBufferBuilder &fbb) {
       }
       std::string stepName = step ? step.str() : "";
       stages.push_back(plan::CreateStageDirect(
-          fbb, stage.getName().str().c_str(),
-          step ? stepName.c_str() : nullptr,
-          asInt(setting(stage, "epochs", 0)), asInt(setting(stage, "steps", 0))));
+          fbb, stage.getName().str().c_str(), step ? stepName.c_str() : nullptr,
+          asInt(setting(stage, "epochs", 0)),
+          asInt(setting(stage, "steps", 0))));
     }
   }
   return plan::CreateTrainConfigDirect(
@@ -327,10 +327,10 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
         // Training entries name their results (`loss`, `grad.<param>`).
         auto given = func.getResultAttrOfType<StringAttr>(
             i, rec::RecDialect::kNameAttrName);
-        std::string name =
-            given                      ? given.str()
-            : ret.getNumOperands() == 1 ? base
-                                        : base + std::to_string(i);
+        std::string name = given ? given.str()
+                           : ret.getNumOperands() == 1
+                               ? base
+                               : base + std::to_string(i);
         outputs.push_back(plan::CreateBindingDirect(
             fbb, name.c_str(), placeOf(value).tensor, plan::ArgRole::Argument));
       }

@@ -150,7 +150,8 @@ Executor::create(const PlanFile &plan, std::string_view entryName,
   // memory: it is reserved address space, of which a batch touches only
   // its part (checked against the available memory when a run binds its
   // dims). Other entries get committed memory, or a clean error now.
-  std::string what = fmt::format("the arena of entry '{}'", entry.name()->str());
+  std::string what =
+      fmt::format("the arena of entry '{}'", entry.name()->str());
   executor->arenaReserved_ = trainingEntry;
   StatusOr<AlignedBuffer> arena =
       trainingEntry ? AlignedBuffer::reserve(entry.arena_bytes(), what)

@@ -49,7 +49,8 @@ StatusOr<AlignedBuffer> AlignedBuffer::reserve(size_t bytes,
   } catch (const std::bad_alloc &) {
     return Status::error(Status::Code::Unavailable,
                          "cannot reserve " + std::to_string(bytes) +
-                             " bytes of address space for " + std::string(what));
+                             " bytes of address space for " +
+                             std::string(what));
   }
 }
 

@@ -101,9 +101,9 @@ void onerec::printOperatorStats(ModuleOp lowered,
       });
       kernels = std::to_string(n);
     }
-    os << llvm::formatv(
-        row, name,
-        kind ? rec::stringifyEntryKind(kind.getValue()) : StringRef("def"),
-        asWritten, afterAutodiff.lookup(name), kernels);
+    os << llvm::formatv(row, name,
+                        kind ? rec::stringifyEntryKind(kind.getValue())
+                             : StringRef("def"),
+                        asWritten, afterAutodiff.lookup(name), kernels);
   }
 }
