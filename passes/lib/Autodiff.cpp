@@ -70,8 +70,7 @@ public:
   LogicalResult build(StageOp stage, StringRef prefix);
 
 private:
-  FailureOr<Objective> buildObjective(StageOp stage, MinimizeOp minimize,
-                                      StringRef name);
+  FailureOr<Objective> buildObjective(MinimizeOp minimize, StringRef name);
   LogicalResult differentiate(Objective &objective);
   ParamOp lookupParam(ParamRefOp ref) {
     return SymbolTable::lookupNearestSymbolFrom<ParamOp>(ref, ref.getParam());
@@ -98,8 +97,7 @@ private:
 // The objective
 //===----------------------------------------------------------------------===//
 
-FailureOr<Objective> TrainingEntryBuilder::buildObjective(StageOp stage,
-                                                          MinimizeOp minimize,
+FailureOr<Objective> TrainingEntryBuilder::buildObjective(MinimizeOp minimize,
                                                           StringRef name) {
   OpBuilder b(module.getContext());
   b.setInsertionPointToEnd(module.getBody());
@@ -501,7 +499,7 @@ LogicalResult TrainingEntryBuilder::build(StageOp stage, StringRef prefix) {
   if (!minimize)
     return success();
   FailureOr<Objective> objective =
-      buildObjective(stage, minimize, (prefix + "train_grad").str());
+      buildObjective(minimize, (prefix + "train_grad").str());
   if (failed(objective))
     return failure();
   int64_t accumulate =
