@@ -45,14 +45,28 @@ Operation *createInferred(OpBuilder &b, Location loc, unsigned numResults,
   return op.getOperation();
 }
 
+/// False for a null Value, or a range of Values holding one.
+template <typename T> bool present(const T &arg) {
+  if constexpr (std::is_convertible_v<const T &, Value>)
+    return static_cast<bool>(Value(arg));
+  else if constexpr (std::is_convertible_v<const T &, ValueRange>)
+    return llvm::all_of(ValueRange(arg), [](Value v) { return bool(v); });
+  else
+    return true;
+}
+
 /// The gradient builder of one rule: a location and shorthands for the ops
-/// rules are written with. Every helper tolerates a null input by returning
-/// null, so a failed inference propagates to the rule's result check.
+/// rules are written with. When a shape rule rejects an op's operands (the
+/// op reports why), the helper returns null, and every helper given a null
+/// operand returns null too, so the failure reaches the rule's check in
+/// finish() instead of crashing a later builder.
 class GradBuilder {
 public:
   GradBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
 
   template <typename OpT, typename... Args> Value make(Args &&...args) {
+    if (!(present(args) && ...))
+      return Value();
     Operation *op = createInferred<OpT>(b, loc, 1, std::forward<Args>(args)...);
     return op ? op->getResult(0) : Value();
   }
@@ -63,7 +77,9 @@ public:
   Value scalar(double value, Type elementType) {
     return constant(RecTensorType::get({}, elementType), value);
   }
-  Value zerosLike(Value like) { return constant(typeOf(like), 0.0); }
+  Value zerosLike(Value like) {
+    return like ? constant(typeOf(like), 0.0) : Value();
+  }
 
   Value add(Value x, Value y) { return make<AddOp>(x, y); }
   Value sub(Value x, Value y) { return make<SubOp>(x, y); }
@@ -71,7 +87,7 @@ public:
   Value div(Value x, Value y) { return make<DivOp>(x, y); }
   Value neg(Value x) { return make<NegOp>(x); }
   Value scale(Value x, double factor) {
-    return mul(x, scalar(factor, typeOf(x).getElementType()));
+    return x ? mul(x, scalar(factor, typeOf(x).getElementType())) : Value();
   }
   Value cmp(CmpPredicate predicate, Value x, Value y) {
     return make<CmpOp>(predicate, x, y);
@@ -80,12 +96,12 @@ public:
     return make<SelectOp>(cond, x, y);
   }
   Value reshape(Value x, RecTensorType type) {
-    if (typeOf(x) == type)
+    if (!x || typeOf(x) == type)
       return x;
     return b.create<ReshapeOp>(loc, type, x);
   }
   Value broadcastTo(Value x, RecTensorType type) {
-    if (typeOf(x) == type)
+    if (!x || typeOf(x) == type)
       return x;
     return b.create<BroadcastOp>(loc, type, x);
   }
@@ -98,6 +114,8 @@ public:
   /// that was broadcast: over leading axes the operand lacks and over axes
   /// where it has extent 1.
   Value reduceTo(Value grad, RecTensorType target) {
+    if (!grad)
+      return grad;
     RecTensorType type = typeOf(grad);
     if (type == target)
       return grad;
@@ -563,7 +581,7 @@ LogicalResult extremumRule(Operation *op, Value x, Value y,
   RecTensorType xType = typeOf(x);
   SmallVector<int64_t> axes = reducedAxes(axesAttr, xType.getRank());
   Value hit = g.cmp(CmpPredicate::eq, x, expandReduced(g, y, xType, axes));
-  Value ones = g.b.create<CastOp>(g.loc, xType, hit);
+  Value ones = hit ? g.b.create<CastOp>(g.loc, xType, hit) : Value();
   bool keepdim = typeOf(y).getRank() == xType.getRank();
   Value ties = g.sum(ones, axes, keepdim); // y's shape, like dy
 
