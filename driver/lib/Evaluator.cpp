@@ -26,7 +26,7 @@ Evaluator::create(const runtime::PlanFile &plan,
   StatusOr<NextItemInputs> inputs = inspectForwardEntry(plan, options.entry);
   if (!inputs)
     return inputs.status();
-  if (isClozeModel(plan)) {
+  if (options.cloze.value_or(isClozeModel(plan))) {
     inputs->cloze = true;
     inputs->maskToken = inputs->idBound - 1;
   }

@@ -189,7 +189,12 @@ StatusOr<NextItemInputs> inspectTrainEntry(const PlanFile &plan,
                                fmt::join(missing, ", ")));
   if (!neg || inputs.sharedNegatives)
     inputs.negatives = 0;
-  if (labels && !pos) {
+  if (labels && pos)
+    return invalid(fmt::format(
+        "{}: entry '{}' takes both 'pos' (next-item) and 'labels' (cloze); "
+        "the driver feeds one or the other",
+        plan.name(), name));
+  if (labels) {
     inputs.cloze = true;
     inputs.maskToken = inputs.idBound - 1;
     if (inputs.maskToken < 2)
@@ -257,11 +262,16 @@ StatusOr<NextItemInputs> inspectForwardEntry(const PlanFile &plan,
 }
 
 bool isClozeModel(const PlanFile &plan) {
-  StatusOr<std::string> entry = trainEntryName(plan, "");
-  if (!entry)
+  StatusOr<std::string> name = trainEntryName(plan, "");
+  if (!name)
     return false;
-  StatusOr<NextItemInputs> inputs = inspectTrainEntry(plan, *entry);
-  return inputs && inputs->cloze;
+  const plan::Entry &entry = plan.entry(plan.findEntry(*name));
+  bool labels = false, pos = false;
+  for (const plan::Binding *b : *entry.inputs()) {
+    labels |= b->name()->str() == "labels";
+    pos |= b->name()->str() == "pos";
+  }
+  return labels && !pos;
 }
 
 Status checkDatasetFits(const NextItemInputs &inputs, const PlanFile &plan,

@@ -125,6 +125,8 @@ struct Trainer::State {
   std::string trainEntry, accumulateEntry;
   Hyperparams hyper;
   uint64_t seed = 0;
+  /// Cloze models: the masking probability of this run.
+  double maskProb = kDefaultMaskProb;
   int64_t totalSteps = 0;
   int64_t batchesPerEpoch = 0;
   int64_t ckptEvery = 0;
@@ -208,12 +210,19 @@ Status Trainer::State::setUp() {
   inputs = *found;
   if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
     return s;
-  if (inputs.idBound > 0 && dataset->numItems() + 1 < uint64_t(inputs.idBound))
+  // The largest id of a cloze plan is its mask token, not an item.
+  int64_t itemRoom = inputs.idBound - (inputs.cloze ? 2 : 1);
+  if (inputs.idBound > 0 && int64_t(dataset->numItems()) < itemRoom)
     spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
                  "unused and evaluation ranks items 1..{}",
                  dataset->directory(), dataset->numItems(), plan->name(),
-                 inputs.idBound - 1, dataset->numItems() + 1,
-                 inputs.idBound - 1, dataset->numItems());
+                 itemRoom, dataset->numItems() + 1, itemRoom,
+                 dataset->numItems());
+  if (options.maskProb && !inputs.cloze)
+    spdlog::warn("--mask-prob applies to cloze models (a training entry "
+                 "taking 'labels'); entry '{}' is not one",
+                 trainEntry);
+  maskProb = options.maskProb.value_or(kDefaultMaskProb);
 
   // Hyperparameters: the plan's, or the resumed checkpoint's, then the
   // command line's.
@@ -389,6 +398,7 @@ Status Trainer::State::setUp() {
   bool wantEval = options.evalEvery > 0 || options.finalEval;
   if (wantEval) {
     EvalOptions evalOptions;
+    evalOptions.cloze = inputs.cloze;
     evalOptions.k = options.evalK;
     evalOptions.protocol = options.evalProtocol;
     evalOptions.threads = options.threads;
@@ -467,6 +477,15 @@ Status Trainer::State::findCheckpoint() {
     spdlog::warn("{}: was trained with --threads {}, this run uses {}: "
                  "losses may differ in the last bits",
                  where, run["threads"].dump(), options.threads);
+  if (run.is_object() && run.contains("mask_prob") &&
+      run["mask_prob"].is_number()) {
+    double was = run["mask_prob"].get<double>();
+    if (options.maskProb && *options.maskProb != was)
+      return invalid(fmt::format("{}: was trained with --mask-prob {}, not "
+                                 "{}; a resumed run keeps its masking",
+                                 where, was, *options.maskProb));
+    maskProb = was;
+  }
   seed = meta.seed;
   hyper = meta.hyperparams;
   startStep = meta.step;
@@ -518,10 +537,11 @@ void Trainer::State::bindFeeds(std::vector<NamedTensorView> &feeds,
   }
 }
 
-/// A cloze batch from a next-item batch: each row's items (`pos`, the train
-/// part after its first item, right-aligned) with every item masked with
-/// probability `maskProb` (at least the last one when none is), keyed by the
-/// row's place in the data, so that a resumed run masks the same ones.
+/// A cloze batch from a next-item batch: each row's last L train items
+/// (`pos`, the items after the first, right-aligned; and the first item,
+/// `seq`'s, when there is room), with every item masked with probability
+/// `maskProb` (the last one when none is), keyed by the row's place in the
+/// data, so that a resumed run masks the same ones.
 void Trainer::State::fillCloze() {
   int64_t rows = batch.rows, L = inputs.maxLen;
   clozeSeq.assign(size_t(rows * L), 0);
@@ -530,20 +550,27 @@ void Trainer::State::fillCloze() {
     data::KeyedRandom rng(seed, uint64_t(data::RandomPurpose::ClozeMask),
                           batch.position.epoch,
                           batch.position.nextRow + uint64_t(r));
-    const int64_t *items = batch.pos.data() + r * L;
-    int64_t *out = clozeSeq.data() + r * L,
-            *labels = clozeLabels.data() + r * L;
+    const int64_t *next = batch.pos.data() + r * L;
+    const int64_t *prev = batch.seq.data() + r * L;
+    int64_t *out = clozeSeq.data() + r * L;
+    int64_t *labels = clozeLabels.data() + r * L;
+    std::copy(next, next + L, out);
+    // The first pos item sits after `first`; seq's item there is the
+    // sequence's first item, which fits when the row is not full.
+    int64_t first = 0;
+    while (first < L && next[first] == 0)
+      ++first;
+    if (first > 0 && first < L)
+      out[first - 1] = prev[first];
     bool masked = false;
-    for (int64_t j = 0; j < L; ++j) {
-      out[j] = items[j];
-      if (items[j] != 0 && rng.unit() < options.maskProb) {
-        labels[j] = items[j];
+    for (int64_t j = 0; j < L; ++j)
+      if (out[j] != 0 && rng.unit() < maskProb) {
+        labels[j] = out[j];
         out[j] = inputs.maskToken;
         masked = true;
       }
-    }
-    if (!masked && items[L - 1] != 0) {
-      labels[L - 1] = items[L - 1];
+    if (!masked && out[L - 1] != 0) {
+      labels[L - 1] = out[L - 1];
       out[L - 1] = inputs.maskToken;
     }
   }
@@ -601,10 +628,12 @@ CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
   meta.dataPosition =
       nlohmann::json{{"epoch", at.epoch}, {"next_row", at.nextRow}}.dump();
   meta.dataset = datasetJson(*dataset);
-  meta.run = nlohmann::json{{"threads", options.threads},
-                            {"total_steps", totalSteps},
-                            {"entry", trainEntry}}
-                 .dump();
+  nlohmann::json run = {{"threads", options.threads},
+                        {"total_steps", totalSteps},
+                        {"entry", trainEntry}};
+  if (inputs.cloze)
+    run["mask_prob"] = maskProb;
+  meta.run = run.dump();
   return meta;
 }
 

@@ -8,8 +8,10 @@
 #   train_accumulate on half A, then train_step on half B (hparams[6] = 1/2)
 # must update the weights as train_step does on A and B together: the
 # accumulated gradient (g_A + g_B) / 2 is the full batch's mean gradient.
-# SGD with momentum and weight decay (its update is proportional to the
-# gradient, so a wrong scale shows), then AdamW with clipping. This runs the
+# Two updates each, so that the second uses the optimizer state the first
+# left: SGD with momentum and weight decay (its update is proportional to
+# the gradient, so a wrong scale shows), then AdamW with a large eps (which
+# makes it scale-sensitive too) and clipping that engages. This runs the
 # accumulators through a checkpoint too: the state train_accumulate leaves
 # is saved with --save-weights and loaded with --weights by the next call.
 #
@@ -56,8 +58,8 @@ def run(*argv):
 CONFIGS = {
     "sgd": {"optimizer": "sgd(lr = 0.1, momentum = 0.9, weight_decay = 0.1)",
             "clip": 100.0, "hparams": [0.1, 0.9, 0.0, 0.0, 0.1, 100.0]},
-    "adamw": {"optimizer": "adamw(lr = 0.01, weight_decay = 0.1)",
-              "clip": 0.5, "hparams": [0.01, 0.9, 0.999, 1e-8, 0.1, 0.5]},
+    "adamw": {"optimizer": "adamw(lr = 0.01, weight_decay = 0.1, eps = 1.0)",
+              "clip": 0.05, "hparams": [0.01, 0.9, 0.999, 1.0, 0.1, 0.05]},
 }
 
 
@@ -86,13 +88,13 @@ def read_safetensors(file):
     return tensors
 
 
-def batch(rows, hparams=None, scale=1.0):
+def batch(rows, hparams=None, scale=1.0, step=1):
     # Deterministic values, no randomness needed: rows of x and 0/1 labels.
     xs = [[((r * 7 + c * 3) % 11 - 5) / 5.0 for c in range(6)] for r in rows]
     ys = [float((r * 5) % 3 == 0) for r in rows]
     out = {"x": xs, "y": ys}
     if hparams:
-        out["optimizer.step"] = 1
+        out["optimizer.step"] = step
         out["optimizer.hparams"] = hparams + [scale, 0.0]
     return out
 
@@ -108,24 +110,32 @@ def check(label, config):
     acc_plan = compile_plan(label + "-acc", config, 2)
     init = path(label + "-init.safetensors")
     run(ONEREC_RUN, "weights", full_plan, "-o", init)
-    # One step on all 12 rows.
-    run(ONEREC_RUN, "forward", full_plan, "--entry", "train_step", "--weights", init,
-        "--input", write(label + "-full.json", batch(range(12), config["hparams"])),
-        "--output", path(label + "-full-out.json"),
-        "--save-weights", path(label + "-full.safetensors"))
-    # Two micro-batches of 6 rows, accumulated.
-    run(ONEREC_RUN, "forward", acc_plan, "--entry", "train_accumulate", "--weights", init,
-        "--input", write(label + "-a.json", batch(range(6))),
-        "--output", path(label + "-a-out.json"),
-        "--save-weights", path(label + "-a.safetensors"))
-    run(ONEREC_RUN, "forward", acc_plan, "--entry", "train_step",
-        "--weights", path(label + "-a.safetensors"),
-        "--input", write(label + "-b.json", batch(range(6, 12), config["hparams"], 0.5)),
-        "--output", path(label + "-b-out.json"),
-        "--save-weights", path(label + "-acc.safetensors"))
+    # Two updates on all 12 rows, and two of two accumulated half batches,
+    # each call starting from the weights and state the previous one saved.
+    full_w, acc_w = init, init
+    for step in (1, 2):
+        tag = f"{label}-{step}"
+        out = path(tag + "-full.safetensors")
+        run(ONEREC_RUN, "forward", full_plan, "--entry", "train_step",
+            "--weights", full_w,
+            "--input", write(tag + "-full.json",
+                             batch(range(12), config["hparams"], step=step)),
+            "--output", path(tag + "-full-out.json"), "--save-weights", out)
+        full_w = out
+        half = path(tag + "-a.safetensors")
+        run(ONEREC_RUN, "forward", acc_plan, "--entry", "train_accumulate",
+            "--weights", acc_w, "--input", write(tag + "-a.json", batch(range(6))),
+            "--output", path(tag + "-a-out.json"), "--save-weights", half)
+        out = path(tag + "-acc.safetensors")
+        run(ONEREC_RUN, "forward", acc_plan, "--entry", "train_step",
+            "--weights", half,
+            "--input", write(tag + "-b.json",
+                             batch(range(6, 12), config["hparams"], 0.5, step)),
+            "--output", path(tag + "-b-out.json"), "--save-weights", out)
+        acc_w = out
 
-    full = read_safetensors(path(label + "-full.safetensors"))
-    acc = read_safetensors(path(label + "-acc.safetensors"))
+    full = read_safetensors(full_w)
+    acc = read_safetensors(acc_w)
     start = read_safetensors(init)
     worst = 0.0
     for name in ("w1", "b1", "w2"):

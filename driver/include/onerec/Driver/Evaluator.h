@@ -29,6 +29,9 @@ struct EvalOptions {
   /// Rows per forward call; 0 = min(256, the plan's batch maximum).
   int64_t batch = 0;
   unsigned threads = 0;
+  /// A cloze model (its forward scores a mask appended to the history); by
+  /// default what the plan's training entry says (isClozeModel).
+  std::optional<bool> cloze;
 };
 
 struct EvalResult {

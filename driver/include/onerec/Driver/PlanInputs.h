@@ -55,17 +55,19 @@ runtime::StatusOr<std::string> trainEntryName(const runtime::PlanFile &plan,
                                               std::string_view name = {});
 
 /// Checks that TrainStep entry `entry` takes exactly what the driver feeds:
-/// `seq`, `pos`, `neg` (i64 [B, L] / [B, L, K]) and the optimizer's
+/// `seq`, then `pos` and optionally `neg` (i64 [B, L] / [B, L, K], or [N]
+/// shared by the batch), or `labels` (a cloze model), and the optimizer's
 /// controls; anything else is named in the error.
 runtime::StatusOr<NextItemInputs>
 inspectTrainEntry(const runtime::PlanFile &plan, std::string_view entry);
-/// Checks that `forward` takes `seq` [B, L] and returns one output of
-/// scores [B, idBound].
-/// Whether the plan trains a cloze model (its training entry takes
-/// `labels`, not `pos`): its `forward` then scores a mask token appended to
-/// the history.
+
+/// Whether the plan trains a cloze model: its default training entry takes
+/// `labels` and no `pos`. Its `forward` then scores a mask token appended
+/// to the history.
 bool isClozeModel(const runtime::PlanFile &plan);
 
+/// Checks that `forward` takes `seq` [B, L] and returns one output of
+/// scores [B, idBound].
 runtime::StatusOr<NextItemInputs>
 inspectForwardEntry(const runtime::PlanFile &plan,
                     std::string_view entry = "forward");

@@ -38,6 +38,9 @@
 
 namespace onerec::driver {
 
+/// The cloze masking probability when --mask-prob is not given.
+constexpr double kDefaultMaskProb = 0.2;
+
 struct TrainOptions {
   /// The TrainStep entry; empty = the plan's first stage (`train_step`).
   std::string entry;
@@ -48,8 +51,9 @@ struct TrainOptions {
   std::optional<int64_t> batch;
   std::optional<double> lr, weightDecay, gradClip;
   /// Cloze models (BERT4Rec): the probability that an item of a training
-  /// sequence is masked (at least one per sequence is).
-  double maskProb = 0.2;
+  /// sequence is masked (at least one per sequence is); default
+  /// kDefaultMaskProb, or the resumed run's.
+  std::optional<double> maskProb;
   std::optional<ScheduleKind> schedule;
   std::optional<int64_t> warmup;
   /// Seed of the data order, the negatives and dropout (default: the plan's).
