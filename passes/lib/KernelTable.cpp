@@ -1,12 +1,15 @@
 //===- KernelTable.cpp - which runtime kernel realizes each rec op --------===//
 
 #include "KernelTable.h"
+#include "onerec/Passes/EntryCost.h"
 
 #include "onerec/Dialect/Rec/IR/Rec.h"
 
 #include "plan_generated.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -373,4 +376,34 @@ double onerec::estimateFlops(Operation *op,
           return 0.0;
         return elems(o->getResult(0));
       });
+}
+
+EntryCost onerec::estimateEntryCost(func::FuncOp func) {
+  llvm::StringMap<int64_t> maxima;
+  if (auto module = func->getParentOfType<ModuleOp>())
+    for (auto dim : module.getOps<rec::DimOp>())
+      maxima[dim.getSymName()] = static_cast<int64_t>(dim.getMax());
+  auto bytesOf = [&](Value v) {
+    auto type = cast<RecTensorType>(v.getType());
+    Type e = type.getElementType();
+    int64_t width = isa<rec::IdType, rec::SidType>(e)
+                        ? 8
+                        : std::max<int64_t>(1, e.getIntOrFloatBitWidth() / 8);
+    return static_cast<double>(numElementsAtMax(type, maxima) * width);
+  };
+  EntryCost cost;
+  func.walk([&](Operation *op) {
+    auto kernel = op->getAttrOfType<StringAttr>("rec.kernel");
+    if (!kernel || kernel.getValue() == "view" || kernel.getValue() == "param")
+      return;
+    ++cost.kernels;
+    cost.flops += estimateFlops(op, maxima);
+    for (Value v : kernelOperands(op))
+      if (v)
+        cost.bytes += bytesOf(v);
+    for (Value v : kernelResults(op))
+      if (v)
+        cost.bytes += bytesOf(v);
+  });
+  return cost;
 }

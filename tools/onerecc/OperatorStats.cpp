@@ -10,9 +10,13 @@
 #include "onerec/Dialect/Rec/IR/Rec.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "onerec/Passes/EntryCost.h"
+
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 using namespace mlir;
+using namespace onerec;
 
 namespace {
 
@@ -66,44 +70,102 @@ llvm::StringMap<int64_t> onerec::countOperators(ModuleOp module) {
   return counts;
 }
 
-void onerec::printOperatorStats(ModuleOp lowered,
+namespace {
+
+/// "1.23 GFLOP" / "45.6 MB": three significant digits and a unit.
+std::string human(double value, StringRef unit) {
+  const char *prefixes[] = {"", "K", "M", "G", "T", "P"};
+  int i = 0;
+  while (value >= 1000 && i < 5) {
+    value /= 1000;
+    ++i;
+  }
+  return llvm::formatv("{0:f2} {1}{2}", value, prefixes[i], unit).str();
+}
+
+/// One row of the table.
+struct EntryStats {
+  std::string name, kind, asWritten;
+  int64_t written = -1; // as written; -1: built by autodiff (see loss)
+  int64_t loss = -1;    // a training entry: its stage's loss terms
+  int64_t afterAutodiff = 0;
+  bool leftOut = false;
+  EntryCost cost;
+};
+
+std::vector<EntryStats> collect(ModuleOp lowered,
                                 const llvm::StringMap<int64_t> &written,
-                                const llvm::StringMap<int64_t> &afterAutodiff,
-                                llvm::raw_ostream &os) {
-  const char *row = "{0,-28} {1,-11} {2,11} {3,15} {4,8}\n";
-  os << llvm::formatv(row, "entry", "kind", "as written", "after autodiff",
-                      "kernels");
+                                const llvm::StringMap<int64_t> &afterAutodiff) {
+  std::vector<EntryStats> rows;
   for (auto func : lowered.getOps<func::FuncOp>()) {
     if (!isEntry(func))
       continue;
-    StringRef name = func.getSymName();
+    EntryStats row;
+    row.name = func.getSymName().str();
     auto kind = func->getAttrOfType<rec::EntryKindAttr>(
         rec::RecDialect::kEntryAttrName);
-    std::string asWritten = "-";
-    if (auto it = written.find(name); it != written.end()) {
-      asWritten = std::to_string(it->second);
-    } else if (std::optional<StringRef> prefix = trainingPrefix(name)) {
+    row.kind = kind ? rec::stringifyEntryKind(kind.getValue()).str() : "def";
+    if (auto it = written.find(row.name); it != written.end()) {
+      row.written = it->second;
+    } else if (std::optional<StringRef> prefix = trainingPrefix(row.name)) {
       // A training entry: the operators of the loss terms it differentiates.
-      int64_t n = 0;
+      row.loss = 0;
       for (StringRef term : stageTerms(lowered, *prefix))
-        n += written.lookup(term);
-      asWritten = std::to_string(n) + " (loss)";
+        row.loss += written.lookup(term);
     }
-    std::string kernels = "left out";
-    if (!func->hasAttr(rec::RecDialect::kUnsupportedAttrName)) {
-      int64_t n = 0;
-      func.walk([&](Operation *op) {
-        auto kernel =
-            op->getAttrOfType<StringAttr>(rec::RecDialect::kKernelAttrName);
-        if (kernel && kernel.getValue() != "view" &&
-            kernel.getValue() != "param")
-          ++n;
-      });
-      kernels = std::to_string(n);
-    }
-    os << llvm::formatv(row, name,
-                        kind ? rec::stringifyEntryKind(kind.getValue())
-                             : StringRef("def"),
-                        asWritten, afterAutodiff.lookup(name), kernels);
+    row.afterAutodiff = afterAutodiff.lookup(row.name);
+    row.leftOut = func->hasAttr(rec::RecDialect::kUnsupportedAttrName);
+    if (!row.leftOut)
+      row.cost = estimateEntryCost(func);
+    rows.push_back(std::move(row));
   }
+  return rows;
+}
+
+} // namespace
+
+void onerec::printOperatorStats(ModuleOp lowered,
+                                const llvm::StringMap<int64_t> &written,
+                                const llvm::StringMap<int64_t> &afterAutodiff,
+                                StatsFormat format, llvm::raw_ostream &os) {
+  std::vector<EntryStats> rows = collect(lowered, written, afterAutodiff);
+  if (format == StatsFormat::Json) {
+    llvm::json::Array entries;
+    for (const EntryStats &r : rows) {
+      llvm::json::Object o{{"entry", r.name},
+                           {"kind", r.kind},
+                           {"ops_after_autodiff", r.afterAutodiff},
+                           {"left_out", r.leftOut}};
+      if (r.written >= 0)
+        o["ops_as_written"] = r.written;
+      if (r.loss >= 0)
+        o["loss_ops_as_written"] = r.loss;
+      if (!r.leftOut) {
+        o["kernels"] = r.cost.kernels;
+        o["flops"] = r.cost.flops;
+        o["bytes"] = r.cost.bytes;
+      }
+      entries.push_back(std::move(o));
+    }
+    auto model =
+        lowered->getAttrOfType<StringAttr>(rec::RecDialect::kModelAttrName);
+    llvm::json::Object root{{"model", model ? model.str() : ""},
+                            {"at", "every symbolic dim at its maximum"},
+                            {"entries", std::move(entries)}};
+    os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+    return;
+  }
+  const char *row = "{0,-28} {1,-11} {2,11} {3,15} {4,8} {5,14} {6,12}\n";
+  os << llvm::formatv(row, "entry", "kind", "as written", "after autodiff",
+                      "kernels", "flops", "bytes");
+  for (const EntryStats &r : rows) {
+    std::string asWritten = r.written >= 0 ? std::to_string(r.written)
+                            : r.loss >= 0  ? std::to_string(r.loss) + " (loss)"
+                                           : "-";
+    os << llvm::formatv(row, r.name, r.kind, asWritten, r.afterAutodiff,
+                        r.leftOut ? "left out" : std::to_string(r.cost.kernels),
+                        r.leftOut ? "-" : human(r.cost.flops, "FLOP"),
+                        r.leftOut ? "-" : human(r.cost.bytes, "B"));
+  }
+  os << "(flops and bytes per call with every symbolic dim at its maximum)\n";
 }

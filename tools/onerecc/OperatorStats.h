@@ -13,14 +13,17 @@ namespace onerec {
 /// but parameter reads (which move no data).
 llvm::StringMap<int64_t> countOperators(mlir::ModuleOp module);
 
+enum class StatsFormat { Text, Json };
+
 /// Prints, per entry of the lowered module, its operators as written (for
 /// the training entries rec-autodiff built: those of the stage's loss
 /// terms), after rec-autodiff and cleanup (`afterAutodiff`), and the
-/// kernels the runtime launches (`onerecc --emit=stats`).
+/// kernels the runtime launches with their FLOPs and bytes moved per call
+/// at the dims' maxima (`onerecc --stats[=json]`).
 void printOperatorStats(mlir::ModuleOp lowered,
                         const llvm::StringMap<int64_t> &written,
                         const llvm::StringMap<int64_t> &afterAutodiff,
-                        llvm::raw_ostream &os);
+                        StatsFormat format, llvm::raw_ostream &os);
 
 } // namespace onerec
 

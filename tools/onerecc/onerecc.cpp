@@ -57,6 +57,9 @@ static cl::opt<Emit> emit(
                           "and the kernels the runtime launches")),
     cl::cat(category));
 
+/// How --emit=stats (or --stats[=json]) prints.
+static onerec::StatsFormat statsFormat = onerec::StatsFormat::Text;
+
 static cl::list<std::string>
     bindDims("bind", cl::CommaSeparated,
              cl::desc("Specialize symbolic dims to static sizes in the plan: "
@@ -175,7 +178,8 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     if (failed(realization.run(*module)))
       return false;
     if (emit == Emit::Stats) {
-      onerec::printOperatorStats(*module, written, afterAutodiff, os);
+      onerec::printOperatorStats(*module, written, afterAutodiff, statsFormat,
+                                 os);
       return true;
     }
   }
@@ -201,6 +205,30 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::SetVersionPrinter(printVersion);
+  // `--stats[=text|json]` is taken before LLVM's parser, which owns a
+  // boolean -stats (its pass statistics).
+  std::optional<onerec::StatsFormat> stats;
+  std::vector<char *> args;
+  for (int i = 0; i < argc; ++i) {
+    llvm::StringRef arg(argv[i]);
+    if (i > 0 &&
+        (arg == "--stats" || arg == "-stats" || arg == "--stats=text")) {
+      stats = onerec::StatsFormat::Text;
+      continue;
+    }
+    if (i > 0 && arg == "--stats=json") {
+      stats = onerec::StatsFormat::Json;
+      continue;
+    }
+    if (i > 0 && arg.starts_with("--stats=")) {
+      llvm::errs() << "onerecc: error: " << arg
+                   << ": expected --stats, --stats=text or --stats=json\n";
+      return 1;
+    }
+    args.push_back(argv[i]);
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   cl::ParseCommandLineOptions(
       argc, argv,
       "onerec compiler: compiles a recommender model written in .rdsl\n\n"
@@ -231,7 +259,16 @@ int main(int argc, char **argv) {
     options.defines.emplace_back(define.substr(0, eq), define.substr(eq + 1));
   }
 
-  if (emit.getNumOccurrences() == 0 &&
+  if (stats) {
+    statsFormat = *stats;
+    if (emit.getNumOccurrences() && emit != Emit::Stats) {
+      llvm::errs() << "onerecc: error: --stats prints statistics; it does not "
+                      "combine with another --emit\n";
+      return 1;
+    }
+    emit = Emit::Stats;
+  }
+  if (emit.getNumOccurrences() == 0 && !stats &&
       llvm::StringRef(outputFile).ends_with(".fb"))
     emit = Emit::Plan;
   if (emit == Emit::Plan && splitInputFile) {
