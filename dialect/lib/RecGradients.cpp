@@ -778,7 +778,8 @@ SampledSoftmaxOp::buildGradients(OpBuilder &b, ArrayRef<Value> resultGrads,
   operandGrads.append(getNumOperands(), Value());
   auto grad = b.create<SampledSoftmaxGradOp>(
       getLoc(), TypeRange{getH().getType(), getTable().getType()}, getH(),
-      getTable(), getPos(), getNeg(), getMask(), dloss, getReductionAttr());
+      getTable(), getPos(), getNeg(), getMask(), dloss, getReductionAttr(),
+      getRemoveHitsAttr());
   operandGrads[0] = grad.getDh();
   operandGrads[1] = grad.getDtable();
   return success();

@@ -106,11 +106,12 @@ CompilerValue sampledSoftmax(BuiltinCall &call) {
                    pos = call.tensor("pos"), neg = call.tensor("neg");
   FailureOr<Value> mask = call.optionalTensor("mask");
   FailureOr<rec::Reduction> reduction = reductionArg(call);
+  FailureOr<bool> removeHits = call.flag("remove_hits");
   if (failed(h) || failed(table) || failed(pos) || failed(neg) ||
-      failed(mask) || failed(reduction))
+      failed(mask) || failed(reduction) || failed(removeHits))
     return poison();
   return call.compiler().emit<rec::SampledSoftmaxOp>(
-      call.loc(), *h, *table, *pos, *neg, *mask, *reduction);
+      call.loc(), *h, *table, *pos, *neg, *mask, *reduction, *removeHits);
 }
 
 CompilerValue dpoLoss(BuiltinCall &call) {
@@ -333,12 +334,14 @@ std::vector<Builtin> onerec::frontend::objectiveBuiltins() {
                 withDefault("reduction", CompilerValue::word("mean"))},
                bce,
                "binary cross-entropy on logits"});
-  b.push_back({"sampled_softmax",
-               {required("h"), required("table"), required("pos"),
-                required("neg"), optional("mask"),
-                withDefault("reduction", CompilerValue::word("mean"))},
-               sampledSoftmax,
-               "softmax over the positive and sampled negatives"});
+  b.push_back(
+      {"sampled_softmax",
+       {required("h"), required("table"), required("pos"), required("neg"),
+        optional("mask"), withDefault("reduction", CompilerValue::word("mean")),
+        withDefault("remove_hits", CompilerValue::boolean(true))},
+       sampledSoftmax,
+       "softmax over the positive and sampled negatives (remove_hits: "
+       "negatives equal to the positive are left out)"});
   b.push_back({"dpo_loss",
                {required("policy_chosen"), required("policy_rejected"),
                 required("ref_chosen"), required("ref_rejected"),

@@ -8,12 +8,16 @@
 //   SampledSoftmax: with q = softmax over [pos, negs] scores, ds = c·(q −
 //                   e_0); dh = Σ ds_j·table[row_j], dtable[row_j] += ds_j·h
 //                   (dtable is full [V, d], zero except sampled rows).
+//                   With remove_hits a negative equal to the positive
+//                   scores -inf: q_j = 0, ds_j = 0.
 // Labels and sampled ids are checked like the forward kernels check them.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelSupport.h"
 #include "VectorMath.h"
+
+#include <limits>
 
 using namespace onerec;
 using namespace onerec::kernels;
@@ -231,6 +235,12 @@ Status sampledSoftmaxGradKernel(const KernelCall &call) {
     return j == 0 ? indexAt(pos, p)
                   : indexAt(neg, s.shared ? j - 1 : p * N + j - 1);
   };
+  // remove_hits: score j > 0 is an accidental hit when its row is the
+  // positive's; it is left out of the softmax (score -inf, ds 0).
+  bool removeHits = call.attr().getInt("remove_hits", 0) != 0;
+  auto hit = [&](int64_t p, int64_t j) {
+    return removeHits && j > 0 && rowOf(p, j) == indexAt(pos, p);
+  };
   if constexpr (V == kRef) {
     std::vector<double> gh(size_t(P * d), 0.0),
         gt(dtable ? size_t(s.V * d) : 0, 0.0), score(static_cast<size_t>(S));
@@ -239,6 +249,10 @@ Status sampledSoftmaxGradKernel(const KernelCall &call) {
       if (c == 0)
         continue;
       for (int64_t j = 0; j < S; ++j) {
+        if (hit(p, j)) {
+          score[size_t(j)] = -std::numeric_limits<double>::infinity();
+          continue;
+        }
         double dot = 0;
         for (int64_t i = 0; i < d; ++i)
           dot += double(h[p * d + i]) * table[rowOf(p, j) * d + i];
@@ -248,6 +262,8 @@ Status sampledSoftmaxGradKernel(const KernelCall &call) {
       for (double v : score)
         sum += std::exp(v - mx);
       for (int64_t j = 0; j < S; ++j) {
+        if (hit(p, j))
+          continue;
         double ds =
             c * (std::exp(score[size_t(j)] - mx) / sum - (j == 0 ? 1.0 : 0.0));
         int64_t row = rowOf(p, j);
@@ -279,7 +295,8 @@ Status sampledSoftmaxGradKernel(const KernelCall &call) {
       }
       const float *hp = h + p * d;
       for (int64_t j = 0; j < S; ++j)
-        dsp[j] = dotLanes(hp, table + rowOf(p, j) * d, d);
+        dsp[j] = hit(p, j) ? -std::numeric_limits<float>::infinity()
+                           : dotLanes(hp, table + rowOf(p, j) * d, d);
       float mx = maxF32(dsp, S);
       float scale = c / expShiftSum(dsp, dsp, S, mx);
       for (int64_t j = 0; j < S; ++j)
@@ -306,7 +323,9 @@ Status sampledSoftmaxGradKernel(const KernelCall &call) {
                         (s.V + 4095) / 4096);
   int64_t parts = (s.V + rowsPerPart - 1) / rowsPerPart, pairs = P * S;
   std::vector<int64_t> start(size_t(parts + 1), 0), order;
-  auto counted = [&](int64_t pair) { return coef[size_t(pair / S)] != 0; };
+  auto counted = [&](int64_t pair) {
+    return coef[size_t(pair / S)] != 0 && !hit(pair / S, pair % S);
+  };
   for (int64_t pair = 0; pair < pairs; ++pair)
     if (counted(pair))
       ++start[size_t(rowOf(pair / S, pair % S) / rowsPerPart + 1)];

@@ -14,6 +14,8 @@
 
 #include "onerec/Kernels/Gemm.h"
 
+#include <limits>
+
 using namespace onerec;
 using namespace onerec::kernels;
 using onerec::runtime::Shape;
@@ -218,6 +220,12 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
   auto negId = [&](int64_t p, int64_t j) {
     return indexAt(neg, shared ? j : p * N + j);
   };
+  // remove_hits: a negative equal to the position's positive scores -inf
+  // (left out of the softmax).
+  bool removeHits = call.attr().getInt("remove_hits", 0) != 0;
+  auto hit = [&](int64_t p, int64_t j) {
+    return removeHits && negId(p, j) == indexAt(pos, p);
+  };
   using R = Real<V>;
   std::vector<R> loss(size_t(P), R(0));
   if constexpr (V == kRef) {
@@ -233,7 +241,9 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
       };
       score[0] = dot(indexAt(pos, p));
       for (int64_t j = 0; j < N; ++j)
-        score[size_t(j + 1)] = dot(negId(p, j));
+        score[size_t(j + 1)] = hit(p, j)
+                                   ? -std::numeric_limits<double>::infinity()
+                                   : dot(negId(p, j));
       double mx = *std::max_element(score.begin(), score.end()), sum = 0;
       for (double s : score)
         sum += std::exp(s - mx);
@@ -269,9 +279,12 @@ template <KernelVariant V> Status sampledSoftmaxKernel(const KernelCall &call) {
             continue;
           const float *hp = hv + p * d;
           row[0] = dotLanes(hp, tv + indexAt(pos, p) * d, d);
+          // Hits are masked after the shared negatives' GEMM.
           for (int64_t j = 0; j < N; ++j)
-            row[size_t(j + 1)] = shared ? scores[size_t(q * N + j)]
-                                        : dotLanes(hp, tv + negId(p, j) * d, d);
+            row[size_t(j + 1)] =
+                hit(p, j) ? -std::numeric_limits<float>::infinity()
+                : shared  ? scores[size_t(q * N + j)]
+                          : dotLanes(hp, tv + negId(p, j) * d, d);
           float mx = maxF32(row.data(), N + 1);
           loss[size_t(p)] =
               mx + std::log(sumExpShift(row.data(), N + 1, mx)) - row[0];

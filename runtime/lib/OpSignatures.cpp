@@ -152,7 +152,9 @@ std::vector<OpSignature> buildSignatures() {
       loss(3, {choice("reduction", 2),
                real("label_smoothing", /*required=*/false)}));
   set(OpCode::BceWithLogits, loss(3, {choice("reduction", 2)}));
-  set(OpCode::SampledSoftmax, loss(5, {choice("reduction", 2)}));
+  // remove_hits (1.1): optional, absent (0) in 1.0 plans.
+  set(OpCode::SampledSoftmax,
+      loss(5, {choice("reduction", 2), flag("remove_hits")}));
   set(OpCode::DpoLoss, {4, 4, 0, 1, {real("beta")}});
   set(OpCode::EcpoLoss, loss(4, {real("epsilon"), real("delta")}));
 
@@ -184,7 +186,7 @@ std::vector<OpSignature> buildSignatures() {
        {choice("reduction", 2), real("label_smoothing", /*required=*/false)}});
   set(OpCode::BceWithLogitsGrad, {4, 4, 0b0100, 1, {choice("reduction", 2)}});
   set(OpCode::SampledSoftmaxGrad,
-      {6, 6, 0b010000, 2, {choice("reduction", 2)}, 0b11});
+      {6, 6, 0b010000, 2, {choice("reduction", 2), flag("remove_hits")}, 0b11});
   set(OpCode::MoeGrad,
       {7,
        7,

@@ -214,6 +214,22 @@ def all_cases():
               "input pos : id<10>[3]", "input neg : id<10>[4]"],
              "sampled_softmax(h, t, pos, neg, reduction = sum)", None, scalar=True,
              inputs={"pos": _ids(10, [3]), "neg": _ids(10, [4])}))
+    # Accidental hits: shared negatives from a 3-item catalog cover every
+    # positive (the default remove_hits leaves them out), per-position ones
+    # mostly do.
+    add(Case("sampled_softmax-hits-shared", "loss",
+             ["param h : f32[4, 5] = normal(0.0, 1.0)",
+              "param t : f32[3, 5] = normal(0.0, 1.0)",
+              "input pos : id<3>[4]", "input neg : id<3>[4]"],
+             "sampled_softmax(h, t, pos, neg)", None, scalar=True,
+             inputs={"pos": _ids(3, [4]),
+                     "neg": lambda rng: rng.permutation([0, 1, 2, 1]).astype(np.int64)}))
+    add(Case("sampled_softmax-hits", "loss",
+             ["param h : f32[2, 3, 5] = normal(0.0, 1.0)",
+              "param t : f32[3, 5] = normal(0.0, 1.0)",
+              "input pos : id<3>[2, 3]", "input neg : id<3>[2, 3, 4]"],
+             "sampled_softmax(h, t, pos, neg, reduction = sum)", None, scalar=True,
+             inputs={"pos": _ids(3, [2, 3]), "neg": _ids(3, [2, 3, 4])}))
     return cases
 
 

@@ -319,6 +319,12 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             ps = np.sum(h * table[pos], -1)
             ns = (np.einsum("...d,...nd->...n", h, table[neg]) if neg.ndim == pos.ndim + 1
                   else h @ table[neg].T)
+            if _flag(rest, "remove_hits"):
+                # Accidental hits: a negative equal to the position's positive
+                # is left out of that position's softmax.
+                negs = neg if neg.ndim == pos.ndim + 1 else np.broadcast_to(
+                    neg, pos.shape + neg.shape)
+                ns = np.where(negs == pos[..., None], -np.inf, ns)
             sc = np.concatenate([ps[..., None], ns], -1)
             m = sc.max(-1, keepdims=True)
             l = (np.log(np.exp(sc - m).sum(-1)) + m[..., 0]) - ps

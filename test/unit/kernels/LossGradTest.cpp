@@ -117,6 +117,53 @@ TEST(LossGrad, SampledSoftmaxMatchesReferenceAndFiniteDifferences) {
       }
 }
 
+// remove_hits: with a 4-row catalog every position's positive is also among
+// its negatives (forced for the first per-position negative and by the
+// shared set {0, 1, 2, 3, 1}); those candidates are left out of the softmax.
+TEST(LossGrad, SampledSoftmaxRemoveHitsMatchesReferenceAndFiniteDifferences) {
+  for (bool shared : {true, false})
+    for (int64_t reduction : {0, 1})
+      for (bool masked : {false, true}) {
+        int64_t V = 4, d = 6, N = 5;
+        Shape elements{2, 4};
+        HostTensor pos = randomInts(DType::i64, elements, 0, V - 1);
+        HostTensor neg = shared ? ints(DType::i64, {N}, {0, 1, 2, 3, 1})
+                                : randomInts(DType::i32, {2, 4, N}, 0, V - 1);
+        if (!shared)
+          for (int64_t p = 0; p < 8; ++p)
+            neg.data<int32_t>()[p * N] = int32_t(pos.at<int64_t>(p));
+        KernelAttrs a =
+            attrs({{"reduction", reduction}, {"remove_hits", int64_t(1)}});
+        ForwardSpec f{OpCode::SampledSoftmax,
+                      a,
+                      {randomFloats({2, 4, d}), randomFloats({V, d}), pos, neg,
+                       masked ? randomBools(elements, 0.6) : absentTensor()},
+                      {HostTensor(DType::f32, lossShape(reduction, elements))}};
+        HostTensor w = projectionFor(f);
+        std::string what = std::string("sampled_softmax_grad remove_hits") +
+                           (shared ? " shared" : " per-position") +
+                           " reduction " + std::to_string(reduction) +
+                           (masked ? " masked" : "");
+        std::vector<HostTensor> in = f.inputs;
+        in.push_back(w);
+        auto grads = expectVariantsAgree(
+            OpCode::SampledSoftmaxGrad, a, in,
+            {HostTensor(DType::f32, {2, 4, d}), HostTensor(DType::f32, {V, d})},
+            1e-4, 1e-6);
+        expectGradient(f, w, 0, grads[0], 1e-2, what + " dh");
+        expectGradient(f, w, 1, grads[1], 1e-2, what + " dtable");
+        // Without remove_hits the hits count: the gradients differ.
+        auto counted = expectVariantsAgree(
+            OpCode::SampledSoftmaxGrad, attrs({{"reduction", reduction}}), in,
+            {HostTensor(DType::f32, {2, 4, d}), HostTensor(DType::f32, {V, d})},
+            1e-4, 1e-6);
+        double diff = 0;
+        for (int64_t i = 0; i < grads[0].numel(); ++i)
+          diff += std::abs(grads[0].at<float>(i) - counted[0].at<float>(i));
+        EXPECT_GT(diff, 1e-4) << what;
+      }
+}
+
 TEST(EmbeddingGrad, MatchesReferenceAndFiniteDifferences) {
   struct Case {
     std::string name;

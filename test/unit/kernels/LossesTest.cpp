@@ -113,6 +113,44 @@ TEST(SampledSoftmaxKernel, AgreesForSharedAndPerPositionNegatives) {
   }
 }
 
+TEST(SampledSoftmaxKernel, RemoveHitsAgreesAndLeavesHitsOut) {
+  // A 5-row catalog: most negatives equal some position's positive. 2400
+  // positions cross the optimized kernel's 2048-position GEMM block.
+  KernelAttrs a =
+      attrs({{"reduction", int64_t(2)}, {"remove_hits", int64_t(1)}});
+  HostTensor h = randomFloats({3, 800, 8}), table = randomFloats({5, 8});
+  HostTensor pos = randomInts(DType::i64, {3, 800}, 0, 4);
+  HostTensor out(DType::f32, {3, 800});
+  expectVariantsAgree(OpCode::SampledSoftmax, a,
+                      {h, table, pos, randomInts(DType::i64, {12}, 0, 4)},
+                      {out}, 1e-5, 1e-5);
+  expectVariantsAgree(OpCode::SampledSoftmax, a,
+                      {h, table, pos, randomInts(DType::i32, {3, 800, 6}, 0, 4),
+                       randomBools({3, 800})},
+                      {out}, 1e-5, 1e-5);
+  // h = [1], rows [0], [ln 3]: positive row 1 among {1, 0, 1}: the hit is
+  // left out (-log(3/4)); counted, it gives -log(3/7).
+  HostTensor h1 = floats({1, 1}, {1}),
+             t1 = floats({2, 1}, {0, float(std::log(3.0))});
+  for (bool shared : {true, false})
+    for (int64_t remove : {0, 1}) {
+      HostTensor neg = shared ? ints(DType::i64, {2}, {0, 1})
+                              : ints(DType::i64, {1, 2}, {0, 1});
+      KernelAttrs ra =
+          attrs({{"reduction", int64_t(1)}, {"remove_hits", remove}});
+      double want = remove ? -std::log(0.75) : -std::log(3.0 / 7.0);
+      for (KernelVariant v :
+           {KernelVariant::Optimized, KernelVariant::Reference}) {
+        std::vector<HostTensor> l = {HostTensor(DType::f32, {})};
+        ASSERT_TRUE(runKernel(OpCode::SampledSoftmax, v, ra,
+                              {h1, t1, ints(DType::i64, {1}, {1}), neg}, l)
+                        .isOk());
+        EXPECT_NEAR(l[0].at<float>(0), want, 1e-6)
+            << (shared ? "shared" : "per-position") << " remove " << remove;
+      }
+    }
+}
+
 TEST(SampledSoftmaxKernel, GoldenAndBadIds) {
   // h = [1], rows [0], [ln 3]: positive row 1 among {1, 0} -> -log(3/4).
   HostTensor h = floats({1, 1}, {1}),

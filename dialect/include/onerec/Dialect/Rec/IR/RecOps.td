@@ -758,11 +758,14 @@ def Rec_SampledSoftmaxOp : Rec_InferredOp<"sampled_softmax", [Pure, DeclareOpInt
   let description = [{
     `h [..., d]` scored against `table [V, d]` rows: the positive `pos [...]`
     and negatives `neg [..., N]` (or `[N]`, shared by all positions). The loss
-    is the cross-entropy of the positive among the `1 + N` candidates.
+    is the cross-entropy of the positive among the `1 + N` candidates. With
+    `remove_hits`, a negative equal to the position's positive (an accidental
+    hit) is left out of that position's softmax: its score is -inf.
   }];
   let arguments = (ins Rec_FloatTensor:$h, Rec_FloatTensor:$table,
                        Rec_IndexTensor:$pos, Rec_IndexTensor:$neg,
-                       Optional<Rec_BoolTensor>:$mask, Rec_ReductionAttr:$reduction);
+                       Optional<Rec_BoolTensor>:$mask, Rec_ReductionAttr:$reduction,
+                       UnitAttr:$remove_hits);
   let results = (outs Rec_FloatTensor:$result);
   let assemblyFormat = [{
     $h `,` $table `,` $pos `,` $neg (`mask` $mask^)? attr-dict `:`
@@ -914,10 +917,14 @@ def Rec_BceWithLogitsGradOp : Rec_GradOp<"bce_with_logits_grad"> {
 
 def Rec_SampledSoftmaxGradOp : Rec_GradOp<"sampled_softmax_grad"> {
   let summary = "backward of rec.sampled_softmax";
+  let description = [{
+    Gradients w.r.t. `h` and `table`; `remove_hits` as the forward op's
+    (accidental hits get no gradient).
+  }];
   let arguments = (ins Rec_FloatTensor:$h, Rec_FloatTensor:$table,
                        Rec_IndexTensor:$pos, Rec_IndexTensor:$neg,
                        Optional<Rec_BoolTensor>:$mask, Rec_FloatTensor:$dloss,
-                       Rec_ReductionAttr:$reduction);
+                       Rec_ReductionAttr:$reduction, UnitAttr:$remove_hits);
   let results = (outs Rec_FloatTensor:$dh, Rec_FloatTensor:$dtable);
 }
 
