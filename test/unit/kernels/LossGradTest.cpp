@@ -82,6 +82,33 @@ TEST(LossGrad, BceMatchesReferenceAndFiniteDifferences) {
     }
 }
 
+/// A SampledSoftmax problem over `pos` and `neg` (h [2, 4, d], table [V, d]):
+/// the grad kernel's variants agree and match finite differences of the
+/// forward; returns the gradients (dh, dtable).
+std::vector<HostTensor> checkSampledSoftmaxGrad(const KernelAttrs &a, int64_t V,
+                                                int64_t d, HostTensor pos,
+                                                HostTensor neg, bool masked,
+                                                const std::string &what,
+                                                std::vector<HostTensor> &in) {
+  Shape elements{2, 4};
+  ForwardSpec f{
+      OpCode::SampledSoftmax,
+      a,
+      {randomFloats({2, 4, d}), randomFloats({V, d}), pos, neg,
+       masked ? randomBools(elements, 0.6) : absentTensor()},
+      {HostTensor(DType::f32, lossShape(a.getInt("reduction"), elements))}};
+  HostTensor w = projectionFor(f);
+  in = f.inputs;
+  in.push_back(w);
+  auto grads = expectVariantsAgree(
+      OpCode::SampledSoftmaxGrad, a, in,
+      {HostTensor(DType::f32, {2, 4, d}), HostTensor(DType::f32, {V, d})}, 1e-4,
+      1e-6);
+  expectGradient(f, w, 0, grads[0], 1e-2, what + " dh");
+  expectGradient(f, w, 1, grads[1], 1e-2, what + " dtable");
+  return grads;
+}
+
 TEST(LossGrad, SampledSoftmaxMatchesReferenceAndFiniteDifferences) {
   for (bool shared : {true, false})
     for (int64_t reduction : {0, 2})
@@ -91,25 +118,14 @@ TEST(LossGrad, SampledSoftmaxMatchesReferenceAndFiniteDifferences) {
         HostTensor neg = shared ? randomInts(DType::i64, {N}, 0, V - 1)
                                 : randomInts(DType::i32, {2, 4, N}, 0, V - 1);
         KernelAttrs a = attrs({{"reduction", reduction}});
-        ForwardSpec f{OpCode::SampledSoftmax,
-                      a,
-                      {randomFloats({2, 4, d}), randomFloats({V, d}),
-                       randomInts(DType::i64, elements, 0, V - 1), neg,
-                       masked ? randomBools(elements, 0.6) : absentTensor()},
-                      {HostTensor(DType::f32, lossShape(reduction, elements))}};
-        HostTensor w = projectionFor(f);
         std::string what = std::string("sampled_softmax_grad") +
                            (shared ? " shared" : " per-position") +
                            " reduction " + std::to_string(reduction) +
                            (masked ? " masked" : "");
-        std::vector<HostTensor> in = f.inputs;
-        in.push_back(w);
-        auto grads = expectVariantsAgree(
-            OpCode::SampledSoftmaxGrad, a, in,
-            {HostTensor(DType::f32, {2, 4, d}), HostTensor(DType::f32, {V, d})},
-            1e-4, 1e-6);
-        expectGradient(f, w, 0, grads[0], 1e-2, what + " dh");
-        expectGradient(f, w, 1, grads[1], 1e-2, what + " dtable");
+        std::vector<HostTensor> in;
+        checkSampledSoftmaxGrad(a, V, d,
+                                randomInts(DType::i64, elements, 0, V - 1), neg,
+                                masked, what, in);
         // dh alone.
         expectVariantsAgree(OpCode::SampledSoftmaxGrad, a, in,
                             {HostTensor(DType::f32, {2, 4, d}), absentTensor()},
@@ -134,24 +150,13 @@ TEST(LossGrad, SampledSoftmaxRemoveHitsMatchesReferenceAndFiniteDifferences) {
             neg.data<int32_t>()[p * N] = int32_t(pos.at<int64_t>(p));
         KernelAttrs a =
             attrs({{"reduction", reduction}, {"remove_hits", int64_t(1)}});
-        ForwardSpec f{OpCode::SampledSoftmax,
-                      a,
-                      {randomFloats({2, 4, d}), randomFloats({V, d}), pos, neg,
-                       masked ? randomBools(elements, 0.6) : absentTensor()},
-                      {HostTensor(DType::f32, lossShape(reduction, elements))}};
-        HostTensor w = projectionFor(f);
         std::string what = std::string("sampled_softmax_grad remove_hits") +
                            (shared ? " shared" : " per-position") +
                            " reduction " + std::to_string(reduction) +
                            (masked ? " masked" : "");
-        std::vector<HostTensor> in = f.inputs;
-        in.push_back(w);
-        auto grads = expectVariantsAgree(
-            OpCode::SampledSoftmaxGrad, a, in,
-            {HostTensor(DType::f32, {2, 4, d}), HostTensor(DType::f32, {V, d})},
-            1e-4, 1e-6);
-        expectGradient(f, w, 0, grads[0], 1e-2, what + " dh");
-        expectGradient(f, w, 1, grads[1], 1e-2, what + " dtable");
+        std::vector<HostTensor> in;
+        auto grads =
+            checkSampledSoftmaxGrad(a, V, d, pos, neg, masked, what, in);
         // Without remove_hits the hits count: the gradients differ.
         auto counted = expectVariantsAgree(
             OpCode::SampledSoftmaxGrad, attrs({{"reduction", reduction}}), in,
