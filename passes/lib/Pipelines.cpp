@@ -28,14 +28,12 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
     pm.addPass(createRecBindDims(bind));
     pm.addPass(createRecInferShapes());
   }
-  // Cleanup: folds, algebraic identities, shared subexpressions.
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  // Cleanup: folds, algebraic identities, shared subexpressions, dead ops.
+  pm.addPass(createRecCleanup());
   // Training entries: reverse-mode gradients and optimizer steps, then the
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  pm.addPass(createRecCleanup());
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {

@@ -47,6 +47,33 @@ def RecBindDims : Pass<"rec-bind-dims", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecCleanup : Pass<"rec-cleanup", "::mlir::ModuleOp"> {
+  let summary = "Canonicalization, CSE and dead-code elimination to a fixpoint";
+  let description = [{
+    Runs every loaded dialect's and op's canonicalization patterns and folds,
+    then common-subexpression elimination, then dead-code elimination of the
+    entry bodies, and repeats until a round changes nothing (at most
+    `max-rounds`). The lowering pipeline runs it before and after
+    `rec-autodiff`: autodiff writes `x * 1`, zeros added to gradients, the
+    same transpose twice and forward values no gradient reads, and operator
+    counts and fusion should see none of that.
+
+    ```mlir
+    %0 = rec.mul %x, %one       // x * 1: folded to %x
+    %1 = rec.exp %x             // two identical ops: one remains
+    %2 = rec.exp %x
+    %3 = rec.add %1, %2
+    %4 = rec.tanh %x            // unused: erased
+    ```
+  }];
+  let options = [
+    Option<"maxRounds", "max-rounds", "unsigned", /*default=*/"4",
+           "Rounds of canonicalize + CSE + DCE before giving up on a fixpoint">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def RecAutodiff : Pass<"rec-autodiff", "::mlir::ModuleOp"> {
   let summary = "Builds the gradient and training-step entries of each stage";
   let description = [{
