@@ -15,6 +15,7 @@ void onerec::buildFrontendPipeline(OpPassManager &pm) {
 void onerec::buildLoweringPipeline(OpPassManager &pm,
                                    const LoweringOptions &options) {
   buildTrainingEntriesPipeline(pm, options);
+  buildFusionPipeline(pm, options);
   buildRealizationPipeline(pm);
 }
 
@@ -34,6 +35,12 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());
   pm.addPass(createRecCleanup());
+}
+
+void onerec::buildFusionPipeline(OpPassManager &pm,
+                                 const LoweringOptions &options) {
+  if (options.optLevel == 0)
+    return;
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {

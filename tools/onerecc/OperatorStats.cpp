@@ -89,13 +89,14 @@ struct EntryStats {
   int64_t written = -1; // as written; -1: built by autodiff (see loss)
   int64_t loss = -1;    // a training entry: its stage's loss terms
   int64_t afterAutodiff = 0;
+  int64_t afterFusion = 0;
   bool leftOut = false;
   EntryCost cost;
 };
 
 std::vector<EntryStats> collect(ModuleOp lowered,
-                                const llvm::StringMap<int64_t> &written,
-                                const llvm::StringMap<int64_t> &afterAutodiff) {
+                                const OperatorCounts &counts) {
+  const llvm::StringMap<int64_t> &written = counts.asWritten;
   std::vector<EntryStats> rows;
   for (auto func : lowered.getOps<func::FuncOp>()) {
     if (!isEntry(func))
@@ -113,7 +114,8 @@ std::vector<EntryStats> collect(ModuleOp lowered,
       for (StringRef term : stageTerms(lowered, *prefix))
         row.loss += written.lookup(term);
     }
-    row.afterAutodiff = afterAutodiff.lookup(row.name);
+    row.afterAutodiff = counts.afterAutodiff.lookup(row.name);
+    row.afterFusion = counts.afterFusion.lookup(row.name);
     row.leftOut = func->hasAttr(rec::RecDialect::kUnsupportedAttrName);
     if (!row.leftOut)
       row.cost = estimateEntryCost(func);
@@ -122,19 +124,25 @@ std::vector<EntryStats> collect(ModuleOp lowered,
   return rows;
 }
 
+/// Operators after autodiff per kernel launched: the fusion factor.
+double fusionRatio(const EntryStats &r) {
+  return r.cost.kernels > 0
+             ? static_cast<double>(r.afterAutodiff) / r.cost.kernels
+             : 0.0;
+}
+
 } // namespace
 
-void onerec::printOperatorStats(ModuleOp lowered,
-                                const llvm::StringMap<int64_t> &written,
-                                const llvm::StringMap<int64_t> &afterAutodiff,
+void onerec::printOperatorStats(ModuleOp lowered, const OperatorCounts &counts,
                                 StatsFormat format, llvm::raw_ostream &os) {
-  std::vector<EntryStats> rows = collect(lowered, written, afterAutodiff);
+  std::vector<EntryStats> rows = collect(lowered, counts);
   if (format == StatsFormat::Json) {
     llvm::json::Array entries;
     for (const EntryStats &r : rows) {
       llvm::json::Object o{{"entry", r.name},
                            {"kind", r.kind},
                            {"ops_after_autodiff", r.afterAutodiff},
+                           {"ops_after_fusion", r.afterFusion},
                            {"left_out", r.leftOut}};
       if (r.written >= 0)
         o["ops_as_written"] = r.written;
@@ -142,6 +150,7 @@ void onerec::printOperatorStats(ModuleOp lowered,
         o["loss_ops_as_written"] = r.loss;
       if (!r.leftOut) {
         o["kernels"] = r.cost.kernels;
+        o["fusion_ratio"] = fusionRatio(r);
         o["flops"] = r.cost.flops;
         o["bytes"] = r.cost.bytes;
       }
@@ -155,17 +164,22 @@ void onerec::printOperatorStats(ModuleOp lowered,
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
     return;
   }
-  const char *row = "{0,-28} {1,-11} {2,11} {3,15} {4,8} {5,14} {6,12}\n";
+  const char *row =
+      "{0,-28} {1,-11} {2,11} {3,15} {4,13} {5,8} {6,7} {7,14} {8,12}\n";
   os << llvm::formatv(row, "entry", "kind", "as written", "after autodiff",
-                      "kernels", "flops", "bytes");
+                      "after fusion", "kernels", "ratio", "flops", "bytes");
   for (const EntryStats &r : rows) {
     std::string asWritten = r.written >= 0 ? std::to_string(r.written)
                             : r.loss >= 0  ? std::to_string(r.loss) + " (loss)"
                                            : "-";
-    os << llvm::formatv(row, r.name, r.kind, asWritten, r.afterAutodiff,
-                        r.leftOut ? "left out" : std::to_string(r.cost.kernels),
-                        r.leftOut ? "-" : human(r.cost.flops, "FLOP"),
-                        r.leftOut ? "-" : human(r.cost.bytes, "B"));
+    os << llvm::formatv(
+        row, r.name, r.kind, asWritten, r.afterAutodiff, r.afterFusion,
+        r.leftOut ? "left out" : std::to_string(r.cost.kernels),
+        r.leftOut ? "-" : llvm::formatv("{0:f1}x", fusionRatio(r)).str(),
+        r.leftOut ? "-" : human(r.cost.flops, "FLOP"),
+        r.leftOut ? "-" : human(r.cost.bytes, "B"));
   }
-  os << "(flops and bytes per call with every symbolic dim at its maximum)\n";
+  os << "(after autodiff: primitive operators, as -O0 builds them; ratio: "
+        "after autodiff / kernels; flops and bytes per call with every "
+        "symbolic dim at its maximum)\n";
 }

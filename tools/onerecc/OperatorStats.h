@@ -15,14 +15,22 @@ llvm::StringMap<int64_t> countOperators(mlir::ModuleOp module);
 
 enum class StatsFormat { Text, Json };
 
-/// Prints, per entry of the lowered module, its operators as written (for
-/// the training entries rec-autodiff built: those of the stage's loss
-/// terms), after rec-autodiff and cleanup (`afterAutodiff`), and the
-/// kernels the runtime launches with their FLOPs and bytes moved per call
+/// The operators of each entry at the phases of compilation.
+struct OperatorCounts {
+  /// The frontend's IR (a training entry reports its stage's loss terms).
+  llvm::StringMap<int64_t> asWritten;
+  /// After rec-autodiff and cleanup at -O0: primitive operators, composites
+  /// decomposed, one kernel each.
+  llvm::StringMap<int64_t> afterAutodiff;
+  /// After the fusion passes of the chosen level.
+  llvm::StringMap<int64_t> afterFusion;
+};
+
+/// Prints, per entry of the lowered module, its operators at each phase of
+/// `counts`, the kernels the runtime launches per call, their ratio to the
+/// operators after autodiff, and the kernels' FLOPs and bytes moved per call
 /// at the dims' maxima (`onerecc --stats[=json]`).
-void printOperatorStats(mlir::ModuleOp lowered,
-                        const llvm::StringMap<int64_t> &written,
-                        const llvm::StringMap<int64_t> &afterAutodiff,
+void printOperatorStats(mlir::ModuleOp lowered, const OperatorCounts &counts,
                         StatsFormat format, llvm::raw_ostream &os);
 
 } // namespace onerec

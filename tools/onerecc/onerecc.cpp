@@ -60,6 +60,13 @@ static cl::opt<Emit> emit(
 /// How --emit=stats (or --stats[=json]) prints.
 static onerec::StatsFormat statsFormat = onerec::StatsFormat::Text;
 
+static cl::opt<unsigned>
+    optLevel("O", cl::Prefix, cl::init(2),
+             cl::desc("Optimization level: -O2 (default) fuses operators; "
+                      "-O0 decomposes composite ops into primitives and "
+                      "launches one kernel per op"),
+             cl::value_desc("level"), cl::cat(category));
+
 static cl::list<std::string>
     bindDims("bind", cl::CommaSeparated,
              cl::desc("Specialize symbolic dims to static sizes in the plan: "
@@ -163,23 +170,40 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     return true;
   }
   if (emit == Emit::MlirLowered || emit == Emit::Plan || emit == Emit::Stats) {
-    // The two lowering stages, with operator counts between them for
+    // The three lowering stages, with operator counts between them for
     // --emit=stats.
-    llvm::StringMap<int64_t> written = onerec::countOperators(*module);
+    onerec::OperatorCounts counts;
+    counts.asWritten = onerec::countOperators(*module);
     onerec::LoweringOptions lowering;
     lowering.bindDims.assign(bindDims.begin(), bindDims.end());
+    lowering.optLevel = optLevel;
+    if (emit == Emit::Stats) {
+      // "After autodiff" counts primitive operators: the training entries
+      // as -O0 builds them (composites decomposed), whatever the level.
+      mlir::OwningOpRef<mlir::ModuleOp> primitive = module->clone();
+      onerec::LoweringOptions unfused = lowering;
+      unfused.optLevel = 0;
+      mlir::PassManager pm(&context);
+      onerec::buildTrainingEntriesPipeline(pm, unfused);
+      if (failed(pm.run(*primitive)))
+        return false;
+      counts.afterAutodiff = onerec::countOperators(*primitive);
+    }
     mlir::PassManager entries(&context);
     onerec::buildTrainingEntriesPipeline(entries, lowering);
     if (failed(entries.run(*module)))
       return false;
-    llvm::StringMap<int64_t> afterAutodiff = onerec::countOperators(*module);
+    mlir::PassManager fusion(&context);
+    onerec::buildFusionPipeline(fusion, lowering);
+    if (failed(fusion.run(*module)))
+      return false;
+    counts.afterFusion = onerec::countOperators(*module);
     mlir::PassManager realization(&context);
     onerec::buildRealizationPipeline(realization);
     if (failed(realization.run(*module)))
       return false;
     if (emit == Emit::Stats) {
-      onerec::printOperatorStats(*module, written, afterAutodiff, statsFormat,
-                                 os);
+      onerec::printOperatorStats(*module, counts, statsFormat, os);
       return true;
     }
   }
@@ -259,6 +283,11 @@ int main(int argc, char **argv) {
     options.defines.emplace_back(define.substr(0, eq), define.substr(eq + 1));
   }
 
+  if (optLevel != 0 && optLevel != 2) {
+    llvm::errs() << "onerecc: error: -O" << optLevel
+                 << ": expected -O0 (no fusion) or -O2 (the default)\n";
+    return 1;
+  }
   if (stats) {
     statsFormat = *stats;
     if (emit.getNumOccurrences() && emit != Emit::Stats) {

@@ -23,9 +23,12 @@ struct LoweringOptions {
   /// Symbolic dims to specialize to a static size ("B=32"); the rest keep
   /// their declared maxima.
   std::vector<std::string> bindDims;
+  /// 0: no fusion, composite ops decomposed into primitives before autodiff
+  /// (one kernel per primitive op); 2: every fusion pass (the default).
+  unsigned optLevel = 2;
 };
 
-/// Lowers checked frontend IR to what the plan emitter serializes: the two
+/// Lowers checked frontend IR to what the plan emitter serializes: the three
 /// stages below in order (behind `onerecc --emit=mlir-lowered` and
 /// `-o plan.fb`).
 void buildLoweringPipeline(mlir::OpPassManager &pm,
@@ -36,7 +39,11 @@ void buildLoweringPipeline(mlir::OpPassManager &pm,
 void buildTrainingEntriesPipeline(mlir::OpPassManager &pm,
                                   const LoweringOptions &options);
 
-/// The second lowering stage: kernel selection and memory planning.
+/// The second lowering stage: the fusion passes (none at -O0).
+void buildFusionPipeline(mlir::OpPassManager &pm,
+                         const LoweringOptions &options);
+
+/// The third lowering stage: kernel selection and memory planning.
 void buildRealizationPipeline(mlir::OpPassManager &pm);
 
 /// Registers the pipelines above with names for `onerec-opt`.
