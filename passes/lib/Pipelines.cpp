@@ -31,9 +31,16 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
   // Cleanup: folds, algebraic identities, shared subexpressions.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // -O0: composites spelled with primitives, so that autodiff differentiates
+  // primitives and every operator is one kernel.
+  if (options.optLevel == 0)
+    pm.addPass(createRecDecompose());
   // Training entries: reverse-mode gradients and optimizer steps, then the
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());
+  // -O0: the global norm and optimizer updates autodiff created, too.
+  if (options.optLevel == 0)
+    pm.addPass(createRecDecompose());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

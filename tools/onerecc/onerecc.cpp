@@ -72,6 +72,13 @@ static cl::list<std::string>
                      "-D d_model=256, -D act=swiglu"),
             cl::value_desc("name=value"), cl::cat(category));
 
+static cl::opt<unsigned>
+    optLevel("O", cl::Prefix,
+             cl::desc("Optimization level: -O0 spells composite ops with "
+                      "primitives and fuses nothing (one kernel per "
+                      "primitive); -O2 (default) keeps composites and fuses"),
+             cl::value_desc("0|2"), cl::init(2), cl::cat(category));
+
 static cl::opt<std::string>
     config("config",
            cl::desc("Apply one of the model's `config <name> { ... }` presets "
@@ -168,6 +175,7 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     llvm::StringMap<int64_t> written = onerec::countOperators(*module);
     onerec::LoweringOptions lowering;
     lowering.bindDims.assign(bindDims.begin(), bindDims.end());
+    lowering.optLevel = optLevel;
     mlir::PassManager entries(&context);
     onerec::buildTrainingEntriesPipeline(entries, lowering);
     if (failed(entries.run(*module)))
@@ -242,6 +250,13 @@ int main(int argc, char **argv) {
   if (inputFile.empty()) {
     llvm::errs() << "onerecc: error: no input file (onerecc model.rdsl "
                     "--emit=mlir; see --help)\n";
+    return 1;
+  }
+
+  if (optLevel != 0 && optLevel != 2) {
+    llvm::errs() << "onerecc: error: -O" << optLevel
+                 << ": the optimization levels are -O0 (no fusion, one kernel "
+                    "per primitive op) and -O2 (the default)\n";
     return 1;
   }
 
