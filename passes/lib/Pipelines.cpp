@@ -32,9 +32,12 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // -O0: composites spelled with primitives, so that autodiff differentiates
-  // primitives and every operator is one kernel.
+  // primitives and every operator is one kernel. Otherwise attention spelled
+  // with primitives becomes the fused op (its backward one kernel too).
   if (options.optLevel == 0)
     pm.addPass(createRecDecompose());
+  else
+    pm.addPass(createRecFuseAttention());
   // Training entries: reverse-mode gradients and optimizer steps, then the
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());

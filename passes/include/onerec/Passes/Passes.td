@@ -161,4 +161,38 @@ def RecDecompose : Pass<"rec-decompose", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecFuseAttention : Pass<"rec-fuse-attention", "::mlir::ModuleOp"> {
+  let summary = "Rewrites attention spelled with primitive ops into rec.attention";
+  let description = [{
+    Finds scaled dot-product attention written with primitives and replaces
+    it by one `rec.attention` (a flash-style kernel whose backward is
+    `rec.attention_grad`): heads split from the last axis by reshape and
+    transpose (grouped-query heads as rec-decompose writes them), scores
+    `matmul(q, k, transpose_b)` (or `matmul(q, transpose(k))`) times a
+    constant scale, an optional additive bias, keys excluded by
+    `select(allowed, scores, -inf)` where `allowed` is a mask, the causal
+    comparison of two iotas, or their conjunction, `softmax` over the key
+    axis (optionally followed by `select(allowed, p, 0)`, the kernel's zeros
+    for a row with no visible key), or HSTU's `silu(scores) * (1 / Lk)`,
+    then the product with the values and the heads merged back. It runs
+    before `rec-autodiff`, so the backward is one `rec.attention_grad`.
+
+    It leaves alone what would compute something else: softmax over another
+    axis, a scale applied after the softmax, a finite fill without the
+    select after the softmax (a fully masked row would get uniform weights,
+    not zeros), a bias or mask that broadcasts differently from the op's
+    rule, inconsistent head counts.
+
+    ```mlir
+    %s = rec.matmul %q, %k {transpose_b} : ...
+    %t = rec.mul %s, %scale : ...
+    %p = rec.softmax %t {axis = -1 : i64} : ...
+    %o = rec.matmul %p, %v : ...
+    // becomes
+    %o = rec.attention %q, %k, %v {num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = ...}
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD
