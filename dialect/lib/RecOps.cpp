@@ -785,3 +785,11 @@ LogicalResult AssignAddOp::verify() {
 }
 
 LogicalResult FillOp::verify() { return success(); }
+
+LogicalResult AssignOp::verify() {
+  if (getX().getType() != getTarget().getType())
+    return emitOpError("x ")
+           << formatTensorType(getX().getType()) << " must have the target's type "
+           << formatTensorType(getTarget().getType());
+  return success();
+}

@@ -333,6 +333,23 @@ Status assignAddKernel(const KernelCall &call) {
 }
 
 template <KernelVariant V, typename T>
+Status assignKernel(const KernelCall &call) {
+  if (Status st = checkCounts(call, "assign", 2, 0); !st)
+    return st;
+  ONEREC_KERNEL_CHECK(call,
+                      call.in(1).dtype == call.in(0).dtype &&
+                          call.in(1).numel() == call.in(0).numel(),
+                      "assign: {} does not match the target {}",
+                      call.in(1).shape.toString(), call.in(0).shape.toString());
+  T *target = call.in(0).as<T>();
+  const T *x = call.in(1).as<const T>();
+  elementLoop<V>(call, call.in(0).numel(), [&](int64_t lo, int64_t hi) {
+    std::copy(x + lo, x + hi, target + lo);
+  });
+  return Status::ok();
+}
+
+template <KernelVariant V, typename T>
 Status fillKernel(const KernelCall &call) {
   if (Status st = checkCounts(call, "fill", 1, 0); !st)
     return st;
@@ -359,6 +376,11 @@ template <typename T> void addAssignAdd(KernelRegistry &r) {
          assignAddKernel<kOpt, T>);
 }
 
+template <typename T> void addAssign(KernelRegistry &r) {
+  addCpu(r, OpCode::Assign, dtypeOf<T>(), assignKernel<kRef, T>,
+         assignKernel<kOpt, T>);
+}
+
 template <typename T> void addFill(KernelRegistry &r) {
   addCpu(r, OpCode::Fill, dtypeOf<T>(), fillKernel<kRef, T>,
          fillKernel<kOpt, T>);
@@ -377,6 +399,9 @@ void onerec::kernels::registerOptimizerKernels(KernelRegistry &r) {
   addAssignAdd<float>(r);
   addAssignAdd<int64_t>(r);
   addAssignAdd<int32_t>(r);
+  addAssign<float>(r);
+  addAssign<int64_t>(r);
+  addAssign<int32_t>(r);
   addFill<float>(r);
   addFill<int64_t>(r);
   addFill<int32_t>(r);

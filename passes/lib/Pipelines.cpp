@@ -31,9 +31,19 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
   }
   // Cleanup: folds, algebraic identities, shared subexpressions, dead ops.
   pm.addPass(createRecCleanup());
+  // -O0: composites spelled with primitives, so that autodiff differentiates
+  // primitives and every operator is one kernel. Otherwise attention spelled
+  // with primitives becomes the fused op (its backward one kernel too).
+  if (options.optLevel == 0)
+    pm.addPass(createRecDecompose());
+  else
+    pm.addPass(createRecFuseAttention());
   // Training entries: reverse-mode gradients and optimizer steps, then the
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());
+  // -O0: the global norm and optimizer updates autodiff created, too.
+  if (options.optLevel == 0)
+    pm.addPass(createRecDecompose());
   pm.addPass(createRecCleanup());
 }
 

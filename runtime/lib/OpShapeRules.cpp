@@ -812,6 +812,7 @@ Status optimizerRule(Rules &r, OpCode op) {
     ONEREC_CHECK(hparamsOperand(r, 2));
     return r.floatInRange("rate", 0, HUGE_VAL);
   }
+  case OpCode::Assign:
   case OpCode::AssignAdd:
     ONEREC_CHECK(r.numericOperand(0));
     ONEREC_CHECK(r.sameDType(0, 1));
@@ -893,6 +894,7 @@ Status checkShapeRules(KernelChecker &k) {
   case OpCode::MoeBiasUpdate:
   case OpCode::AssignAdd:
   case OpCode::Fill:
+  case OpCode::Assign:
     return optimizerRule(r, op);
   default:
     return k.fail("internal error: no shape rule for this op");

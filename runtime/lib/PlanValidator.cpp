@@ -684,7 +684,8 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
           where,
           fmt::format("result {} is tensor {}, which is parameter {}; only "
                       "the optimizer ops (AdamWUpdate, SgdUpdate, "
-                      "MoeBiasUpdate, AssignAdd, Fill) of TrainStep entries "
+                      "MoeBiasUpdate, AssignAdd, Fill, Assign) of TrainStep "
+                      "entries "
                       "write parameters",
                       i, t, entry.tensors()->Get(t)->index()));
   }

@@ -106,6 +106,28 @@ TEST(TrainingPlan, RejectsMisusedOptimizerOps) {
   expectInvalid(p, "has 1 result, expected 0");
 }
 
+TEST(TrainingPlan, AssignWritesOnlyParametersOfTrainStepEntries) {
+  // The optimizer step spelled with primitives (-O0): w = grad.w in place.
+  PlanSpec p = linearTrainPlan();
+  adam(p) = KernelSpec{};
+  adam(p).op = OpCode::Assign;
+  adam(p).inputs = {4, 7};
+  auto plan = load(p);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  PlanSpec arena = p;
+  adam(arena).inputs = {7, 4}; // writes the gradient, an arena tensor
+  expectInvalid(arena, "operand 0 (tensor 7 'grad.w', f32[4, 3]) is written "
+                       "in place, so it must be a parameter");
+  PlanSpec wrongShape = p;
+  adam(wrongShape).inputs = {4, 3}; // optimizer.hparams, f32[8]
+  expectInvalid(wrongShape, "(Assign at test.rdsl:1:1)");
+  PlanSpec def = p;
+  def.entries[kStepEntry].kind = plan::EntryKind::Def;
+  def.train.reset();
+  expectInvalid(def, "kernel 2 (Assign at test.rdsl:1:1): updates parameters "
+                     "in place, which only TrainStep entries may do");
+}
+
 TEST(TrainingPlan, GradientResultsMayBeAbsentWhereOptional) {
   PlanSpec p = linearTrainPlan();
   p.entries[kStepEntry].kernels[0].outputs = {0xFFFFFFFFu};

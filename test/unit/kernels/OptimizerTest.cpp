@@ -246,4 +246,24 @@ TEST(Optimizers, AssignAddAndFill) {
   }
 }
 
+TEST(Optimizers, AssignCopiesIntoTheTarget) {
+  for (KernelVariant v : {KernelVariant::Reference, KernelVariant::Optimized}) {
+    HostTensor target = randomFloats({50000}), x = randomFloats({50000});
+    HostTensor expected = copyOf(x);
+    ASSERT_TRUE(runUpdate(OpCode::Assign, v, attrs({}), {&target, &x}).isOk());
+    expectClose(target, expected, 0, 0, "assign");
+    HostTensor counts = ints(DType::i64, {3}, {1, 2, 3}),
+               next = ints(DType::i64, {3}, {4, 5, 6});
+    ASSERT_TRUE(
+        runUpdate(OpCode::Assign, v, attrs({}), {&counts, &next}).isOk());
+    EXPECT_EQ(counts.at<int64_t>(2), 6);
+    // A value of another size is refused, not copied past the target.
+    HostTensor small = randomFloats({3}), big = randomFloats({4});
+    Status s = runUpdate(OpCode::Assign, v, attrs({}), {&small, &big});
+    ASSERT_FALSE(s.isOk());
+    EXPECT_NE(s.message().find("does not match the target"), std::string::npos)
+        << s.message();
+  }
+}
+
 } // namespace

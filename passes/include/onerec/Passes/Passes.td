@@ -147,4 +147,79 @@ def RecPlanMemory : Pass<"rec-plan-memory", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion (issue 5): the -O0 primitive path and attention fusion
+//===----------------------------------------------------------------------===//
+
+def RecDecompose : Pass<"rec-decompose", "::mlir::ModuleOp"> {
+  let summary = "Spells composite rec ops with primitive ones";
+  let description = [{
+    Rewrites `rec.layer_norm`, `rec.rms_norm`, `rec.cross_entropy`,
+    `rec.bce_with_logits`, `rec.sampled_softmax`, `rec.attention` (every
+    variant: grouped-query heads, causal, masks, bias, cross-attention,
+    queries broadcast over the batch, HSTU's silu scores),
+    `rec.global_norm`, `rec.adamw_update` and `rec.sgd_update` into
+    primitive rec ops (matmul, transpose, reshape, elementwise arithmetic,
+    reductions, softmax, gather, select, cmp, iota, cast, and `rec.assign`
+    for the optimizer's in-place writes) that compute what the composite's
+    kernel computes, up to floating-point reassociation. Every op it emits
+    has a gradient rule, so `rec-autodiff` can differentiate the result.
+    `-O0` runs it before and after `rec-autodiff` (which creates the
+    optimizer ops), so that every operator of a training step is one
+    primitive kernel.
+
+    `rec.moe` (data-dependent routing: which tokens reach which expert is
+    known only at run time) and `rec.dropout` (its mask comes from the
+    runtime's random stream) stay as they are, as does a composite whose
+    shape the primitives cannot express (a symbolic class count, causal
+    attention between queries and keys of different symbolic lengths).
+
+    ```mlir
+    %y = rec.rms_norm %x, %g {eps = 1.0e-06 : f64} : ...
+    // becomes
+    %0 = rec.mul %x, %x ...
+    %1 = rec.reduce_mean %0 {axes = array<i64: -1>, keepdim} ...
+    %2 = rec.add %1, %eps ...
+    %3 = rec.rsqrt %2 ...
+    %4 = rec.mul %x, %3 ...
+    %y = rec.mul %4, %g ...
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
+def RecFuseAttention : Pass<"rec-fuse-attention", "::mlir::ModuleOp"> {
+  let summary = "Rewrites attention spelled with primitive ops into rec.attention";
+  let description = [{
+    Finds scaled dot-product attention written with primitives and replaces
+    it by one `rec.attention` (a flash-style kernel whose backward is
+    `rec.attention_grad`): heads split from the last axis by reshape and
+    transpose (grouped-query heads as rec-decompose writes them), scores
+    `matmul(q, k, transpose_b)` (or `matmul(q, transpose(k))`) times a
+    constant scale, an optional additive bias, keys excluded by
+    `select(allowed, scores, -inf)` where `allowed` is a mask, the causal
+    comparison of two iotas, or their conjunction, `softmax` over the key
+    axis (optionally followed by `select(allowed, p, 0)`, the kernel's zeros
+    for a row with no visible key), or HSTU's `silu(scores) * (1 / Lk)`,
+    then the product with the values and the heads merged back. It runs
+    before `rec-autodiff`, so the backward is one `rec.attention_grad`.
+
+    It leaves alone what would compute something else: softmax over another
+    axis, a scale applied after the softmax, a finite fill without the
+    select after the softmax (a fully masked row would get uniform weights,
+    not zeros), a bias or mask that broadcasts differently from the op's
+    rule, inconsistent head counts.
+
+    ```mlir
+    %s = rec.matmul %q, %k {transpose_b} : ...
+    %t = rec.mul %s, %scale : ...
+    %p = rec.softmax %t {axis = -1 : i64} : ...
+    %o = rec.matmul %p, %v : ...
+    // becomes
+    %o = rec.attention %q, %k, %v {num_heads = 1 : i64, num_kv_heads = 1 : i64, scale = ...}
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

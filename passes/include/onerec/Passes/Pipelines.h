@@ -23,8 +23,9 @@ struct LoweringOptions {
   /// Symbolic dims to specialize to a static size ("B=32"); the rest keep
   /// their declared maxima.
   std::vector<std::string> bindDims;
-  /// 0: no fusion, composite ops decomposed into primitives before autodiff
-  /// (one kernel per primitive op); 2: every fusion pass (the default).
+  /// 0: composite ops spelled with primitives before and after autodiff, no
+  /// fusion (every primitive one kernel); 2 (default): composites kept and
+  /// the fusion passes run (docs/fusion.md).
   unsigned optLevel = 2;
 };
 

@@ -1018,4 +1018,18 @@ def Rec_FillOp : Rec_UpdateOp<"fill"> {
   let arguments = (ins Rec_FloatTensor:$target, F64Attr:$value);
 }
 
+// Fusion (issue 5): the optimizer step spelled with primitive ops ends in
+// plain writes (rec-decompose, -O0).
+def Rec_AssignOp : Rec_UpdateOp<"assign"> {
+  let summary = "target = x, in place";
+  let description = [{
+    Writes `x` into the parameter `target` (a `rec.param_ref` value), in
+    place: the last op of an optimizer update spelled with primitive ops
+    (`rec-decompose`). `x` has the target's type.
+
+    Example: `rec.assign %w, %w_next : !rec.tensor<[64, 64], f32>, !rec.tensor<[64, 64], f32>`
+  }];
+  let arguments = (ins Rec_AnyTensor:$target, Rec_AnyTensor:$x);
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
