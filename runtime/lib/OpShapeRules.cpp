@@ -894,6 +894,8 @@ Status checkShapeRules(KernelChecker &k) {
   case OpCode::AssignAdd:
   case OpCode::Fill:
     return optimizerRule(r, op);
+  case OpCode::Fused:
+    return checkFusedKernel(k);
   default:
     return k.fail("internal error: no shape rule for this op");
   }
