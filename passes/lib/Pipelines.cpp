@@ -39,6 +39,8 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {
+  // Fusion (docs/fusion.md): elementwise and reduction groups.
+  pm.addPass(createRecFuseElementwise());
   // A kernel (or a view) per op, then the arena of each entry.
   pm.addPass(createRecSelectKernels());
   pm.addPass(createRecPlanMemory());
