@@ -793,3 +793,161 @@ LogicalResult AssignOp::verify() {
            << formatTensorType(getTarget().getType());
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+/// `dims` without its leading 1s: kinds compare shapes modulo them.
+static ArrayRef<Dim> dropLeadingOnes(ArrayRef<Dim> dims) {
+  while (!dims.empty() && dims.front().isOne())
+    dims = dims.drop_front();
+  return dims;
+}
+
+std::optional<FusedValueKind> FusedOp::classify(Type type,
+                                                ArrayRef<Dim> shape) {
+  auto tensor = dyn_cast<RecTensorType>(type);
+  if (!tensor)
+    return std::nullopt;
+  ArrayRef<Dim> dims = dropLeadingOnes(tensor.getDims());
+  ArrayRef<Dim> full = dropLeadingOnes(shape);
+  if (dims == full)
+    return FusedValueKind::full;
+  if (llvm::all_of(dims, [](const Dim &d) { return d.isOne(); }))
+    return FusedValueKind::scalar;
+  if (full.empty())
+    return std::nullopt;
+  // A row: the iteration shape with its last dimension 1.
+  if (dims.size() == full.size() && dims.back().isOne() &&
+      dims.drop_back() == full.drop_back())
+    return FusedValueKind::row;
+  // A column: one element per column, shared by all rows.
+  if (dims.size() == 1 && dims.front() == full.back())
+    return FusedValueKind::column;
+  return std::nullopt;
+}
+
+bool FusedOp::isAllowedInBody(Operation *op) {
+  return isa<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, TanhOp, SigmoidOp,
+             SiluOp, GeluOp, ReluOp, NotOp, AddOp, SubOp, MulOp, DivOp, PowOp,
+             MaximumOp, MinimumOp, AndOp, OrOp, CmpOp, SelectOp, CastOp,
+             ConstantOp, BroadcastOp, ReduceSumOp, ReduceMeanOp, ReduceMaxOp,
+             ReduceMinOp, YieldOp>(op);
+}
+
+YieldOp FusedOp::getYield() {
+  return cast<YieldOp>(getBody().front().getTerminator());
+}
+
+std::optional<SmallVector<Dim>> FusedOp::getIterationShape() {
+  SmallVector<Dim> shape;
+  auto join = [&](Type type) {
+    auto broadcast = broadcastDims(shape, cast<RecTensorType>(type).getDims());
+    if (!broadcast)
+      return false;
+    shape = std::move(*broadcast);
+    return true;
+  };
+  Block &body = getBody().front();
+  for (BlockArgument arg : body.getArguments())
+    if (!join(arg.getType()))
+      return std::nullopt;
+  for (Operation &op : body)
+    for (Type type : op.getResultTypes())
+      if (!join(type))
+        return std::nullopt;
+  return shape;
+}
+
+/// True for element types a group computes with: floats and booleans.
+static bool isFusableElementType(Type type) {
+  auto tensor = cast<RecTensorType>(type);
+  return tensor.isFloat() || tensor.isBool();
+}
+
+LogicalResult FusedOp::verify() {
+  if (getResults().empty())
+    return emitOpError("needs at least one result");
+  return success();
+}
+
+LogicalResult FusedOp::verifyRegions() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError("body has ")
+           << body.getNumArguments() << " arguments for " << getInputs().size()
+           << " operands";
+  for (auto [i, arg, input] : llvm::enumerate(body.getArguments(), getInputs()))
+    if (arg.getType() != input.getType())
+      return emitOpError("body argument #")
+             << i << " has type " << formatTensorType(arg.getType())
+             << " but operand #" << i << " has type "
+             << formatTensorType(input.getType());
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError("body must end with rec.yield");
+  if (yield.getValues().getTypes() != getResultTypes())
+    return yield.emitOpError("types must match the results of the rec.fused "
+                             "op");
+
+  for (Operation &op : body) {
+    if (isa<ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp>(op)) {
+      auto axes = op.getAttrOfType<DenseI64ArrayAttr>("axes").asArrayRef();
+      int64_t rank = cast<RecTensorType>(op.getOperand(0).getType()).getRank();
+      bool lastAxis =
+          axes.size() == 1 && (axes[0] == -1 || axes[0] == rank - 1);
+      if (!lastAxis || !op.hasAttr("keepdim"))
+        return op.emitOpError("in a rec.fused body reduces the last axis "
+                              "only, with keepdim");
+    }
+    if (!isAllowedInBody(&op))
+      return op.emitOpError("is not allowed in a rec.fused body (elementwise "
+                            "ops, cmp, select, cast, constant, broadcast and "
+                            "last-axis reductions are)");
+    SmallVector<Type> types(op.getOperandTypes());
+    llvm::append_range(types, op.getResultTypes());
+    for (Type type : types)
+      if (!isFusableElementType(type))
+        return op.emitOpError("a rec.fused body computes with floats and "
+                              "booleans, got ")
+               << formatTensorType(type);
+  }
+
+  std::optional<SmallVector<Dim>> shape = getIterationShape();
+  if (!shape)
+    return emitOpError("the values of the body do not broadcast to one "
+                       "iteration shape");
+  auto checkKind = [&](Value value, Operation *at) -> LogicalResult {
+    if (!classify(value.getType(), *shape))
+      return at->emitOpError("value of type ")
+             << formatTensorType(value.getType()) << " is neither the "
+             << "iteration shape " << formatDims(*shape)
+             << ", one element per row, per column, nor a scalar";
+    return success();
+  };
+  for (BlockArgument arg : body.getArguments())
+    if (failed(checkKind(arg, *this)))
+      return failure();
+  for (Operation &op : body) {
+    for (Value result : op.getResults())
+      if (failed(checkKind(result, &op)))
+        return failure();
+    if (!isa<ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp>(op))
+      continue;
+    Value x = op.getOperand(0);
+    if (classify(x.getType(), *shape) != FusedValueKind::full)
+      return op.emitOpError("in a rec.fused body reduces a value of the "
+                            "iteration shape ")
+             << formatDims(*shape) << ", got " << formatTensorType(x.getType());
+  }
+  for (auto [i, value] : llvm::enumerate(yield.getValues())) {
+    auto kind = classify(value.getType(), *shape);
+    if (kind != FusedValueKind::full && kind != FusedValueKind::row)
+      return yield.emitOpError("result #")
+             << i << " of type " << formatTensorType(value.getType())
+             << " is neither the iteration shape " << formatDims(*shape)
+             << " nor one element per row";
+  }
+  return success();
+}

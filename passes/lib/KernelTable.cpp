@@ -371,6 +371,16 @@ double onerec::estimateFlops(Operation *op,
       })
       .Case<rec::EmbeddingOp>(
           [&](rec::EmbeddingOp e) { return elems(e.getResult()); })
+      // 1.2: a fused group does the work of its body.
+      .Case<rec::FusedOp>([&](rec::FusedOp f) {
+        double n = 0;
+        for (Operation &inner : f.getBody().front())
+          n += isa<rec::ReduceSumOp, rec::ReduceMeanOp, rec::ReduceMaxOp,
+                   rec::ReduceMinOp>(inner)
+                   ? elems(inner.getOperand(0))
+                   : estimateFlops(&inner, maxima);
+        return n;
+      })
       .Default([&](Operation *o) {
         if (o->getNumResults() != 1 || mayComputeInPlace(o) == false)
           return 0.0;

@@ -51,6 +51,8 @@ void onerec::buildFusionPipeline(OpPassManager &pm,
                                  const LoweringOptions &options) {
   if (options.optLevel == 0)
     return;
+  // Elementwise and reduction chains become rec.fused groups.
+  pm.addPass(createRecFuseElementwise());
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {

@@ -2,6 +2,7 @@
 
 #include "onerec/Passes/PlanEmitter.h"
 
+#include "FusedProgramBuilder.h"
 #include "KernelTable.h"
 #include "ParameterInit.h"
 #include "onerec/Dialect/Rec/IR/Rec.h"
@@ -397,8 +398,16 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
       }
       attrs.push_back(plan::CreateAttr(fbb, fbb.CreateString(name), kind, v));
     }
+    // 1.2: a fused group carries its program.
+    fb::Offset<plan::FusedProgram> program = 0;
+    if (auto fused = dyn_cast<rec::FusedOp>(op)) {
+      auto built = buildFusedProgram(fbb, fused);
+      if (failed(built))
+        return failure();
+      program = *built;
+    }
     kernels.push_back(plan::CreateKernelDirect(fbb, *opcode, &in, &out, &attrs,
-                                               location.c_str()));
+                                               location.c_str(), program));
     flops += estimateFlops(&op, maxima);
   }
 

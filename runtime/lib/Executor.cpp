@@ -424,6 +424,7 @@ Executor::run(const std::vector<NamedTensorView> &inputs) {
     call.numOutputs = static_cast<int>(kernel.outputViews.size());
     call.attrs = &kernel.attrs;
     call.context = &context;
+    call.program = entry_.kernels()->Get(k)->program();
     Clock::time_point start =
         options_.profile ? Clock::now() : Clock::time_point();
     Status status = kernel.fn(call);

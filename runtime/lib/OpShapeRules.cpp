@@ -896,6 +896,8 @@ Status checkShapeRules(KernelChecker &k) {
   case OpCode::Fill:
   case OpCode::Assign:
     return optimizerRule(r, op);
+  case OpCode::Fused:
+    return checkFusedKernel(k);
   default:
     return k.fail("internal error: no shape rule for this op");
   }

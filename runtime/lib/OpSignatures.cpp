@@ -211,6 +211,8 @@ std::vector<OpSignature> buildSignatures() {
       {1, 1, 0, 0, {{"value", AttrKind::IntOrFloat, true}}, 0, 0b1});
   // 1.2: a plain in-place write (the optimizer step spelled with primitives).
   set(OpCode::Assign, {2, 2, 0, 0, {}, 0, 0b1});
+  // 1.2: a fused group; Kernel.program says what it computes.
+  set(OpCode::Fused, {0, kVariadic, 0, kVariadic, {}, 0, 0, 1});
   return table;
 }
 

@@ -108,6 +108,7 @@ public:
   /// The tensor of operand `i` (present).
   const plan::Tensor &inTensor(int i) const { return *inputs_[i]; }
   const plan::Entry &entry() const { return entry_; }
+  const plan::Kernel &kernel() const { return kernel_; }
 
   DType inDType(int i) const { return static_cast<DType>(inputs_[i]->dtype()); }
   SymShape inShape(int i) const { return symbolicShape(*inputs_[i]); }
@@ -154,6 +155,9 @@ private:
 Status checkSignature(const KernelChecker &kernel);
 /// Dtypes, symbolic shapes and float attribute ranges (OpShapeRules.cpp).
 Status checkShapeRules(KernelChecker &kernel);
+/// 1.2: a Fused kernel's program (FusedProgram.h) and its tensors' dtypes
+/// and shapes against the kinds it gives them (FusedShapeRules.cpp).
+Status checkFusedKernel(KernelChecker &kernel);
 /// Bit i set: the op writes operand i in place (the optimizer ops of format
 /// 1.1, which have no results; docs/training.md).
 uint32_t inPlaceOperands(plan::OpCode op);

@@ -54,12 +54,22 @@ struct TensorSpec {
   int64_t indexBound = 0;
 };
 
+/// 1.2: the program of a Fused kernel.
+struct FusedProgramSpec {
+  std::vector<plan::FusedKind> inputKinds;
+  uint16_t registers = 0;
+  std::vector<plan::FusedInstr> code;
+  std::vector<uint16_t> outputs;
+  std::vector<plan::FusedKind> outputKinds;
+};
+
 struct KernelSpec {
   OpCode op;
   std::vector<uint32_t> inputs;
   std::vector<uint32_t> outputs;
   std::vector<AttrSpec> attrs;
   std::string location = "test.rdsl:1:1";
+  std::optional<FusedProgramSpec> program;
 };
 
 struct BindingSpec {
@@ -360,8 +370,14 @@ private:
         attrs.push_back(
             plan::CreateAttr(fbb, fbb.CreateString(a.name), type, value));
       }
-      kernels.push_back(plan::CreateKernelDirect(
-          fbb, k.op, &k.inputs, &k.outputs, &attrs, k.location.c_str()));
+      flatbuffers::Offset<plan::FusedProgram> program = 0;
+      if (k.program)
+        program = plan::CreateFusedProgramDirect(
+            fbb, &k.program->inputKinds, k.program->registers, &k.program->code,
+            &k.program->outputs, &k.program->outputKinds);
+      kernels.push_back(plan::CreateKernelDirect(fbb, k.op, &k.inputs,
+                                                 &k.outputs, &attrs,
+                                                 k.location.c_str(), program));
     }
     return plan::CreateEntryDirect(fbb, e.name.c_str(), e.kind, &inputs,
                                    &outputs, &tensors, &kernels,

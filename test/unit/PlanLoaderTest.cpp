@@ -549,3 +549,56 @@ TEST(PlanValidator, NamesNonPrintableBytesSafely) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// 1.2: Fused kernels
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// y = exp(x + b) over [B, 4] with a column b [4].
+PlanSpec fusedPlan() {
+  PlanSpec p;
+  Ext B = p.dim("B", 4);
+  EntrySpec &e = p.entry("forward");
+  uint32_t x = e.input("x", DType::f32, {B, 4});
+  uint32_t b = e.input("b", DType::f32, {4});
+  uint32_t y = e.tensor("y", DType::f32, {B, 4});
+  using plan::FusedKind;
+  using plan::FusedOpKind;
+  FusedProgramSpec program;
+  program.inputKinds = {FusedKind::Full, FusedKind::Column};
+  program.registers = 3;
+  program.code = {
+      plan::FusedInstr(FusedOpKind::Load, FusedKind::Full, 0, 0, 0, 0, 0, 0),
+      plan::FusedInstr(FusedOpKind::Load, FusedKind::Column, 0, 1, 1, 0, 0, 0),
+      plan::FusedInstr(FusedOpKind::Add, FusedKind::Full, 0, 2, 0, 1, 0, 0),
+      plan::FusedInstr(FusedOpKind::Exp, FusedKind::Full, 0, 0, 2, 0, 0, 0)};
+  program.outputs = {0};
+  program.outputKinds = {FusedKind::Full};
+  e.kernel(OpCode::Fused, {x, b}, {y}).program = program;
+  e.output("y", y);
+  return p;
+}
+} // namespace
+
+TEST(PlanValidator, ChecksFusedPrograms) {
+  ASSERT_TRUE(load(fusedPlan().build()).isOk());
+  PlanSpec p = fusedPlan();
+  p.entries[0].kernels[0].program.reset();
+  expectInvalid(p, "kernel 0 (Fused at test.rdsl:1:1): has no program");
+  p = fusedPlan();
+  p.entries[0].kernels[0].program->code[2] = plan::FusedInstr(
+      plan::FusedOpKind::Add, plan::FusedKind::Full, 0, 2, 0, 7, 0, 0);
+  expectInvalid(p, "instruction 2 (Add) reads register 7 before it is written");
+  p = fusedPlan();
+  p.entries[0].kernels[0].program->code[2] = plan::FusedInstr(
+      plan::FusedOpKind::Add, plan::FusedKind::Row, 0, 2, 0, 1, 0, 0);
+  expectInvalid(p, "instruction 2 (Add) gives a Full value but is marked Row");
+  p = fusedPlan();
+  p.entries[0].tensors[1].shape = {3};
+  expectInvalid(p, "operand 1 (tensor 1 'b', f32[3]) is not a Column value of "
+                   "iteration shape [B, 4]");
+  p = fusedPlan();
+  p.entries[0].kernels[0].program->registers = 2000;
+  expectInvalid(p, "the program uses 2000 registers (1 to 1024 allowed)");
+}

@@ -59,12 +59,12 @@ llvm::StringMap<int64_t> onerec::countOperators(ModuleOp module) {
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!isEntry(func))
       continue;
+    // The entry's own ops: a fused group counts once, not its body.
     int64_t n = 0;
-    func.walk([&](Operation *op) {
-      if (op->getDialect() && op->getDialect()->getNamespace() == "rec" &&
+    for (Operation &op : func.getBody().getOps())
+      if (op.getDialect() && op.getDialect()->getNamespace() == "rec" &&
           !isa<rec::ParamRefOp>(op))
         ++n;
-    });
     counts[func.getSymName()] = n;
   }
   return counts;

@@ -34,6 +34,7 @@ Status runKernel(OpCode op, KernelVariant variant,
   call.attrs = &attributes;
   call.context = &context;
   call.location = "test.rdsl:1:1";
+  call.program = options.program;
   return fn(call);
 }
 

@@ -157,6 +157,8 @@ struct RunOptions {
   uint64_t seed = 0, step = 0;
   /// The pool kernels run on; testPool() (2 threads) when null.
   runtime::ThreadPool *pool = nullptr;
+  /// The program of a Fused kernel (plan format 1.2).
+  const plan::FusedProgram *program = nullptr;
 };
 
 /// Runs the registered kernel of `variant`; outputs are written in place.

@@ -222,4 +222,52 @@ def RecFuseAttention : Pass<"rec-fuse-attention", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: elementwise and reduction groups
+//===----------------------------------------------------------------------===//
+
+def RecFuseElementwise : Pass<"rec-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Groups elementwise ops and last-axis reductions into rec.fused kernels";
+  let description = [{
+    In every entry function, walks the ops in program order and merges each
+    elementwise op (unary, binary, `cmp`, `select`, `cast`, `broadcast`) and
+    each last-axis reduction into the group of the fusable ops that produce
+    its operands, when the merged group still has one iteration shape (see
+    `rec.fused`), no op between its first and last member writes memory
+    (optimizer updates), every value a member gives to an op outside the
+    group is used after the group's last member, and the group reads at most
+    `max-inputs` tensors. Each group of two or more ops becomes one
+    `rec.fused` op at its last member's place, yielding every value that is
+    used outside it (a multi-output group); scalar constants are copied into
+    the bodies that read them. A reduction without `keepdim` ends its group:
+    the body reduces with `keepdim` and a `rec.reshape` (a view) outside
+    drops the 1.
+
+    With `expand-composites`, a last-axis `rec.softmax`, `rec.rms_norm` or
+    `rec.layer_norm` whose operand is computed by a fusable op is first
+    expanded into primitives, so it joins that op's group: a residual `add`
+    and the norm that follows become one kernel yielding both the sum and
+    the normalized value; mask, scale and softmax become one. Fusion only
+    reassociates floating-point work; docs/fusion.md describes the cost
+    model.
+
+    ```mlir
+    // Before:
+    %s = rec.add %x, %r : ...
+    %y = rec.rms_norm %s, %g {eps = 1.0e-6} : ...
+    // After:
+    %f:2 = rec.fused(%x, %r, %g) : (...) -> (...) {
+      ... rec.yield %sum, %normalized : ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"maxInputs", "max-inputs", "unsigned", "16",
+           "Most tensors one group may read">,
+    Option<"expandComposites", "expand-composites", "bool", "true",
+           "Expand last-axis softmax and norms fed by fusable ops into primitives">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

@@ -101,6 +101,9 @@ struct KernelCall {
   KernelContext *context = nullptr;
   /// `model.rdsl:12:7` of the op, for messages.
   std::string_view location;
+  /// 1.2: the program of a Fused kernel (validated with the plan); null for
+  /// every other op.
+  const plan::FusedProgram *program = nullptr;
 
   const TensorView &in(int i) const { return inputs[i]; }
   TensorView &out(int i) const { return outputs[i]; }

@@ -26,6 +26,10 @@ inferArithmeticTypes(mlir::Operation *op,
 mlir::LogicalResult
 inferReductionTypes(mlir::Operation *op, llvm::ArrayRef<int64_t> axes,
                     bool keepdim, llvm::SmallVectorImpl<mlir::Type> &results);
+
+/// How a value of a `rec.fused` body maps onto the group's rows x cols
+/// iteration domain (RecOps.td, rec.fused).
+enum class FusedValueKind { full, row, column, scalar };
 } // namespace onerec::rec
 
 #define GET_OP_CLASSES

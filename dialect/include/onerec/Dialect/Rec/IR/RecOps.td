@@ -1032,4 +1032,93 @@ def Rec_AssignOp : Rec_UpdateOp<"assign"> {
   let arguments = (ins Rec_AnyTensor:$target, Rec_AnyTensor:$x);
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion
+//
+// `rec-fuse-elementwise` builds these after autodiff; the frontend never
+// does. A group is one kernel: the CPU runtime interprets its body as a tile
+// program, the CUDA backend generates source for it.
+//===----------------------------------------------------------------------===//
+
+def Rec_FusedOp : Rec_Op<"fused", [Pure, IsolatedFromAbove, SingleBlock]> {
+  let summary = "a group of elementwise ops and last-axis reductions run as one kernel";
+  let description = [{
+    Executing a `rec.fused` op equals inlining its body: the block arguments
+    are the operands (same types, in order) and the results are the values
+    `rec.yield` returns. The body is isolated from above, so everything it
+    reads is an operand.
+
+    ```mlir
+    %r:2 = rec.fused(%a, %g) : (!rec.tensor<[B, 64], f32>, !rec.tensor<[64], f32>)
+        -> (!rec.tensor<[B, 64], f32>, !rec.tensor<[B, 1], f32>) {
+    ^bb0(%x: !rec.tensor<[B, 64], f32>, %gain: !rec.tensor<[64], f32>):
+      %sq = rec.mul %x, %x : ...
+      %ms = rec.reduce_mean %sq {axes = array<i64: -1>, keepdim} : ...
+      ...
+      rec.yield %y, %ms : !rec.tensor<[B, 64], f32>, !rec.tensor<[B, 1], f32>
+    }
+    ```
+
+    The contract every backend relies on (the verifier checks it):
+
+    * **Body ops.** Only these: elementwise unary ops (`neg abs exp log sqrt
+      rsqrt tanh sigmoid silu gelu relu not`), elementwise binary ops (`add
+      sub mul div pow maximum minimum and or`), `cmp`, `select`, `cast`
+      (between floats, from booleans to floats), `constant`, `broadcast`, and
+      `reduce_sum`, `reduce_mean`, `reduce_max`, `reduce_min` over the last
+      axis with `keepdim`. Element types are floats and booleans (`i1`).
+    * **Iteration shape.** `S`, the numpy broadcast of the types of every
+      value of the body (block arguments and op results). The group's
+      iteration domain is `rows x cols`: `cols` is the last dimension of `S`
+      (1 when `S` has rank 0), `rows` the product of the others.
+    * **Value kinds.** Comparing shapes without their leading 1s, every body
+      value is one of: *full* (`S` itself: one element per point of the
+      domain), *row* (`S` with its last dimension 1, `[..., 1]`: one element
+      per row), *column* (`[cols]`: one element per column, shared by all
+      rows) or *scalar* (every dimension 1). Operands are read accordingly;
+      other broadcasts (`[B, 1, D]` against `[B, S, D]`) are not groups.
+    * **Reductions** read a full value and give a row value: the reduction
+      of each row over its `cols` elements. Values computed from a row's
+      reduction may be combined with full values of the same row (numpy
+      broadcasting), so a row can be reduced, then normalized, in one pass
+      over its elements per reduction.
+    * **Results** are full or row values. A consumer that wants the reduced
+      shape without the trailing 1 reads it through `rec.reshape` (a view).
+  }];
+  let arguments = (ins Variadic<Rec_AnyTensor>:$inputs);
+  let results = (outs Variadic<Rec_AnyTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The iteration shape `S` of the body (see the description); std::nullopt
+    /// when the body's shapes do not broadcast together.
+    std::optional<::llvm::SmallVector<::onerec::rec::Dim>> getIterationShape();
+    /// How a value of `type` maps onto the domain of iteration shape `shape`,
+    /// or std::nullopt when it is none of the kinds.
+    static std::optional<::onerec::rec::FusedValueKind>
+    classify(::mlir::Type type, ::llvm::ArrayRef<::onerec::rec::Dim> shape);
+    /// True when `op` may appear in a body (its kind, not its shapes).
+    static bool isAllowedInBody(::mlir::Operation *op);
+    /// The body's terminator.
+    YieldOp getYield();
+  }];
+}
+
+def Rec_YieldOp : Rec_Op<"yield", [Pure, Terminator,
+                                   HasParent<"FusedOp">]> {
+  let summary = "returns the results of a rec.fused body";
+  let description = [{
+    Its operands are the `rec.fused` op's results, in order and of the same
+    types.
+
+    Example: `rec.yield %y, %s : !rec.tensor<[B, 64], f32>, !rec.tensor<[B, 1], f32>`
+  }];
+  let arguments = (ins Variadic<Rec_AnyTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
