@@ -144,8 +144,11 @@ def RecGenerateCuda : Pass<"rec-generate-cuda", "::mlir::ModuleOp"> {
 
     ```mlir
     // --rec-generate-cuda="arch=sm_90"
-    %y = rec.fused ins(%x, %b) {...} {rec.cuda_kernel = "onerec_fused_3f2a...",
-        rec.cuda_launch = array<i64: 32, 8>, rec.cuda_cubin = "...", ...}
+    %y = rec.fused(%x, %b) {rec.cuda_cubin = "\7FELF...",
+        rec.cuda_domain = !rec.tensor<[B, 64], f32>,
+        rec.cuda_kernel = "onerec_fused_5c1e0f3a9b7d2468",
+        rec.cuda_launch = array<i64: 32, 8>, rec.cuda_ptx = "...",
+        rec.cuda_source = "..."} : ... { ... }
     ```
   }];
   let options = [
