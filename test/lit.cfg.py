@@ -26,3 +26,8 @@ config.substitutions.append(("%onerec_src", config.onerec_src_root))
 llvm_config.add_tool_substitutions(["onerecc", "onerec-opt", "onerec-run"], [config.onerec_tools_dir])
 config.substitutions.append(("%onerec_run", os.path.join(config.onerec_tools_dir, "onerec-run")))
 config.substitutions.append(("%onerecc_path", os.path.join(config.onerec_tools_dir, "onerecc")))
+
+# onerecc and onerec-opt compile CUDA kernels of fused groups with NVRTC when
+# the CUDA toolkit was found at configure time (`REQUIRES: nvrtc`).
+if config.onerec_have_nvrtc in ("ON", "1", "TRUE"):
+    config.available_features.add("nvrtc")

@@ -318,6 +318,27 @@ LogicalResult RecDialect::verifyOperationAttribute(Operation *op,
              << "'" << name << "' is an integer attribute of an entry";
     return success();
   }
+  // CUDA code of fused groups (rec-generate-cuda, CudaCodegen.h).
+  if (name == "rec.cuda_arch") {
+    if (!isa<ModuleOp>(op) || !isa<StringAttr>(attr.getValue()))
+      return op->emitError()
+             << "'" << name << "' is a string attribute of a module";
+    return success();
+  }
+  if (name.starts_with("rec.cuda_")) {
+    if (!isa<FusedOp>(op))
+      return op->emitError() << "'" << name << "' belongs on a rec.fused op";
+    bool ok = name == "rec.cuda_domain" ? isa<TypeAttr>(attr.getValue())
+              : name == "rec.cuda_launch"
+                  ? isa<DenseI64ArrayAttr>(attr.getValue())
+                  : (name == "rec.cuda_kernel" || name == "rec.cuda_source" ||
+                     name == "rec.cuda_cubin" || name == "rec.cuda_ptx") &&
+                        isa<StringAttr>(attr.getValue());
+    if (!ok)
+      return op->emitError()
+             << "unknown or ill-typed rec attribute '" << name << "'";
+    return success();
+  }
   return op->emitError() << "unknown rec attribute '" << name << "'";
 }
 

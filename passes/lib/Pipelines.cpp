@@ -61,6 +61,16 @@ void onerec::buildRealizationPipeline(OpPassManager &pm) {
   pm.addPass(createRecPlanMemory());
 }
 
+void onerec::buildCudaCodegenPipeline(OpPassManager &pm,
+                                      const std::string &arch, bool compile) {
+  // After kernel selection: each fused group gets its generated kernel,
+  // compiled by NVRTC now so that nothing is compiled at run time.
+  RecGenerateCudaOptions cuda;
+  cuda.arch = arch;
+  cuda.compile = compile;
+  pm.addPass(createRecGenerateCuda(cuda));
+}
+
 void onerec::registerPipelines() {
   PassPipelineRegistration<>(
       "onerec-lowering-pipeline",

@@ -6,6 +6,7 @@
 #include "KernelTable.h"
 #include "ParameterInit.h"
 #include "onerec/Dialect/Rec/IR/Rec.h"
+#include "onerec/Passes/CudaCodegen.h"
 
 #include "plan_generated.h"
 
@@ -116,6 +117,12 @@ private:
   FailureOr<fb::Offset<plan::Tensor>>
   buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
               plan::Storage storage, uint64_t offset, uint32_t index);
+  /// 1.2: the index in Plan.cuda_kernels of the CUDA kernel rec-generate-cuda
+  /// attached to `op` (0xFFFFFFFF for none); each distinct kernel is stored
+  /// once.
+  FailureOr<uint32_t> cudaKernelIndex(Operation *op);
+  FailureOr<std::vector<fb::Offset<plan::CudaKernel>>>
+  buildCudaKernels(fb::FlatBufferBuilder &fbb);
 
   ModuleOp module;
   const PlanEmitterOptions &options;
@@ -124,7 +131,60 @@ private:
   std::vector<ParamInfo> params;
   llvm::StringMap<uint32_t> paramIndex;
   uint64_t segmentBytes = 0;
+  /// CUDA kernels by name, in first-use order (reset per build).
+  llvm::StringMap<uint32_t> cudaIndex;
+  std::vector<Operation *> cudaOps;
 };
+
+FailureOr<uint32_t> PlanWriter::cudaKernelIndex(Operation *op) {
+  auto name = op->getAttrOfType<StringAttr>(cuda_attrs::kKernel);
+  if (!name)
+    return kAbsentOperand;
+  if (!op->getAttrOfType<StringAttr>(cuda_attrs::kCubin) ||
+      !op->getAttrOfType<StringAttr>(cuda_attrs::kPtx) ||
+      !op->getAttrOfType<TypeAttr>(cuda_attrs::kDomain) ||
+      !op->getAttrOfType<DenseI64ArrayAttr>(cuda_attrs::kLaunch))
+    return op->emitError("plan: CUDA kernel ")
+           << name << " has no cubin, PTX, domain or launch shape; run "
+           << "rec-generate-cuda with compile=true";
+  auto [it, inserted] = cudaIndex.try_emplace(name, cudaOps.size());
+  if (inserted)
+    cudaOps.push_back(op);
+  return it->second;
+}
+
+FailureOr<std::vector<fb::Offset<plan::CudaKernel>>>
+PlanWriter::buildCudaKernels(fb::FlatBufferBuilder &fbb) {
+  auto arch = module->getAttrOfType<StringAttr>(cuda_attrs::kArch);
+  std::vector<fb::Offset<plan::CudaKernel>> kernels;
+  for (Operation *op : cudaOps) {
+    auto domain = cast<RecTensorType>(
+        op->getAttrOfType<TypeAttr>(cuda_attrs::kDomain).getValue());
+    std::vector<plan::Extent> extents;
+    for (rec::Dim d : domain.getDims()) {
+      if (d.isStatic()) {
+        extents.emplace_back(d.size, -1);
+        continue;
+      }
+      auto it = dimIndex.find(d.symbol.getValue());
+      if (it == dimIndex.end())
+        return op->emitError("plan: dimension '")
+               << d.symbol.getValue() << "' is not declared at the top level";
+      extents.emplace_back(0, it->second);
+    }
+    StringRef cubin = op->getAttrOfType<StringAttr>(cuda_attrs::kCubin);
+    auto launch = op->getAttrOfType<DenseI64ArrayAttr>(cuda_attrs::kLaunch);
+    if (launch.size() != 2)
+      return op->emitError("plan: rec.cuda_launch needs two numbers");
+    std::vector<uint8_t> bytes(cubin.begin(), cubin.end());
+    kernels.push_back(plan::CreateCudaKernelDirect(
+        fbb, op->getAttrOfType<StringAttr>(cuda_attrs::kKernel).str().c_str(),
+        arch ? arch.str().c_str() : "", &bytes,
+        op->getAttrOfType<StringAttr>(cuda_attrs::kPtx).str().c_str(), &extents,
+        static_cast<uint32_t>(launch[0]), static_cast<uint32_t>(launch[1])));
+  }
+  return kernels;
+}
 
 LogicalResult PlanWriter::collectParams() {
   // Walk the module and its imported models; a nested module's params are
@@ -406,8 +466,12 @@ PlanWriter::buildEntry(fb::FlatBufferBuilder &fbb, func::FuncOp func) {
         return failure();
       program = *built;
     }
+    FailureOr<uint32_t> cudaKernel = cudaKernelIndex(&op);
+    if (failed(cudaKernel))
+      return failure();
     kernels.push_back(plan::CreateKernelDirect(fbb, *opcode, &in, &out, &attrs,
-                                               location.c_str(), program));
+                                               location.c_str(), program,
+                                               *cudaKernel));
     flops += estimateFlops(&op, maxima);
   }
 
@@ -445,6 +509,8 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
         p.stored ? nullptr : p.stateOf.c_str()));
   }
 
+  cudaIndex.clear();
+  cudaOps.clear();
   std::vector<fb::Offset<plan::Entry>> entries;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func->hasAttr("rec.entry") || func->hasAttr("rec.unsupported") ||
@@ -461,11 +527,20 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
   fb::Offset<plan::TrainConfig> train = buildTrainConfig(fbb);
   auto model = module->getAttrOfType<StringAttr>("rec.model");
   auto seed = module->getAttrOfType<IntegerAttr>("rec.seed");
+  // 1.2: fused groups' CUDA kernels; a plan that has them needs a GPU.
+  FailureOr<std::vector<fb::Offset<plan::CudaKernel>>> cudaKernels =
+      buildCudaKernels(fbb);
+  if (failed(cudaKernels))
+    return failure();
+  plan::Requirement requirements = plan::Requirement::Cpu;
+  if (!cudaOps.empty())
+    requirements = requirements | plan::Requirement::Cuda;
   auto root = plan::CreatePlanDirect(
-      fbb, kPlanFormatMajor, kPlanFormatMinor, plan::Requirement::Cpu,
+      fbb, kPlanFormatMajor, kPlanFormatMinor, requirements,
       options.producer.c_str(), options.sourceHash.c_str(),
       model ? model.str().c_str() : "", seed ? seed.getInt() : 0, &dims,
-      &paramTables, &entries, &segments, kSegmentAlignment, train);
+      &paramTables, &entries, &segments, kSegmentAlignment, train,
+      &*cudaKernels);
   plan::FinishSizePrefixedPlanBuffer(fbb, root);
   return success();
 }

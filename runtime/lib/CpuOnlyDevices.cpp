@@ -22,6 +22,10 @@ StatusOr<std::vector<CudaDeviceInfo>> onerec::runtime::queryCudaDevices() {
 
 Status onerec::runtime::checkCudaDevice(int) { return notBuilt(); }
 
+Status onerec::runtime::loadCudaKernel(int, const void *, const std::string &) {
+  return notBuilt();
+}
+
 std::string onerec::runtime::describeCudaVersions() {
   return "built without CUDA";
 }

@@ -94,6 +94,29 @@ Status onerec::runtime::checkCudaDevice(int index) {
   return Status::ok();
 }
 
+Status onerec::runtime::loadCudaKernel(int index, const void *image,
+                                      const std::string &name) {
+  const std::string where =
+      "CUDA device " + std::to_string(index) + ": kernel '" + name + "'";
+  if (Status s = cudaStatus(cudaSetDevice(index), where); !s.isOk())
+    return s;
+  // The runtime API's library loader: no libcuda link dependency (cudart
+  // finds the driver at run time), and PTX is JIT-compiled when the cubin's
+  // architecture does not match.
+  cudaLibrary_t library = nullptr;
+  if (Status s = cudaStatus(cudaLibraryLoadData(&library, image, nullptr,
+                                                nullptr, 0, nullptr, nullptr,
+                                                0),
+                            where + ": loading its image");
+      !s.isOk())
+    return s;
+  cudaKernel_t kernel = nullptr;
+  Status found = cudaStatus(cudaLibraryGetKernel(&kernel, library, name.c_str()),
+                            where + ": looking it up");
+  (void)cudaLibraryUnload(library); // the lookup result is what matters
+  return found;
+}
+
 static std::string version(int v) {
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }

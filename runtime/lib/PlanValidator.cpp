@@ -108,6 +108,7 @@ private:
   Status checkParameters();
   Status checkOptimizerState(uint32_t index, const std::string &where);
   Status checkTrainConfig();
+  Status checkCudaKernels();
   Status checkInPlace(const plan::Entry &entry, const plan::Kernel &kernel,
                       const KernelChecker &checker);
   StatusOr<EntryFacts> checkEntry(uint32_t index);
@@ -128,8 +129,8 @@ private:
 };
 
 StatusOr<PlanFacts> Validator::run() {
-  for (Status s :
-       {checkHeader(), checkDims(), checkSegments(), checkParameters()})
+  for (Status s : {checkHeader(), checkDims(), checkSegments(),
+                   checkParameters(), checkCudaKernels()})
     if (!s)
       return s;
   PlanFacts facts;
@@ -438,6 +439,59 @@ Status Validator::checkTrainConfig() {
   return Status::ok();
 }
 
+/// 1.2: the CUDA kernels of fused groups. The runtime hands their bytes to
+/// the CUDA driver, so what is checked is what a loader and a launch rely
+/// on: a name to look up, code to load, and a launch shape and domain that
+/// are valid for every binding.
+Status Validator::checkCudaKernels() {
+  uint32_t count = sizeOf(plan_.cuda_kernels());
+  if (count && !(static_cast<uint64_t>(plan_.requirements()) &
+                 static_cast<uint64_t>(plan::Requirement::Cuda)))
+    return fail("", fmt::format("has {} CUDA kernels but does not require Cuda",
+                                count));
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < count; ++i) {
+    const plan::CudaKernel &k = *plan_.cuda_kernels()->Get(i);
+    std::string where =
+        fmt::format("CUDA kernel {} ('{}')", i, printable(k.name()));
+    std::string_view name = k.name()->string_view();
+    bool identifier = !name.empty() && name.size() <= 256 &&
+                      !(name[0] >= '0' && name[0] <= '9') &&
+                      std::all_of(name.begin(), name.end(), [](char c) {
+                        return c == '_' || (c >= 'a' && c <= 'z') ||
+                               (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                      });
+    if (!identifier)
+      return fail(where, "has a name that is not a C identifier");
+    if (!names.insert(name).second)
+      return fail(where, "is stored twice");
+    if (sizeOf(k.cubin()) == 0 && (!k.ptx() || k.ptx()->size() == 0))
+      return fail(where, "has neither a cubin nor PTX");
+    uint32_t tpr = k.threads_per_row(), rpb = k.rows_per_block();
+    if (!isPowerOfTwo(tpr) || tpr > 1024 || rpb == 0 ||
+        uint64_t(tpr) * rpb > 1024)
+      return fail(where, fmt::format("has a launch shape of {} threads per "
+                                     "row and {} rows per block; expected a "
+                                     "power of two and at most 1024 threads",
+                                     tpr, rpb));
+    if (!elementsAligned(k.domain()))
+      return fail(where, "its domain is misaligned");
+    if (sizeOf(k.domain()) > Shape::kMaxRank)
+      return fail(where, fmt::format("has a domain of rank {}, at most {}",
+                                     sizeOf(k.domain()), Shape::kMaxRank));
+    for (uint32_t d = 0; d < sizeOf(k.domain()); ++d) {
+      const plan::Extent &e = *k.domain()->Get(d);
+      bool ok = e.symbol() < 0
+                    ? e.static_size() > 0 &&
+                          e.static_size() <= PlanLimits::kMaxElements
+                    : static_cast<uint32_t>(e.symbol()) < sizeOf(plan_.dims());
+      if (!ok)
+        return fail(where, fmt::format("domain extent {} is invalid", d));
+    }
+  }
+  return Status::ok();
+}
+
 StatusOr<EntryFacts> Validator::checkEntry(uint32_t index) {
   const plan::Entry &entry = *plan_.entries()->Get(index);
   std::string where = fmt::format("entry '{}'", printable(entry.name()));
@@ -702,6 +756,12 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
                   fmt::format("attribute '{}': its values are misaligned",
                               printable(attr.name())));
   }
+  // 1.2: a fused group's CUDA kernel (checkCudaKernels checked the table).
+  if (kernel.cuda_kernel() != kAbsentOperand &&
+      kernel.cuda_kernel() >= sizeOf(plan_.cuda_kernels()))
+    return fail(where, fmt::format("names CUDA kernel {}, but the plan has {}",
+                                   kernel.cuda_kernel(),
+                                   sizeOf(plan_.cuda_kernels())));
   KernelChecker checker(plan_, entry, kernel, layout_.fileName + ": " + where,
                         facts.dimMinimum);
   if (Status s = checkSignature(checker); !s)

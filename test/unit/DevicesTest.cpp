@@ -45,3 +45,27 @@ TEST(DevicesTest, KernelRunsOnEveryGpu) {
     EXPECT_TRUE(check.isOk()) << check.toString();
   }
 }
+
+// How the CUDA backend loads fused-group kernels (Plan.cuda_kernels): an
+// image in, a kernel looked up by name. PTX of an empty kernel stands in for
+// onerecc's cubins, which need no GPU to produce (cli/onerecc/cuda-plan).
+TEST(DevicesTest, KernelImageLoadsOnEveryGpu) {
+  StatusOr<std::vector<CudaDeviceInfo>> gpus = queryCudaDevices();
+  if (!gpus.isOk())
+    GTEST_SKIP() << "no CUDA device: " << gpus.status().message();
+  if (gpus->empty())
+    GTEST_SKIP() << "no CUDA device: the driver reports none";
+  const char *ptx = ".version 7.0\n"
+                    ".target sm_70\n"
+                    ".address_size 64\n"
+                    ".visible .entry onerec_probe()\n"
+                    "{\n"
+                    "  ret;\n"
+                    "}\n";
+  for (const CudaDeviceInfo &gpu : *gpus) {
+    Status loaded = loadCudaKernel(gpu.index, ptx, "onerec_probe");
+    EXPECT_TRUE(loaded.isOk()) << loaded.toString();
+    Status missing = loadCudaKernel(gpu.index, ptx, "onerec_missing");
+    EXPECT_FALSE(missing.isOk());
+  }
+}

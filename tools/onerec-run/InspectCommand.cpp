@@ -127,6 +127,30 @@ std::vector<std::pair<std::string, int>> opCounts(const plan::Entry &entry) {
   return sorted;
 }
 
+/// 1.2: kernels of the entry that have a CUDA kernel (fused groups).
+uint32_t cudaKernelCount(const plan::Entry &entry) {
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < sizeOf(entry.kernels()); ++k)
+    n += entry.kernels()->Get(k)->cuda_kernel() != 0xFFFFFFFFu;
+  return n;
+}
+
+/// 1.2: the CUDA kernels of fused groups, without their code.
+Json cudaKernelsToJson(const plan::Plan &plan) {
+  Json kernels = Json::array();
+  for (uint32_t i = 0; i < sizeOf(plan.cuda_kernels()); ++i) {
+    const plan::CudaKernel &k = *plan.cuda_kernels()->Get(i);
+    kernels.push_back({{"name", str(k.name())},
+                       {"arch", str(k.arch())},
+                       {"cubin_bytes", sizeOf(k.cubin())},
+                       {"ptx_bytes", k.ptx() ? k.ptx()->size() : 0},
+                       {"domain_rank", sizeOf(k.domain())},
+                       {"threads_per_row", k.threads_per_row()},
+                       {"rows_per_block", k.rows_per_block()}});
+  }
+  return kernels;
+}
+
 std::array<int, 3> storageCounts(const plan::Entry &entry) {
   std::array<int, 3> counts = {};
   for (uint32_t t = 0; t < sizeOf(entry.tensors()); ++t)
@@ -187,11 +211,15 @@ Json toJson(const PlanFile &file) {
     for (const auto &[op, count] : opCounts(entry))
       ops[op] = count;
     j["kernels"] = {{"count", sizeOf(entry.kernels())}, {"by_op", ops}};
+    if (uint32_t cuda = cudaKernelCount(entry))
+      j["kernels"]["with_cuda"] = cuda;
     j["arena_bytes"] = entry.arena_bytes();
     j["flops"] = entry.flops();
     entries.push_back(j);
   }
   root["entries"] = entries;
+  if (sizeOf(plan.cuda_kernels()))
+    root["cuda_kernels"] = cudaKernelsToJson(plan);
   return root;
 }
 
@@ -219,6 +247,17 @@ void printText(const PlanFile &file) {
     fmt::print("; {} optimizer-state tensors (not stored)",
                totals.stateTensors);
   fmt::print("\n");
+  if (uint32_t n = sizeOf(plan.cuda_kernels())) {
+    uint64_t cubin = 0, ptx = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const plan::CudaKernel &k = *plan.cuda_kernels()->Get(i);
+      cubin += sizeOf(k.cubin());
+      ptx += k.ptx() ? k.ptx()->size() : 0;
+    }
+    fmt::print("cuda      {} fused-group kernels for {} (cubin {}, PTX {})\n",
+               n, str(plan.cuda_kernels()->Get(0)->arch()),
+               formatBytes(double(cubin)), formatBytes(double(ptx)));
+  }
   if (const plan::TrainConfig *train = plan.train()) {
     fmt::print("train     {}\n", describeTrain(*train));
     for (uint32_t i = 0; i < sizeOf(train->stages()); ++i) {

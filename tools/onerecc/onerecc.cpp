@@ -12,6 +12,7 @@
 #include "ModelSummary.h"
 #include "OperatorStats.h"
 #include "onerec/Frontend/Frontend.h"
+#include "onerec/Passes/CudaCodegen.h"
 #include "onerec/Passes/Pipelines.h"
 #include "onerec/Passes/PlanEmitter.h"
 
@@ -20,6 +21,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -37,7 +39,7 @@ static cl::opt<std::string> outputFile("o",
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(category));
 
-enum class Emit { Mlir, Summary, MlirLowered, Plan, Stats };
+enum class Emit { Mlir, Summary, MlirLowered, Plan, Stats, Cuda };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to write (default: plan for -o *.fb, else mlir)"),
     cl::init(Emit::Mlir),
@@ -54,8 +56,22 @@ static cl::opt<Emit> emit(
                           "docs/plan-format.md)"),
                clEnumValN(Emit::Stats, "stats",
                           "operators per entry: as written, after autodiff, "
-                          "and the kernels the runtime launches")),
+                          "and the kernels the runtime launches"),
+               clEnumValN(Emit::Cuda, "cuda",
+                          "the CUDA source generated for each distinct fused "
+                          "group (needs no NVRTC)")),
     cl::cat(category));
+
+static cl::opt<std::string>
+    target("target",
+           cl::desc("What the plan runs on: cpu, or cuda:<arch> (cuda:sm_90) "
+                    "to add a CUDA kernel per fused group, compiled now with "
+                    "NVRTC"),
+           cl::value_desc("cpu|cuda:sm_XX"), cl::init("cpu"),
+           cl::cat(category));
+
+/// The GPU architecture of --target=cuda:<arch>; empty for cpu.
+static std::string cudaArch;
 
 /// How --emit=stats (or --stats[=json]) prints.
 static onerec::StatsFormat statsFormat = onerec::StatsFormat::Text;
@@ -169,7 +185,8 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
     onerec::printModelSummary(*module, os);
     return true;
   }
-  if (emit == Emit::MlirLowered || emit == Emit::Plan || emit == Emit::Stats) {
+  if (emit == Emit::MlirLowered || emit == Emit::Plan || emit == Emit::Stats ||
+      emit == Emit::Cuda) {
     // The three lowering stages, with operator counts between them for
     // --emit=stats.
     onerec::OperatorCounts counts;
@@ -204,6 +221,28 @@ static bool compileBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
       return false;
     if (emit == Emit::Stats) {
       onerec::printOperatorStats(*module, counts, statsFormat, os);
+      return true;
+    }
+    // CUDA kernels of fused groups: compiled for the plan, source only for
+    // --emit=cuda.
+    if (!cudaArch.empty() || emit == Emit::Cuda) {
+      mlir::PassManager cuda(&context);
+      onerec::buildCudaCodegenPipeline(cuda,
+                                       cudaArch.empty() ? "sm_90" : cudaArch,
+                                       /*compile=*/emit != Emit::Cuda);
+      if (failed(cuda.run(*module)))
+        return false;
+    }
+    if (emit == Emit::Cuda) {
+      llvm::StringSet<> printed;
+      module->walk([&](mlir::Operation *op) {
+        auto name =
+            op->getAttrOfType<mlir::StringAttr>(onerec::cuda_attrs::kKernel);
+        auto source =
+            op->getAttrOfType<mlir::StringAttr>(onerec::cuda_attrs::kSource);
+        if (name && source && printed.insert(name).second)
+          os << source.getValue() << "\n";
+      });
       return true;
     }
   }
@@ -288,6 +327,27 @@ int main(int argc, char **argv) {
                  << ": expected -O0 (no fusion) or -O2 (the default)\n";
     return 1;
   }
+
+  // --target=cpu | cuda:<arch>
+  if (llvm::StringRef(target) != "cpu") {
+    llvm::StringRef arch = target;
+    if (!arch.consume_front("cuda:") || !arch.starts_with("sm_")) {
+      llvm::errs() << "onerecc: error: --target=" << target
+                   << ": expected cpu or cuda:<arch> (cuda:sm_90)\n";
+      return 1;
+    }
+    if (!onerec::isNvrtcAvailable() && emit != Emit::Cuda) {
+      llvm::errs() << "onerecc: error: --target=" << target
+                   << " compiles CUDA kernels with NVRTC, and this onerecc "
+                      "has none: "
+                   << onerec::describeNvrtc()
+                   << ". Install the CUDA toolkit (/usr/local/cuda) and "
+                      "rebuild, or use --target=cpu\n";
+      return 1;
+    }
+    cudaArch = arch.str();
+  }
+
   if (stats) {
     statsFormat = *stats;
     if (emit.getNumOccurrences() && emit != Emit::Stats) {

@@ -270,4 +270,46 @@ def RecFuseElementwise : Pass<"rec-fuse-elementwise", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// CUDA code generation for fused groups (issue 5)
+//===----------------------------------------------------------------------===//
+
+def RecGenerateCuda : Pass<"rec-generate-cuda", "::mlir::ModuleOp"> {
+  let summary = "Generates and compiles (NVRTC) a CUDA kernel per fused group";
+  let description = [{
+    For each `rec.fused` op: generates one CUDA C++ kernel (a block holds
+    rows of the group's iteration domain, threads stride over a row's
+    columns; last-axis reductions are accumulated in one pass over the row
+    per reduction depth and combined by warp shuffles, across warps through
+    shared memory, in a fixed order), compiles it with NVRTC for `arch` at
+    compile time, and attaches `rec.cuda_kernel` (the `extern "C"` name, a
+    hash of the source, so identical groups share one kernel),
+    `rec.cuda_source`, `rec.cuda_domain` (the iteration domain, whose
+    extents follow the kernel's pointers as arguments), `rec.cuda_launch`
+    (threads per row, rows per block), `rec.cuda_cubin` and `rec.cuda_ptx`;
+    the module gets `rec.cuda_arch`. The math is that of the CPU kernels.
+    A group the generator cannot express, or code NVRTC rejects, is an error
+    at the group's location with NVRTC's log. docs/fusion.md, "CUDA code
+    generation", describes the kernels.
+
+    ```mlir
+    // --rec-generate-cuda="arch=sm_90"
+    %y = rec.fused(%x, %b) {rec.cuda_cubin = "\7FELF...",
+        rec.cuda_domain = !rec.tensor<[B, 64], f32>,
+        rec.cuda_kernel = "onerec_fused_5c1e0f3a9b7d2468",
+        rec.cuda_launch = array<i64: 32, 8>, rec.cuda_ptx = "...",
+        rec.cuda_source = "..."} : ... { ... }
+    ```
+  }];
+  let options = [
+    Option<"arch", "arch", "std::string", "\"sm_90\"",
+           "GPU architecture to compile for (sm_80, sm_90 ...)">,
+    Option<"compile", "compile", "bool", "true",
+           "Compile with NVRTC (false: generate and attach the source only)">,
+    Option<"printSource", "print-source", "bool", "false",
+           "Print each distinct kernel's source to stdout (for tests)">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

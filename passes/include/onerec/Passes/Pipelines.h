@@ -47,6 +47,12 @@ void buildFusionPipeline(mlir::OpPassManager &pm,
 /// The third lowering stage: kernel selection and memory planning.
 void buildRealizationPipeline(mlir::OpPassManager &pm);
 
+/// CUDA code generation for fused groups (`onerecc --target=cuda:<arch>`):
+/// rec-generate-cuda for `arch` (`sm_90`); with `compile` false the kernels'
+/// source only (`--emit=cuda`), without NVRTC.
+void buildCudaCodegenPipeline(mlir::OpPassManager &pm, const std::string &arch,
+                              bool compile);
+
 /// Registers the pipelines above with names for `onerec-opt`.
 void registerPipelines();
 

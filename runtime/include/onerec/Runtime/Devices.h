@@ -51,6 +51,11 @@ StatusOr<std::vector<CudaDeviceInfo>> queryCudaDevices();
 /// Runs a small kernel on device `index` and checks every element it wrote.
 Status checkCudaDevice(int index);
 
+/// Loads a CUDA code image (a cubin, or PTX the driver compiles) on device
+/// `index` and looks up its `extern "C"` kernel `name`: how the CUDA backend
+/// loads a plan's fused-group kernels (Plan.cuda_kernels, format 1.2).
+Status loadCudaKernel(int index, const void *image, const std::string &name);
+
 /// "CUDA runtime 13.0, driver 12.8" or why there is none.
 std::string describeCudaVersions();
 /// "NCCL 2.27.3" or why there is none.
