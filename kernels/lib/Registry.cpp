@@ -25,6 +25,8 @@ void kernels::registerCpuKernels(runtime::KernelRegistry &registry) {
   registerEmbeddingGradKernels(registry);
   registerLossGradKernels(registry);
   registerOptimizerKernels(registry);
+  // 1.2: fusion.
+  registerFusedGemmKernels(registry);
 }
 
 const runtime::KernelRegistry &runtime::defaultKernelRegistry() {

@@ -39,6 +39,9 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {
+  // GEMM fusion: epilogues, shared operands, accumulated data gradients and
+  // grouped weight gradients, before elementwise fusion takes what is left.
+  pm.addPass(createRecFuseGemm());
   // A kernel (or a view) per op, then the arena of each entry.
   pm.addPass(createRecSelectKernels());
   pm.addPass(createRecPlanMemory());

@@ -209,6 +209,20 @@ std::vector<OpSignature> buildSignatures() {
   set(OpCode::AssignAdd, {2, 2, 0, 0, {}, 0, 0b1});
   set(OpCode::Fill,
       {1, 1, 0, 0, {{"value", AttrKind::IntOrFloat, true}}, 0, 0b1});
+
+  // 1.2: GEMM fusion (docs/fusion.md). Gemm: a_0, b_0, bias?, residual?,
+  // then the further products; one result (a sum) or one per right operand.
+  set(OpCode::Gemm, {4,
+                     kVariadic,
+                     0b1100,
+                     kVariadic,
+                     {flag("transpose_a"), flag("transpose_b"),
+                      choice("epilogue", 6), flag("shared_lhs")},
+                     0,
+                     0,
+                     /*minOutputs=*/1});
+  set(OpCode::GroupedWeightGrad,
+      {2, kVariadic, 0, kVariadic, {}, 0, 0, /*minOutputs=*/1});
   return table;
 }
 
