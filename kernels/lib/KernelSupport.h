@@ -52,6 +52,8 @@ void registerLossGradKernels(KernelRegistry &r);
 void registerOptimizerKernels(KernelRegistry &r);
 // 1.2: fusion (docs/fusion.md).
 void registerFusedKernels(KernelRegistry &r);
+// 1.2: GEMM fusion (docs/fusion.md).
+void registerFusedGemmKernels(KernelRegistry &r);
 
 /// Registers `fn<kRef>` and `fn<kOpt>` for (op, dtype) on the CPU.
 inline void addCpu(KernelRegistry &r, OpCode op, DType dtype,

@@ -27,6 +27,7 @@ void kernels::registerCpuKernels(runtime::KernelRegistry &registry) {
   registerOptimizerKernels(registry);
   // 1.2: fusion.
   registerFusedKernels(registry);
+  registerFusedGemmKernels(registry);
 }
 
 const runtime::KernelRegistry &runtime::defaultKernelRegistry() {

@@ -141,6 +141,19 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
         return SmallVector<Value>{e.getLogp(), e.getOldLogp(), e.getAdvantage(),
                                   e.getMask()};
       })
+      .Case<rec::GemmOp>([](rec::GemmOp g) {
+        // Plan order: the first product's a and b (operand 0 keys the
+        // kernel's dtype), bias?, residual?, then the further products'
+        // (a, b) pairs, or their b alone when the left operand is shared.
+        SmallVector<Value> operands = {g.getLhs()[0], g.getRhs()[0],
+                                       g.getBias(), g.getResidual()};
+        for (size_t p = 1; p < g.getRhs().size(); ++p) {
+          if (!g.isSharedLhs())
+            operands.push_back(g.getLhs()[p]);
+          operands.push_back(g.getRhs()[p]);
+        }
+        return operands;
+      })
       .Default([](Operation *o) {
         return SmallVector<Value>(o->getOperands().begin(),
                                   o->getOperands().end());
@@ -208,6 +221,8 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       set(name, static_cast<int64_t>(e.getValue()));
     else if (auto e = dyn_cast<rec::ReductionAttr>(attr))
       set(name, static_cast<int64_t>(e.getValue()));
+    else if (auto e = dyn_cast<rec::GemmEpilogueAttr>(attr))
+      set(name, static_cast<int64_t>(e.getValue()));
   }
 
   // Op-specific: defaults of absent flags, normalized axes, derived values.
@@ -215,6 +230,12 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       .Case<rec::MatmulOp>([&](auto m) {
         set("transpose_a", int64_t(m.getTransposeA()));
         set("transpose_b", int64_t(m.getTransposeB()));
+      })
+      .Case<rec::GemmOp>([&](rec::GemmOp g) {
+        set("transpose_a", int64_t(g.getTransposeA()));
+        set("transpose_b", int64_t(g.getTransposeB()));
+        set("epilogue", static_cast<int64_t>(g.getEpilogue()));
+        set("shared_lhs", int64_t(g.isSharedLhs()));
       })
       .Case<rec::AttentionOp, rec::AttentionGradOp>([&](auto a) {
         set("causal", int64_t(a.getCausal()));
@@ -319,6 +340,39 @@ double onerec::estimateFlops(Operation *op,
       })
       .Case<rec::WeightGradOp>([&](rec::WeightGradOp w) {
         return 2.0 * elems(w.getX()) * lastDim(w.getY());
+      })
+      .Case<rec::GemmOp>([&](rec::GemmOp g) {
+        // 2·m·n·k per product, then a few per output element for the adds
+        // between products, the bias, the activation and the residual.
+        bool shared = g.isSharedLhs();
+        bool swiglu = g.getEpilogue() == rec::GemmEpilogue::swiglu;
+        double flops = 0;
+        for (auto [p, b] : llvm::enumerate(g.getRhs())) {
+          RecTensorType a = tensorType(g.getLhs()[shared ? 0 : p]);
+          rec::Dim k = g.getTransposeA() ? a.getDims().drop_back().back()
+                                         : a.getDims().back();
+          Value y = g.getResult(shared && !swiglu ? p : 0);
+          flops += 2.0 * elems(y) * dimAtMax(k, maxima);
+        }
+        double outputs = elems(g.getResult(0));
+        double extra = double(g.getRhs().size() - 1) * (shared ? 0 : 1) +
+                       (g.getBias() ? 1 : 0) + (g.getResidual() ? 1 : 0);
+        switch (g.getEpilogue()) {
+        case rec::GemmEpilogue::none:
+          break;
+        case rec::GemmEpilogue::relu:
+          extra += 1;
+          break;
+        default: // gelu, silu, sigmoid, tanh, swiglu: an exp or tanh and more
+          extra += 4;
+        }
+        return flops + extra * outputs;
+      })
+      .Case<rec::GroupedWeightGradOp>([&](rec::GroupedWeightGradOp w) {
+        double flops = 0;
+        for (Value dy : w.getDys())
+          flops += 2.0 * elems(w.getX()) * lastDim(dy);
+        return flops;
       })
       .Case<rec::AttentionGradOp>([&](rec::AttentionGradOp a) {
         // Recomputed scores and probabilities, then dV, dP, dQ and dK.

@@ -51,6 +51,9 @@ void onerec::buildFusionPipeline(OpPassManager &pm,
                                  const LoweringOptions &options) {
   if (options.optLevel == 0)
     return;
+  // GEMM fusion: epilogues, shared operands, accumulated data gradients and
+  // grouped weight gradients, before elementwise fusion takes what is left.
+  pm.addPass(createRecFuseGemm());
   // Elementwise and reduction chains become rec.fused groups.
   pm.addPass(createRecFuseElementwise());
 }

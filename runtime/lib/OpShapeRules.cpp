@@ -753,6 +753,113 @@ Status weightGrad(Rules &r) {
   return k.expectResult(0, k.inDType(0), out);
 }
 
+/// 1.2: one product of a Gemm, operands `ai` x `bi`: rec.matmul's rule.
+StatusOr<SymShape> gemmProduct(Rules &r, int ai, int bi, bool ta, bool tb) {
+  KernelChecker &k = r.k;
+  ONEREC_CHECK(r.floatOperand(ai));
+  ONEREC_CHECK(r.sameDType(ai, bi));
+  ONEREC_CHECK(r.minRank(ai, 2));
+  ONEREC_CHECK(r.minRank(bi, 2));
+  SymShape a = k.inShape(ai), b = k.inShape(bi);
+  SymDim m = a[a.rank - 2], ak = a[a.rank - 1], bk = b[b.rank - 2],
+         n = b[b.rank - 1];
+  if (ta)
+    std::swap(m, ak);
+  if (tb)
+    std::swap(bk, n);
+  if (ak != bk)
+    return k.fail(fmt::format("{} has inner dimension {}, expected {} ({})",
+                              k.operand(bi), k.format(bk), k.format(ak),
+                              k.operand(ai)));
+  ONEREC_ASSIGN(batch, r.broadcast(a.prefix(a.rank - 2), b.prefix(b.rank - 2)));
+  batch.push(m);
+  batch.push(n);
+  return batch;
+}
+
+/// 1.2: Gemm. Operands a_0, b_0, bias?, residual?, then further (a_p, b_p)
+/// pairs summed into one result, or (shared_lhs) further b_j, one result
+/// per b_j (one for the swiglu epilogue).
+Status gemm(Rules &r) {
+  KernelChecker &k = r.k;
+  bool ta = k.attrs().getInt("transpose_a"),
+       tb = k.attrs().getInt("transpose_b"),
+       shared = k.attrs().getInt("shared_lhs");
+  bool swiglu = k.attrs().getInt("epilogue") == 6;
+  int inputs = k.numInputs(), outputs = k.numOutputs();
+  if (shared) {
+    int products = inputs - 3;
+    int expected = swiglu ? 1 : products;
+    if (products < 2 || (swiglu && products != 2) || outputs != expected)
+      return k.fail(fmt::format(
+          "a shared left operand takes at least two right operands (exactly "
+          "two with swiglu) and one result per product (one with swiglu), "
+          "got {} operands and {} results",
+          inputs, outputs));
+    if (k.present(2) || k.present(3))
+      return k.fail("a shared left operand takes no bias or residual");
+    if (!swiglu && k.attrs().getInt("epilogue") != 0)
+      return k.fail("a shared left operand takes no epilogue but swiglu");
+    for (int j = 0; j < products; ++j) {
+      ONEREC_ASSIGN(y, gemmProduct(r, 0, j == 0 ? 1 : 3 + j, ta, tb));
+      ONEREC_CHECK(k.expectResult(swiglu ? 0 : j, k.inDType(0), y));
+    }
+    return Status::ok();
+  }
+  if (inputs % 2 != 0 || outputs != 1 || swiglu)
+    return k.fail(fmt::format("a sum of products takes (a, b) pairs besides "
+                              "bias and residual, one result and no swiglu, "
+                              "got {} operands and {} results",
+                              inputs, outputs));
+  ONEREC_ASSIGN(y, gemmProduct(r, 0, 1, ta, tb));
+  for (int p = 4; p < inputs; p += 2) {
+    ONEREC_ASSIGN(product, gemmProduct(r, p, p + 1, ta, tb));
+    ONEREC_CHECK(r.sameDType(0, p));
+    if (product != y)
+      return k.fail(fmt::format("product {} is {}, expected {}", p / 2 - 1,
+                                k.format(product), k.format(y)));
+  }
+  if (k.present(2)) {
+    ONEREC_CHECK(r.sameDType(0, 2));
+    SymShape bias = k.inShape(2);
+    if (bias.rank != 1 || bias[0] != y.back())
+      return k.fail(fmt::format("{} must be a vector of {} elements",
+                                k.operand(2), k.format(y.back())));
+  }
+  if (k.present(3)) {
+    ONEREC_CHECK(r.sameDType(0, 3));
+    if (k.inShape(3) != y)
+      return k.fail(fmt::format("{} must have the result's shape {}",
+                                k.operand(3), k.format(y)));
+  }
+  return k.expectResult(0, k.inDType(0), y);
+}
+
+/// 1.2: GroupedWeightGrad: x [..., k], dy_j [..., n_j] -> dw_j [k, n_j].
+Status groupedWeightGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  if (k.numOutputs() != k.numInputs() - 1)
+    return k.fail(fmt::format("has {} results, expected one per result "
+                              "gradient ({})",
+                              k.numOutputs(), k.numInputs() - 1));
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.minRank(0, 1));
+  SymShape x = k.inShape(0);
+  for (int j = 1; j < k.numInputs(); ++j) {
+    ONEREC_CHECK(r.sameDType(0, j));
+    SymShape dy = k.inShape(j);
+    if (dy.rank != x.rank || withoutLast(x) != withoutLast(dy))
+      return k.fail(fmt::format("{} and {} must have the same leading "
+                                "dimensions",
+                                k.operand(0), k.operand(j)));
+    SymShape out;
+    out.push(x.back());
+    out.push(dy.back());
+    ONEREC_CHECK(k.expectResult(j - 1, k.inDType(0), out));
+  }
+  return Status::ok();
+}
+
 /// The optimizer's step: an integer scalar.
 Status stepOperand(Rules &r, int i) {
   ONEREC_CHECK(r.integerOperand(i));
@@ -824,8 +931,8 @@ Status optimizerRule(Rules &r, OpCode op) {
                                 k.operand(0)));
     if (k.inDType(0) == DType::bool8 && k.attrs().getInt("value") != 0 &&
         k.attrs().getInt("value") != 1)
-      return k.fail(fmt::format("{} is a bool: its value must be 0 or 1",
-                                k.operand(0)));
+      return k.fail(
+          fmt::format("{} is a bool: its value must be 0 or 1", k.operand(0)));
     return Status::ok();
   }
 }
@@ -888,6 +995,10 @@ Status checkShapeRules(KernelChecker &k) {
     return moe(r);
   case OpCode::WeightGrad:
     return weightGrad(r);
+  case OpCode::Gemm:
+    return gemm(r);
+  case OpCode::GroupedWeightGrad:
+    return groupedWeightGrad(r);
   case OpCode::GlobalNorm:
   case OpCode::AdamWUpdate:
   case OpCode::SgdUpdate:

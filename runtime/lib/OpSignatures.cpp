@@ -213,6 +213,20 @@ std::vector<OpSignature> buildSignatures() {
   set(OpCode::Assign, {2, 2, 0, 0, {}, 0, 0b1});
   // 1.2: a fused group; Kernel.program says what it computes.
   set(OpCode::Fused, {0, kVariadic, 0, kVariadic, {}, 0, 0, 1});
+
+  // 1.2: GEMM fusion (docs/fusion.md). Gemm: a_0, b_0, bias?, residual?,
+  // then the further products; one result (a sum) or one per right operand.
+  set(OpCode::Gemm, {4,
+                     kVariadic,
+                     0b1100,
+                     kVariadic,
+                     {flag("transpose_a"), flag("transpose_b"),
+                      choice("epilogue", 6), flag("shared_lhs")},
+                     0,
+                     0,
+                     /*minOutputs=*/1});
+  set(OpCode::GroupedWeightGrad,
+      {2, kVariadic, 0, kVariadic, {}, 0, 0, /*minOutputs=*/1});
   return table;
 }
 

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-_LINE = re.compile(r"^\s*(?P<res>%[\w#]+(?:\s*,\s*%[\w#]+)*)\s*=\s*rec\.(?P<op>\w+)(?P<rest>.*)$")
+_LINE = re.compile(r"^\s*(?P<res>%[\w#]+(?::\d+)?(?:\s*,\s*%[\w#]+)*)\s*=\s*rec\.(?P<op>\w+)(?P<rest>.*)$")
 _TENSOR = re.compile(r"!rec\.tensor<\[([^\]]*)\],\s*([^>]+?)>+")
 
 
@@ -176,6 +176,9 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
         if not m:
             continue
         res = [r.strip() for r in m.group("res").split(",")]
+        if ":" in res[0]:  # `%7:3 = ...` names its results %7#0, %7#1, %7#2
+            name, count = res[0].split(":")
+            res = [f"{name}#{i}" for i in range(int(count))]
         op, rest = m.group("op"), m.group("rest")
         head = rest.split(":", 1)[0] if op != "constant" else rest
         ops = [env[o] for o in re.findall(r"%[\w#]+", head.split("{")[0])]
@@ -279,6 +282,33 @@ def evaluate(ir_text, entry, inputs, params, trace=False):
             if _flag(rest, "transpose_b"):
                 b = np.swapaxes(b, -1, -2)
             y = np.matmul(a, b)
+        elif op == "gemm":
+            # rec.gemm (lhs...) x (rhs...) [bias %b] [residual %r] (rec-fuse-gemm).
+            groups = re.findall(r"\(([^)]*)\)", head.split("{")[0])
+            lhs = [env[n] for n in re.findall(r"%[\w#]+", groups[0])]
+            rhs = [env[n] for n in re.findall(r"%[\w#]+", groups[1])]
+            ta, tb = _flag(rest, "transpose_a"), _flag(rest, "transpose_b")
+            prods = [np.matmul(np.swapaxes(a, -1, -2) if ta else a,
+                               np.swapaxes(b, -1, -2) if tb else b)
+                     for a, b in zip(lhs * len(rhs) if len(lhs) == 1 else lhs, rhs)]
+            epi = _attr(rest, "epilogue", "none")
+            if len(lhs) == 1 and len(rhs) > 1 and epi != "swiglu":
+                for r, p in zip(res[1:], prods[1:]):
+                    env[r] = p
+                y = prods[0]
+            elif epi == "swiglu":
+                y = _silu(prods[0]) * prods[1]
+            else:
+                y = sum(prods)
+                mb = re.search(r"\bbias\s+(%[\w#]+)", head)
+                if mb:
+                    y = y + env[mb.group(1)]
+                y = {"none": lambda v: v, "relu": lambda v: np.maximum(v, 0),
+                     "gelu": _gelu, "silu": _silu, "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+                     "tanh": np.tanh}[epi](y)
+                mr = re.search(r"\bresidual\s+(%[\w#]+)", head)
+                if mr:
+                    y = y + env[mr.group(1)]
         elif op == "attention":
             q, k, v = ops[:3]
             mask = None

@@ -312,4 +312,51 @@ def RecGenerateCuda : Pass<"rec-generate-cuda", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: GEMMs with their epilogues and shared operands
+//===----------------------------------------------------------------------===//
+
+def RecFuseGemm : Pass<"rec-fuse-gemm", "::mlir::ModuleOp"> {
+  let summary = "Fuses matrix products with their epilogues and shared operands";
+  let description = [{
+    After autodiff, per function block, in this order: SwiGLU
+    (`silu(x·Wg) * (x·Wu)`, intermediates used only there) becomes one
+    `rec.gemm` with a `swiglu` epilogue; `rec.matmul`s of one left operand
+    (q/k/v projections, SwiGLU's gate and up in training, the decoder
+    layers' cross-attention k/v of the encoder output) become one `rec.gemm`
+    with a result each, placed at the first (later parameter reads move up);
+    `rec.add` trees whose leaves are matmuls and at most one other tensor of
+    the result's type (data gradients `dY1·W1ᵀ + dY2·W2ᵀ + acc`) become one
+    `rec.gemm` accumulating into its output; a matmul followed by a bias add
+    (vector over the last dim), an activation (relu, gelu, silu, sigmoid,
+    tanh) and/or a residual add of its shape becomes one `rec.gemm` with that
+    epilogue; `rec.weight_grad`s of one activation become one
+    `rec.grouped_weight_grad`, placed at the last.
+
+    Cost model: an intermediate is folded in only when the fused op is its
+    sole user, so it never has to be written to memory. Nothing is fused
+    across an op that writes memory (in-place updates). Results change only
+    by floating-point reassociation.
+
+    ```mlir
+    %0 = rec.matmul %x, %w : ...
+    %1 = rec.add %0, %b : ...
+    %2 = rec.relu %1 : ...
+    // becomes
+    %2 = rec.gemm(%x) x (%w) bias %b {epilogue = #rec<gemm_epilogue relu>} : ...
+    ```
+  }];
+  let options = [
+    Option<"epilogues", "epilogues", "bool", "true",
+           "Fuse bias, activation and residual adds into the GEMM">,
+    Option<"sharedLhs", "shared-lhs", "bool", "true",
+           "Fuse matmuls of one left operand (and SwiGLU pairs)">,
+    Option<"sums", "sums", "bool", "true",
+           "Fuse sums of matmuls into one accumulating GEMM">,
+    Option<"weightGrads", "weight-grads", "bool", "true",
+           "Group weight gradients of one activation">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

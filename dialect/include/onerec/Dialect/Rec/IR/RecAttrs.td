@@ -104,6 +104,15 @@ def Rec_DecodeConstraint : Rec_I32Enum<"DecodeConstraint", "what generated items
   I32EnumAttrCase<"catalog", 1>]>;
 def Rec_DecodeConstraintAttr : Rec_EnumAttr<Rec_DecodeConstraint, "constraint">;
 
+// Fusion (rec-fuse-gemm): what a rec.gemm applies to its output.
+def Rec_GemmEpilogue : Rec_I32Enum<"GemmEpilogue", "the output stage of a fused GEMM", [
+  I32EnumAttrCase<"none", 0>, I32EnumAttrCase<"relu", 1>,
+  I32EnumAttrCase<"gelu", 2>, I32EnumAttrCase<"silu", 3>,
+  I32EnumAttrCase<"sigmoid", 4>, I32EnumAttrCase<"tanh", 5>,
+  // silu(a·b0) * (a·b1): SwiGLU's gate and up projections of one input.
+  I32EnumAttrCase<"swiglu", 6>]>;
+def Rec_GemmEpilogueAttr : Rec_EnumAttr<Rec_GemmEpilogue, "gemm_epilogue">;
+
 //===----------------------------------------------------------------------===//
 // Attributes
 //===----------------------------------------------------------------------===//

@@ -1121,4 +1121,72 @@ def Rec_YieldOp : Rec_Op<"yield", [Pure, Terminator,
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: GEMMs with their epilogues and shared operands
+//
+// `rec-fuse-gemm` builds these after autodiff from rec.matmul, rec.add,
+// activations and rec.weight_grad; the frontend never does, and they need
+// no gradient rule.
+//===----------------------------------------------------------------------===//
+
+def Rec_GemmOp : Rec_Op<"gemm", [Pure, AttrSizedOperandSegments]> {
+  let summary = "matrix products with a fused epilogue or a shared left operand";
+  let description = [{
+    Every product is `rec.matmul`'s (`lhs [..., m, k] x rhs [..., k, n]`,
+    batch dims broadcast, `transpose_a`/`transpose_b` for every product).
+    Two forms:
+
+    - Sum (as many `lhs` as `rhs`, one result):
+      `y = epilogue(Σ_p lhs_p · rhs_p + bias) + residual`, every product of
+      `y`'s shape; `bias` is a vector over the last dim, `residual` a tensor
+      of `y`'s type (with no activation, an accumulation with beta = 1).
+      `epilogue` is `none`, `relu`, `gelu`, `silu`, `sigmoid` or `tanh`.
+    - Shared left operand (one `lhs`, several `rhs`, no bias or residual):
+      `y_j = lhs · rhs_j`, one result per `rhs` (the left operand is read
+      once); with `epilogue = swiglu` and two `rhs`, the one result
+      `silu(lhs · rhs_0) * (lhs · rhs_1)`.
+
+    ```mlir
+    %y = rec.gemm (%x, %w) bias %b {epilogue = #rec<gemm_epilogue relu>}
+         : (...) -> !rec.tensor<[B, 50, 64], f32>
+    %q, %k, %v = rec.gemm (%x) x (%wq, %wk, %wv) : (...) -> (...)
+    ```
+  }];
+  let arguments = (ins Variadic<Rec_FloatTensor>:$lhs,
+                       Variadic<Rec_FloatTensor>:$rhs,
+                       Optional<Rec_FloatTensor>:$bias,
+                       Optional<Rec_FloatTensor>:$residual,
+                       UnitAttr:$transpose_a, UnitAttr:$transpose_b,
+                       DefaultValuedAttr<Rec_GemmEpilogueAttr,
+                                         "GemmEpilogue::none">:$epilogue);
+  let results = (outs Variadic<Rec_FloatTensor>:$results);
+  let assemblyFormat = [{
+    `(` $lhs `)` `x` `(` $rhs `)` (`bias` $bias^)? (`residual` $residual^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// One left operand for several products (y_j = lhs · rhs_j, or SwiGLU).
+    bool isSharedLhs() { return getLhs().size() == 1 && getRhs().size() > 1; }
+  }];
+}
+
+def Rec_GroupedWeightGradOp : Rec_Op<"grouped_weight_grad", [Pure]> {
+  let summary = "several rec.weight_grad of one activation";
+  let description = [{
+    `x [..., k]` and `dy_j [..., n_j]` (the same leading dims) ->
+    `dw_j [k, n_j] = Σ_positions x^T dy_j`: the gradients of the weights
+    applied to the same input (q/k/v projections, SwiGLU's gate and up),
+    with `x` read once for all of them.
+
+    ```mlir
+    %dq, %dk = rec.grouped_weight_grad %x, %dyq, %dyk : (...) -> (...)
+    ```
+  }];
+  let arguments = (ins Rec_FloatTensor:$x, Variadic<Rec_FloatTensor>:$dys);
+  let results = (outs Variadic<Rec_FloatTensor>:$results);
+  let assemblyFormat = "$x `,` $dys attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
