@@ -39,6 +39,8 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {
+  // Fusion of the optimizer: one multi-tensor update per training step.
+  pm.addPass(createRecFuseOptimizer());
   // A kernel (or a view) per op, then the arena of each entry.
   pm.addPass(createRecSelectKernels());
   pm.addPass(createRecPlanMemory());

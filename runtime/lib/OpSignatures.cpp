@@ -209,6 +209,18 @@ std::vector<OpSignature> buildSignatures() {
   set(OpCode::AssignAdd, {2, 2, 0, 0, {}, 0, 0b1});
   set(OpCode::Fill,
       {1, 1, 0, 0, {{"value", AttrKind::IntOrFloat, true}}, 0, 0b1});
+  // 1.2: multi-tensor updates: one segment of n operands per kind (params,
+  // grads, m, v or params, grads, momentum), then step and hparams; the
+  // in-place segments are given by writesInPlace. The result is the global
+  // norm.
+  set(OpCode::MultiAdamWUpdate,
+      {6,
+       kVariadic,
+       0,
+       1,
+       {{"decay", AttrKind::Ints, true}, flag("decoupled", true)}});
+  set(OpCode::MultiSgdUpdate,
+      {5, kVariadic, 0, 1, {{"decay", AttrKind::Ints, true}}});
   return table;
 }
 
@@ -298,6 +310,21 @@ Status checkSignature(const KernelChecker &kernel) {
 
 uint32_t inPlaceOperands(plan::OpCode op) {
   return signatureOf(op).inPlaceOperands;
+}
+
+int multiUpdateSegments(plan::OpCode op) {
+  return op == OpCode::MultiAdamWUpdate ? 4
+         : op == OpCode::MultiSgdUpdate ? 3
+                                        : 0;
+}
+
+bool writesInPlace(plan::OpCode op, int i, int numInputs) {
+  if (int segments = multiUpdateSegments(op)) {
+    // Every segment but the gradients' (the second) is written.
+    int n = (numInputs - 2) / segments;
+    return n > 0 && i < segments * n && i / n != 1;
+  }
+  return i < 32 && (inPlaceOperands(op) >> i & 1);
 }
 
 bool isElementwise(plan::OpCode op) {

@@ -684,8 +684,8 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
           where,
           fmt::format("result {} is tensor {}, which is parameter {}; only "
                       "the optimizer ops (AdamWUpdate, SgdUpdate, "
-                      "MoeBiasUpdate, AssignAdd, Fill) of TrainStep entries "
-                      "write parameters",
+                      "MoeBiasUpdate, AssignAdd, Fill, MultiAdamWUpdate, "
+                      "MultiSgdUpdate) of TrainStep entries write parameters",
                       i, t, entry.tensors()->Get(t)->index()));
   }
   for (uint32_t i = 0; i < sizeOf(kernel.attrs()); ++i) {
@@ -718,8 +718,8 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
 Status Validator::checkInPlace(const plan::Entry &entry,
                                const plan::Kernel &kernel,
                                const KernelChecker &checker) {
-  uint32_t written = inPlaceOperands(kernel.op());
-  if (!written)
+  plan::OpCode op = kernel.op();
+  if (!inPlaceOperands(op) && !multiUpdateSegments(op))
     return Status::ok();
   if (entry.kind() != plan::EntryKind::TrainStep)
     return checker.fail(fmt::format(
@@ -727,7 +727,7 @@ Status Validator::checkInPlace(const plan::Entry &entry,
         "(this entry is {})",
         plan::EnumNameEntryKind(entry.kind())));
   for (int i = 0; i < checker.numInputs(); ++i) {
-    if (!(written >> i & 1) || !checker.present(i))
+    if (!writesInPlace(op, i, checker.numInputs()) || !checker.present(i))
       continue;
     const plan::Tensor &target = checker.inTensor(i);
     if (target.storage() != plan::Storage::Parameter)

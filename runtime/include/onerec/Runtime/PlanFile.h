@@ -28,7 +28,7 @@ namespace onerec::runtime {
 
 /// The format version this reader understands.
 constexpr uint16_t kPlanFormatMajor = 1;
-constexpr uint16_t kPlanFormatMinor = 1;
+constexpr uint16_t kPlanFormatMinor = 2;
 
 class PlanFile {
 public:
