@@ -11,6 +11,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringSet.h"
 
 using namespace mlir;
@@ -950,4 +951,44 @@ LogicalResult FusedOp::verifyRegions() {
              << " nor one element per row";
   }
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion: multi-tensor optimizer updates
+//===----------------------------------------------------------------------===//
+
+/// What both multi-tensor updates share: at least one parameter (the
+/// segments' types already match pairwise), distinct parameters, a 0/1
+/// decay flag per parameter, and the scalar norm they return.
+static LogicalResult verifyMultiUpdate(Operation *op, Value step,
+                                       Value hparams, ValueRange params,
+                                       ArrayRef<int64_t> decay, Value norm) {
+  if (params.empty())
+    return op->emitOpError("needs at least one parameter");
+  if (decay.size() != params.size())
+    return op->emitOpError("has ")
+           << decay.size() << " decay flags for " << params.size()
+           << " parameters";
+  for (auto [i, flag] : llvm::enumerate(decay))
+    if (flag != 0 && flag != 1)
+      return op->emitOpError("decay flag ") << i << " is " << flag
+                                            << ", expected 0 or 1";
+  llvm::SmallPtrSet<Value, 16> seen;
+  for (auto [i, param] : llvm::enumerate(params))
+    if (!seen.insert(param).second)
+      return op->emitOpError("updates parameter operand ")
+             << i << " twice";
+  if (!isScalar(norm))
+    return op->emitOpError("result is a scalar");
+  return verifyOptimizerOperands(op, step, hparams, Value());
+}
+
+LogicalResult MultiAdamWUpdateOp::verify() {
+  return verifyMultiUpdate(*this, getStep(), getHparams(), getParams(),
+                           getDecay(), getNorm());
+}
+
+LogicalResult MultiSgdUpdateOp::verify() {
+  return verifyMultiUpdate(*this, getStep(), getHparams(), getParams(),
+                           getDecay(), getNorm());
 }

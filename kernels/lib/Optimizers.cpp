@@ -30,6 +30,51 @@ constexpr int64_t kChunk = 16384;
 // GlobalNorm
 //===----------------------------------------------------------------------===//
 
+/// Σ g² of one tensor in double. Optimized: partial sums per fixed chunk
+/// (16 float lanes over runs of 256, then double), added in chunk order.
+double chunkSumOfSquares(const float *g, int64_t begin, int64_t end) {
+  double sum = 0;
+  for (int64_t j = begin; j < end; j += 256) {
+    int64_t len = std::min<int64_t>(256, end - j);
+    sum += double(dotLanes(g + j, g + j, len));
+  }
+  return sum;
+}
+
+/// Adds Σ g² of `tensors` to `total`, in tensor order; the fused updates
+/// call it with their gradients, so their norm is GlobalNorm's bit for bit.
+template <KernelVariant V>
+void addSumOfSquares(const KernelCall &call,
+                     const std::vector<const TensorView *> &tensors,
+                     double &total) {
+  if constexpr (V == kRef) {
+    for (const TensorView *t : tensors) {
+      const float *g = t->as<const float>();
+      for (int64_t j = 0, n = t->numel(); j < n; ++j)
+        total += double(g[j]) * g[j];
+    }
+    return;
+  }
+  // Every (tensor, chunk) is one piece; one parallel loop over all pieces.
+  struct Piece {
+    const float *g;
+    int64_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  for (const TensorView *t : tensors)
+    for (int64_t begin = 0, n = t->numel(); begin < n; begin += kChunk)
+      pieces.push_back(
+          {t->as<const float>(), begin, std::min(n, begin + kChunk)});
+  std::vector<double> partial(pieces.size(), 0.0);
+  parallelFor(call, int64_t(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c)
+      partial[size_t(c)] = chunkSumOfSquares(
+          pieces[size_t(c)].g, pieces[size_t(c)].begin, pieces[size_t(c)].end);
+  });
+  for (double p : partial)
+    total += p;
+}
+
 template <KernelVariant V> Status globalNormKernel(const KernelCall &call) {
   ONEREC_KERNEL_CHECK(call, call.numInputs >= 1 && call.numOutputs == 1,
                       "global_norm: expected gradients and one result");
@@ -37,36 +82,15 @@ template <KernelVariant V> Status globalNormKernel(const KernelCall &call) {
                       call.out(0).present() && call.out(0).numel() == 1 &&
                           call.out(0).dtype == DType::f32,
                       "global_norm: the result is an f32 scalar");
-  for (int i = 0; i < call.numInputs; ++i)
+  std::vector<const TensorView *> tensors;
+  for (int i = 0; i < call.numInputs; ++i) {
     ONEREC_KERNEL_CHECK(call,
                         call.in(i).present() && call.in(i).dtype == DType::f32,
                         "global_norm: operand {} must be an f32 tensor", i);
-  double total = 0;
-  for (int i = 0; i < call.numInputs; ++i) {
-    const float *g = call.in(i).as<const float>();
-    int64_t n = call.in(i).numel();
-    if constexpr (V == kRef) {
-      for (int64_t j = 0; j < n; ++j)
-        total += double(g[j]) * g[j];
-    } else {
-      int64_t chunks = (n + kChunk - 1) / kChunk;
-      std::vector<double> partial(size_t(chunks), 0.0);
-      parallelFor(call, chunks, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t c = lo; c < hi; ++c) {
-          int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
-          // 16 float lanes over short runs, then double across runs.
-          double sum = 0;
-          for (int64_t j = begin; j < end; j += 256) {
-            int64_t len = std::min<int64_t>(256, end - j);
-            sum += double(dotLanes(g + j, g + j, len));
-          }
-          partial[size_t(c)] = sum;
-        }
-      });
-      for (double p : partial)
-        total += p;
-    }
+    tensors.push_back(&call.in(i));
   }
+  double total = 0;
+  addSumOfSquares<V>(call, tensors, total);
   call.out(0).as<float>()[0] = float(std::sqrt(total));
   return Status::ok();
 }
@@ -83,11 +107,10 @@ struct Hyper {
   double gradScale;
 };
 
-Status readHyper(const KernelCall &call, const char *op, int paramIndex,
-                 int stepIndex, int normIndex, Hyper &h) {
-  const TensorView &param = call.in(paramIndex);
-  ONEREC_KERNEL_CHECK(call, param.dtype == DType::f32,
-                      "{}: expected an f32 parameter", op);
+/// Reads step and hparams (operands stepIndex, stepIndex + 1) and, with
+/// clipping, scales by the global norm `*norm` (null: the plan has none).
+Status readHyperWithNorm(const KernelCall &call, const char *op, int stepIndex,
+                         const float *norm, Hyper &h) {
   const TensorView &step = call.in(stepIndex), &hp = call.in(stepIndex + 1);
   ONEREC_KERNEL_CHECK(call, isIndexType(step.dtype) && step.numel() == 1,
                       "{}: optimizer.step must be an integer scalar", op);
@@ -105,21 +128,28 @@ Status readHyper(const KernelCall &call, const char *op, int paramIndex,
                         "{}: optimizer.hparams[{}] is {}, expected a finite "
                         "value >= 0",
                         op, i, v[i]);
-  const TensorView *norm = optionalInput(call, normIndex);
-  ONEREC_KERNEL_CHECK(
-      call, !norm || (norm->dtype == DType::f32 && norm->numel() == 1),
-      "{}: the global norm must be an f32 scalar", op);
   ONEREC_KERNEL_CHECK(call, h.clip == 0 || norm,
                       "{}: grad_clip is {} but the plan passes no gradient "
                       "norm to clip by",
                       op, h.clip);
   double c = 1;
-  if (h.clip > 0) {
-    double n = double(norm->as<const float>()[0]);
-    c = std::min(1.0, h.clip / (n * h.scale + 1e-6));
-  }
+  if (h.clip > 0)
+    c = std::min(1.0, h.clip / (double(*norm) * h.scale + 1e-6));
   h.gradScale = h.scale * c;
   return Status::ok();
+}
+
+Status readHyper(const KernelCall &call, const char *op, int paramIndex,
+                 int stepIndex, int normIndex, Hyper &h) {
+  const TensorView &param = call.in(paramIndex);
+  ONEREC_KERNEL_CHECK(call, param.dtype == DType::f32,
+                      "{}: expected an f32 parameter", op);
+  const TensorView *norm = optionalInput(call, normIndex);
+  ONEREC_KERNEL_CHECK(
+      call, !norm || (norm->dtype == DType::f32 && norm->numel() == 1),
+      "{}: the global norm must be an f32 scalar", op);
+  return readHyperWithNorm(call, op, stepIndex,
+                           norm ? norm->as<const float>() : nullptr, h);
 }
 
 Status checkSameSize(const KernelCall &call, const char *op, int i,
@@ -181,6 +211,56 @@ void sgdChunk(float *__restrict p, float *__restrict buf,
   }
 }
 
+/// The per-update constants of AdamW / Adam for one decay flag.
+struct AdamStep {
+  Hyper h;
+  bool decoupled;
+  double bc1, bc2;
+
+  AdamStep(const Hyper &hyper, bool decoupledUpdate)
+      : h(hyper), decoupled(decoupledUpdate),
+        bc1(1 - std::pow(hyper.beta1, double(hyper.step))),
+        bc2(1 - std::pow(hyper.beta2, double(hyper.step))) {}
+
+  /// The reference update of n elements, in double.
+  void reference(float *p, float *m, float *v, const float *g, int64_t n,
+                 bool decay) const {
+    double wd = decay ? h.wd : 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) * h.gradScale, pi = p[i];
+      if (!decoupled)
+        gi += wd * pi;
+      double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
+      double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
+      if (decoupled)
+        pi -= h.lr * wd * pi;
+      pi -= h.lr * (mi / bc1) / (std::sqrt(vi / bc2) + h.eps);
+      m[i] = float(mi), v[i] = float(vi), p[i] = float(pi);
+    }
+  }
+
+  /// The optimized loop's constants. PyTorch's arrangement: step size
+  /// lr / bc1, denominator √v / √bc2 + eps.
+  AdamScalars scalars(bool decay) const {
+    double wd = decay ? h.wd : 0.0;
+    AdamScalars c;
+    c.gs = float(h.gradScale), c.b1 = float(h.beta1), c.b2 = float(h.beta2);
+    c.c1 = float(1 - h.beta1), c.c2 = float(1 - h.beta2);
+    c.l2 = decoupled ? 0.0f : float(wd);
+    c.shrink = decoupled ? float(1 - h.lr * wd) : 1.0f;
+    c.stepSize = float(h.lr / bc1), c.invSqrtBc2 = float(1 / std::sqrt(bc2));
+    c.eps = float(h.eps);
+    return c;
+  }
+};
+
+Status checkBetas(const KernelCall &call, const char *op, const Hyper &h) {
+  ONEREC_KERNEL_CHECK(call, h.beta1 < 1 && h.beta2 < 1,
+                      "{}: betas ({}, {}) must be below 1", op, h.beta1,
+                      h.beta2);
+  return Status::ok();
+}
+
 template <KernelVariant V> Status adamWKernel(const KernelCall &call) {
   const char *op = "adamw_update";
   if (Status st = checkCounts(call, op, 7, 0, 1u << 6); !st)
@@ -193,44 +273,59 @@ template <KernelVariant V> Status adamWKernel(const KernelCall &call) {
                          {3, "the second moment"}})
     if (Status st = checkSameSize(call, op, i, what); !st)
       return st;
-  ONEREC_KERNEL_CHECK(call, h.beta1 < 1 && h.beta2 < 1,
-                      "{}: betas ({}, {}) must be below 1", op, h.beta1,
-                      h.beta2);
-  bool decoupled = call.attr().getInt("decoupled") != 0;
-  double wd = call.attr().getInt("decay") != 0 ? h.wd : 0.0;
-  double bc1 = 1 - std::pow(h.beta1, double(h.step)),
-         bc2 = 1 - std::pow(h.beta2, double(h.step));
+  if (Status st = checkBetas(call, op, h); !st)
+    return st;
+  AdamStep adam(h, call.attr().getInt("decoupled") != 0);
+  bool decay = call.attr().getInt("decay") != 0;
   float *p = call.in(0).as<float>(), *m = call.in(2).as<float>(),
         *v = call.in(3).as<float>();
   const float *g = call.in(1).as<const float>();
   int64_t n = call.in(0).numel();
   if constexpr (V == kRef) {
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = double(g[i]) * h.gradScale, pi = p[i];
-      if (!decoupled)
-        gi += wd * pi;
-      double mi = h.beta1 * m[i] + (1 - h.beta1) * gi;
-      double vi = h.beta2 * v[i] + (1 - h.beta2) * gi * gi;
-      if (decoupled)
-        pi -= h.lr * wd * pi;
-      pi -= h.lr * (mi / bc1) / (std::sqrt(vi / bc2) + h.eps);
-      m[i] = float(mi), v[i] = float(vi), p[i] = float(pi);
-    }
+    adam.reference(p, m, v, g, n, decay);
     return Status::ok();
   }
-  // PyTorch's arrangement: step size lr / bc1, denominator √v / √bc2 + eps.
-  AdamScalars c;
-  c.gs = float(h.gradScale), c.b1 = float(h.beta1), c.b2 = float(h.beta2);
-  c.c1 = float(1 - h.beta1), c.c2 = float(1 - h.beta2);
-  c.l2 = decoupled ? 0.0f : float(wd);
-  c.shrink = decoupled ? float(1 - h.lr * wd) : 1.0f;
-  c.stepSize = float(h.lr / bc1), c.invSqrtBc2 = float(1 / std::sqrt(bc2));
-  c.eps = float(h.eps);
+  AdamScalars c = adam.scalars(decay);
   elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
     adamChunk(p + lo, m + lo, v + lo, g + lo, hi - lo, c);
   });
   return Status::ok();
 }
+
+/// The per-update constants of SGD.
+struct SgdStep {
+  Hyper h;
+  double mu;
+  bool nesterov, first;
+
+  explicit SgdStep(const Hyper &hyper)
+      : h(hyper), mu(hyper.beta1), nesterov(hyper.beta2 != 0),
+        first(hyper.step == 1) {}
+
+  /// The reference update of n elements (buf unused without momentum).
+  void reference(float *p, float *buf, const float *g, int64_t n,
+                 bool decay) const {
+    double wd = decay ? h.wd : 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = double(g[i]) * h.gradScale + wd * p[i];
+      double d = gi;
+      if (mu != 0) {
+        double b = first ? gi : mu * buf[i] + gi;
+        buf[i] = float(b);
+        d = nesterov ? gi + mu * b : b;
+      }
+      p[i] = float(p[i] - h.lr * d);
+    }
+  }
+
+  /// The optimized loop over n elements.
+  void optimized(float *p, float *buf, const float *g, int64_t n,
+                 bool decay) const {
+    float m = float(mu);
+    sgdChunk(p, m != 0.0f ? buf : nullptr, g, n, float(h.gradScale),
+             decay ? float(h.wd) : 0.0f, m, float(h.lr), first, nesterov);
+  }
+};
 
 template <KernelVariant V> Status sgdKernel(const KernelCall &call) {
   const char *op = "sgd_update";
@@ -245,37 +340,204 @@ template <KernelVariant V> Status sgdKernel(const KernelCall &call) {
   if (buffer)
     if (Status st = checkSameSize(call, op, 2, "the momentum buffer"); !st)
       return st;
-  double mu = h.beta1;
-  bool nesterov = h.beta2 != 0;
-  ONEREC_KERNEL_CHECK(call, mu == 0 || buffer,
+  SgdStep sgd(h);
+  ONEREC_KERNEL_CHECK(call, sgd.mu == 0 || buffer,
                       "{}: momentum is {} but the plan has no momentum buffer "
                       "for this parameter (compile with momentum > 0)",
-                      op, mu);
-  double wd = call.attr().getInt("decay") != 0 ? h.wd : 0.0;
-  bool first = h.step == 1;
+                      op, sgd.mu);
+  bool decay = call.attr().getInt("decay") != 0;
   float *p = call.in(0).as<float>();
   float *buf = buffer ? buffer->as<float>() : nullptr;
   const float *g = call.in(1).as<const float>();
   int64_t n = call.in(0).numel();
   if constexpr (V == kRef) {
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = double(g[i]) * h.gradScale + wd * p[i];
-      double d = gi;
-      if (mu != 0) {
-        double b = first ? gi : mu * buf[i] + gi;
-        buf[i] = float(b);
-        d = nesterov ? gi + mu * b : b;
-      }
-      p[i] = float(p[i] - h.lr * d);
-    }
+    sgd.reference(p, buf, g, n, decay);
     return Status::ok();
   }
-  float gs = float(h.gradScale), l2 = float(wd), m = float(mu),
-        lr = float(h.lr);
   elementLoop<V>(call, n, [&](int64_t lo, int64_t hi) {
-    sgdChunk(p + lo, m != 0.0f ? buf + lo : nullptr, g + lo, hi - lo, gs, l2, m,
-             lr, first, nesterov);
+    sgd.optimized(p + lo, buf ? buf + lo : nullptr, g + lo, hi - lo, decay);
   });
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// MultiAdamWUpdate, MultiSgdUpdate (1.2)
+//===----------------------------------------------------------------------===//
+
+/// The operands of a multi-tensor update: n parameters and `streams` - 1
+/// more segments of n (gradients, then state), then step and hparams.
+struct MultiOperands {
+  int n = 0;
+  int streams = 0;
+  const TensorView &at(const KernelCall &call, int stream, int i) const {
+    return call.in(stream * n + i);
+  }
+};
+
+/// Checks what the validator checks, for plans built by hand, and returns
+/// the segment layout.
+Status checkMulti(const KernelCall &call, const char *op, int streams,
+                  MultiOperands &ops) {
+  ONEREC_KERNEL_CHECK(call,
+                      call.numInputs >= streams + 2 &&
+                          (call.numInputs - 2) % streams == 0 &&
+                          call.numOutputs == 1,
+                      "{}: expected {} segments of equal length, step, "
+                      "hparams and one result, got {} operands and {} results",
+                      op, streams, call.numInputs, call.numOutputs);
+  ops.n = (call.numInputs - 2) / streams;
+  ops.streams = streams;
+  for (int i = 0; i < call.numInputs; ++i)
+    ONEREC_KERNEL_CHECK(call, call.in(i).present(),
+                        "{}: operand {} has no data", op, i);
+  ONEREC_KERNEL_CHECK(call,
+                      call.out(0).present() && call.out(0).numel() == 1 &&
+                          call.out(0).dtype == DType::f32,
+                      "{}: the result (the global norm) is an f32 scalar", op);
+  ONEREC_KERNEL_CHECK(call,
+                      call.attr().getInts("decay").size() == size_t(ops.n),
+                      "{}: {} decay flags for {} parameters", op,
+                      call.attr().getInts("decay").size(), ops.n);
+  for (int i = 0; i < ops.n; ++i) {
+    const TensorView &p = ops.at(call, 0, i);
+    ONEREC_KERNEL_CHECK(call, p.dtype == DType::f32,
+                        "{}: parameter {} must be f32", op, i);
+    for (int s = 1; s < streams; ++s) {
+      const TensorView &t = ops.at(call, s, i);
+      ONEREC_KERNEL_CHECK(call, t.dtype == DType::f32 && t.numel() == p.numel(),
+                          "{}: operand {} {} must match parameter {} {}", op,
+                          s * ops.n + i, t.shape.toString(), i,
+                          p.shape.toString());
+    }
+  }
+  return Status::ok();
+}
+
+/// Computes the global norm of the gradients (segment 1) into the result
+/// and reads the hyperparameters with it.
+template <KernelVariant V>
+Status multiNormAndHyper(const KernelCall &call, const char *op,
+                         const MultiOperands &ops, Hyper &h) {
+  std::vector<const TensorView *> grads;
+  for (int i = 0; i < ops.n; ++i)
+    grads.push_back(&ops.at(call, 1, i));
+  double total = 0;
+  addSumOfSquares<V>(call, grads, total);
+  float *norm = call.out(0).as<float>();
+  norm[0] = float(std::sqrt(total));
+  return readHyperWithNorm(call, op, ops.streams * ops.n, norm, h);
+}
+
+/// A flat range of the update: tensors [first, last) whose elements lie
+/// back to back in every stream (the parameter store's flat buffers and an
+/// arena that placed the gradients so), with one decay flag. A layout that
+/// is not flat gives a run per tensor; results are the same either way.
+struct Run {
+  int first;
+  int64_t elements;
+  bool decay;
+};
+
+std::vector<Run> flatRuns(const KernelCall &call, const MultiOperands &ops) {
+  const std::vector<int64_t> &decay = call.attr().getInts("decay");
+  std::vector<Run> runs;
+  for (int i = 0; i < ops.n; ++i) {
+    int64_t n = ops.at(call, 0, i).numel();
+    bool flag = decay[size_t(i)] != 0;
+    bool extends = false;
+    if (!runs.empty() && runs.back().decay == flag) {
+      extends = true;
+      for (int s = 0; s < ops.streams && extends; ++s) {
+        auto end = reinterpret_cast<uintptr_t>(
+                       ops.at(call, s, runs.back().first).as<const float>()) +
+                   uintptr_t(runs.back().elements) * sizeof(float);
+        extends = end == reinterpret_cast<uintptr_t>(
+                             ops.at(call, s, i).as<const float>());
+      }
+    }
+    if (extends)
+      runs.back().elements += n;
+    else
+      runs.push_back({i, n, flag});
+  }
+  return runs;
+}
+
+/// Runs body(run, lo, hi) over every run in fixed chunks, in parallel.
+template <typename Body>
+void forEachChunk(const KernelCall &call, const std::vector<Run> &runs,
+                  Body &&body) {
+  struct Piece {
+    size_t run;
+    int64_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  for (size_t r = 0; r < runs.size(); ++r)
+    for (int64_t b = 0; b < runs[r].elements; b += kChunk)
+      pieces.push_back({r, b, std::min(runs[r].elements, b + kChunk)});
+  parallelFor(call, int64_t(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      const Piece &piece = pieces[size_t(c)];
+      body(runs[piece.run], piece.begin, piece.end);
+    }
+  });
+}
+
+template <KernelVariant V> Status multiAdamWKernel(const KernelCall &call) {
+  const char *op = "multi_adamw_update";
+  MultiOperands ops;
+  if (Status st = checkMulti(call, op, 4, ops); !st)
+    return st;
+  Hyper h;
+  if (Status st = multiNormAndHyper<V>(call, op, ops, h); !st)
+    return st;
+  if (Status st = checkBetas(call, op, h); !st)
+    return st;
+  AdamStep adam(h, call.attr().getInt("decoupled") != 0);
+  auto ptr = [&](int stream, int i) {
+    return ops.at(call, stream, i).as<float>();
+  };
+  if constexpr (V == kRef) {
+    const std::vector<int64_t> &decay = call.attr().getInts("decay");
+    for (int i = 0; i < ops.n; ++i)
+      adam.reference(ptr(0, i), ptr(2, i), ptr(3, i), ptr(1, i),
+                     ops.at(call, 0, i).numel(), decay[size_t(i)] != 0);
+    return Status::ok();
+  }
+  AdamScalars withDecay = adam.scalars(true), noDecay = adam.scalars(false);
+  forEachChunk(call, flatRuns(call, ops),
+               [&](const Run &run, int64_t lo, int64_t hi) {
+                 adamChunk(ptr(0, run.first) + lo, ptr(2, run.first) + lo,
+                           ptr(3, run.first) + lo, ptr(1, run.first) + lo,
+                           hi - lo, run.decay ? withDecay : noDecay);
+               });
+  return Status::ok();
+}
+
+template <KernelVariant V> Status multiSgdKernel(const KernelCall &call) {
+  const char *op = "multi_sgd_update";
+  MultiOperands ops;
+  if (Status st = checkMulti(call, op, 3, ops); !st)
+    return st;
+  Hyper h;
+  if (Status st = multiNormAndHyper<V>(call, op, ops, h); !st)
+    return st;
+  SgdStep sgd(h);
+  auto ptr = [&](int stream, int i) {
+    return ops.at(call, stream, i).as<float>();
+  };
+  if constexpr (V == kRef) {
+    const std::vector<int64_t> &decay = call.attr().getInts("decay");
+    for (int i = 0; i < ops.n; ++i)
+      sgd.reference(ptr(0, i), ptr(2, i), ptr(1, i), ops.at(call, 0, i).numel(),
+                    decay[size_t(i)] != 0);
+    return Status::ok();
+  }
+  forEachChunk(call, flatRuns(call, ops),
+               [&](const Run &run, int64_t lo, int64_t hi) {
+                 sgd.optimized(ptr(0, run.first) + lo, ptr(2, run.first) + lo,
+                               ptr(1, run.first) + lo, hi - lo, run.decay);
+               });
   return Status::ok();
 }
 
@@ -394,6 +656,10 @@ void onerec::kernels::registerOptimizerKernels(KernelRegistry &r) {
   addCpu(r, OpCode::AdamWUpdate, DType::f32, adamWKernel<kRef>,
          adamWKernel<kOpt>);
   addCpu(r, OpCode::SgdUpdate, DType::f32, sgdKernel<kRef>, sgdKernel<kOpt>);
+  addCpu(r, OpCode::MultiAdamWUpdate, DType::f32, multiAdamWKernel<kRef>,
+         multiAdamWKernel<kOpt>);
+  addCpu(r, OpCode::MultiSgdUpdate, DType::f32, multiSgdKernel<kRef>,
+         multiSgdKernel<kOpt>);
   addCpu(r, OpCode::MoeBiasUpdate, DType::f32, moeBiasUpdateKernel<kRef>,
          moeBiasUpdateKernel<kOpt>);
   addAssignAdd<float>(r);

@@ -30,6 +30,8 @@ std::string opcodeNameFor(StringRef mnemonic) {
     return "ArgMax";
   if (mnemonic == "adamw_update")
     return "AdamWUpdate";
+  if (mnemonic == "multi_adamw_update")
+    return "MultiAdamWUpdate";
   std::string name;
   bool upper = true;
   for (char c : mnemonic) {
@@ -255,6 +257,9 @@ PlanAttrs onerec::kernelAttrs(Operation *op) {
       })
       .Case<rec::SgdUpdateOp>(
           [&](rec::SgdUpdateOp u) { set("decay", int64_t(u.getDecay())); })
+      .Case<rec::MultiAdamWUpdateOp>([&](rec::MultiAdamWUpdateOp u) {
+        set("decoupled", int64_t(u.getDecoupled()));
+      })
       .Case<rec::IotaOp>([&](rec::IotaOp i) {
         set("axis", normalizeAxis(i.getAxisAttr().getInt(),
                                   tensorType(i.getResult()).getRank()));
@@ -414,6 +419,14 @@ double onerec::estimateFlops(Operation *op,
           [&](rec::AdamWUpdateOp u) { return 12.0 * elems(u.getParam()); })
       .Case<rec::SgdUpdateOp>(
           [&](rec::SgdUpdateOp u) { return 5.0 * elems(u.getParam()); })
+      // Fused updates: the norm's 2 per element, then the update's.
+      .Case<rec::MultiAdamWUpdateOp, rec::MultiSgdUpdateOp>([&](auto u) {
+        double perElement = isa<rec::MultiAdamWUpdateOp>(u) ? 14.0 : 7.0;
+        double n = 0;
+        for (Value p : u.getParams())
+          n += perElement * elems(p);
+        return n;
+      })
       .Case<rec::SoftmaxOp, rec::LogSoftmaxOp>(
           [&](Operation *o) { return 5.0 * elems(o->getResult(0)); })
       .Case<rec::CrossEntropyOp, rec::BceWithLogitsOp>(

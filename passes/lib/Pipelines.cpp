@@ -56,6 +56,8 @@ void onerec::buildFusionPipeline(OpPassManager &pm,
   pm.addPass(createRecFuseGemm());
   // Elementwise and reduction chains become rec.fused groups.
   pm.addPass(createRecFuseElementwise());
+  // The optimizer: one multi-tensor update (and the global norm) per step.
+  pm.addPass(createRecFuseOptimizer());
 }
 
 void onerec::buildRealizationPipeline(OpPassManager &pm) {

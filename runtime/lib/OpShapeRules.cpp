@@ -937,6 +937,40 @@ Status optimizerRule(Rules &r, OpCode op) {
   }
 }
 
+/// 1.2: MultiAdamWUpdate and MultiSgdUpdate: n parameters, their n
+/// gradients and n of each optimizer state, then step and hparams; a 0/1
+/// decay flag per parameter; the result is the global norm, f32[].
+Status multiUpdateRule(Rules &r, OpCode op) {
+  KernelChecker &k = r.k;
+  int segments = multiUpdateSegments(op);
+  int n = (k.numInputs() - 2) / segments;
+  if (n < 1 || k.numInputs() != 2 + segments * n)
+    return k.fail(fmt::format("has {} operands, expected {} segments of equal "
+                              "length, then step and hparams",
+                              k.numInputs(), segments));
+  ONEREC_CHECK(stepOperand(r, segments * n));
+  ONEREC_CHECK(hparamsOperand(r, segments * n + 1));
+  for (int p = 0; p < n; ++p) {
+    if (k.inDType(p) != DType::f32)
+      return k.fail(fmt::format("{} must be f32", k.operand(p)));
+    for (int s = 1; s < segments; ++s) {
+      ONEREC_CHECK(r.sameDType(p, p + s * n));
+      ONEREC_CHECK(r.sameShape(p, p + s * n));
+    }
+  }
+  const std::vector<int64_t> &decay = k.attrs().getInts("decay");
+  if (static_cast<int>(decay.size()) != n)
+    return k.fail(fmt::format("attribute 'decay' has {} flags for {} "
+                              "parameters",
+                              decay.size(), n));
+  for (size_t i = 0; i < decay.size(); ++i)
+    if (decay[i] != 0 && decay[i] != 1)
+      return k.fail(fmt::format("attribute 'decay' flag {} is {}, expected 0 "
+                                "or 1",
+                                i, decay[i]));
+  return k.expectResult(0, DType::f32, SymShape());
+}
+
 } // namespace
 
 Status checkShapeRules(KernelChecker &k) {
@@ -1009,6 +1043,9 @@ Status checkShapeRules(KernelChecker &k) {
     return optimizerRule(r, op);
   case OpCode::Fused:
     return checkFusedKernel(k);
+  case OpCode::MultiAdamWUpdate:
+  case OpCode::MultiSgdUpdate:
+    return multiUpdateRule(r, op);
   default:
     return k.fail("internal error: no shape rule for this op");
   }

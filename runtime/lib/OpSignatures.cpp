@@ -227,6 +227,19 @@ std::vector<OpSignature> buildSignatures() {
                      /*minOutputs=*/1});
   set(OpCode::GroupedWeightGrad,
       {2, kVariadic, 0, kVariadic, {}, 0, 0, /*minOutputs=*/1});
+
+  // 1.2: multi-tensor updates: one segment of n operands per kind (params,
+  // grads, m, v or params, grads, momentum), then step and hparams; the
+  // in-place segments are given by writesInPlace. The result is the global
+  // norm.
+  set(OpCode::MultiAdamWUpdate,
+      {6,
+       kVariadic,
+       0,
+       1,
+       {{"decay", AttrKind::Ints, true}, flag("decoupled", true)}});
+  set(OpCode::MultiSgdUpdate,
+      {5, kVariadic, 0, 1, {{"decay", AttrKind::Ints, true}}});
   return table;
 }
 
@@ -316,6 +329,21 @@ Status checkSignature(const KernelChecker &kernel) {
 
 uint32_t inPlaceOperands(plan::OpCode op) {
   return signatureOf(op).inPlaceOperands;
+}
+
+int multiUpdateSegments(plan::OpCode op) {
+  return op == OpCode::MultiAdamWUpdate ? 4
+         : op == OpCode::MultiSgdUpdate ? 3
+                                        : 0;
+}
+
+bool writesInPlace(plan::OpCode op, int i, int numInputs) {
+  if (int segments = multiUpdateSegments(op)) {
+    // Every segment but the gradients' (the second) is written.
+    int n = (numInputs - 2) / segments;
+    return n > 0 && i < segments * n && i / n != 1;
+  }
+  return i < 32 && (inPlaceOperands(op) >> i & 1);
 }
 
 bool isElementwise(plan::OpCode op) {

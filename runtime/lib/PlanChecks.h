@@ -161,6 +161,13 @@ Status checkFusedKernel(KernelChecker &kernel);
 /// Bit i set: the op writes operand i in place (the optimizer ops of format
 /// 1.1, which have no results; docs/training.md).
 uint32_t inPlaceOperands(plan::OpCode op);
+/// True when the op writes operand `i` of its `numInputs` in place: the bits
+/// of inPlaceOperands, and (1.2) the parameter and state segments of the
+/// multi-tensor updates, whose operand counts vary.
+bool writesInPlace(plan::OpCode op, int i, int numInputs);
+/// (1.2) For MultiAdamWUpdate (4 segments) and MultiSgdUpdate (3): the
+/// number of operand segments before step and hparams; 0 for other ops.
+int multiUpdateSegments(plan::OpCode op);
 /// True for ops whose result element i depends only on operand elements at
 /// the same (broadcast) position, so a result may reuse an operand's bytes.
 bool isElementwise(plan::OpCode op);

@@ -738,8 +738,8 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
           where,
           fmt::format("result {} is tensor {}, which is parameter {}; only "
                       "the optimizer ops (AdamWUpdate, SgdUpdate, "
-                      "MoeBiasUpdate, AssignAdd, Fill, Assign) of TrainStep "
-                      "entries "
+                      "MoeBiasUpdate, AssignAdd, Fill, Assign, "
+                      "MultiAdamWUpdate, MultiSgdUpdate) of TrainStep entries "
                       "write parameters",
                       i, t, entry.tensors()->Get(t)->index()));
   }
@@ -779,8 +779,8 @@ Status Validator::checkKernel(const plan::Entry &entry, uint32_t index,
 Status Validator::checkInPlace(const plan::Entry &entry,
                                const plan::Kernel &kernel,
                                const KernelChecker &checker) {
-  uint32_t written = inPlaceOperands(kernel.op());
-  if (!written)
+  plan::OpCode op = kernel.op();
+  if (!inPlaceOperands(op) && !multiUpdateSegments(op))
     return Status::ok();
   if (entry.kind() != plan::EntryKind::TrainStep)
     return checker.fail(fmt::format(
@@ -788,7 +788,7 @@ Status Validator::checkInPlace(const plan::Entry &entry,
         "(this entry is {})",
         plan::EnumNameEntryKind(entry.kind())));
   for (int i = 0; i < checker.numInputs(); ++i) {
-    if (!(written >> i & 1) || !checker.present(i))
+    if (!writesInPlace(op, i, checker.numInputs()) || !checker.present(i))
       continue;
     const plan::Tensor &target = checker.inTensor(i);
     if (target.storage() != plan::Storage::Parameter)

@@ -49,6 +49,74 @@ ParameterStore::ParameterStore(const PlanFile &plan) : plan_(plan) {
                     : const_cast<std::byte *>(plan.parameterData(index));
     views_.push_back(view);
   }
+  flatOf_.assign(count, -1);
+  findFlatBuffers();
+}
+
+void ParameterStore::findFlatBuffers() {
+  const auto *entries = plan_.plan().entries();
+  if (!entries)
+    return;
+  for (const plan::Entry *entry : *entries) {
+    if (entry->kind() != plan::EntryKind::TrainStep || !entry->kernels())
+      continue;
+    for (const plan::Kernel *kernel : *entry->kernels()) {
+      int streams = kernel->op() == plan::OpCode::MultiAdamWUpdate ? 4
+                    : kernel->op() == plan::OpCode::MultiSgdUpdate ? 3
+                                                                   : 0;
+      uint32_t count = kernel->inputs() ? kernel->inputs()->size() : 0;
+      if (!streams || count < 2)
+        continue;
+      uint32_t n = (count - 2) / uint32_t(streams);
+      // Weights, then each kind of state; gradients (stream 1) live in the
+      // arena. A parameter already in a buffer (another stage's update)
+      // stays there: that update then runs on two layouts, which gives the
+      // same results.
+      for (int stream = 0; stream < streams; ++stream) {
+        if (stream == 1)
+          continue;
+        FlatBuffer buffer;
+        for (uint32_t i = 0; i < n; ++i) {
+          const plan::Tensor &t = *entry->tensors()->Get(
+              kernel->inputs()->Get(uint32_t(stream) * n + i));
+          size_t param = t.index();
+          if (t.storage() == plan::Storage::Parameter && flatOf_[param] < 0 &&
+              views_[param].dtype == DType::f32) {
+            flatOf_[param] = int(flat_.size());
+            buffer.members.push_back(param);
+          }
+        }
+        if (!buffer.members.empty())
+          flat_.push_back(std::move(buffer));
+      }
+    }
+  }
+}
+
+bool ParameterStore::hasOwnedBytes(size_t index) const {
+  return owned_[index].data() ||
+         (flatOf_[index] >= 0 && isFlatBufferAllocated(flatOf_[index]));
+}
+
+void ParameterStore::allocateFlatBuffer(int bufferIndex) {
+  FlatBuffer &buffer = flat_[size_t(bufferIndex)];
+  if (buffer.storage.data())
+    return;
+  int64_t total = 0;
+  for (size_t m : buffer.members)
+    total += views_[m].numel();
+  buffer.storage = HostTensor(DType::f32, Shape({total}));
+  float *at = buffer.storage.as<float>();
+  for (size_t m : buffer.members) {
+    int64_t n = views_[m].numel();
+    if (views_[m].data)
+      std::memcpy(at, views_[m].data, size_t(n) * sizeof(float));
+    else // state never allocated
+      std::fill(at, at + n, stateInitialValue(m));
+    owned_[m] = HostTensor();
+    views_[m].data = at;
+    at += n;
+  }
 }
 
 float ParameterStore::stateInitialValue(size_t index) const {
@@ -63,6 +131,12 @@ float ParameterStore::stateInitialValue(size_t index) const {
 }
 
 void ParameterStore::initializeState(size_t index) {
+  if (flatOf_[index] >= 0) {
+    allocateFlatBuffer(flatOf_[index]);
+    float *data = views_[index].as<float>();
+    std::fill(data, data + views_[index].numel(), stateInitialValue(index));
+    return;
+  }
   if (!owned_[index].data()) {
     owned_[index] = HostTensor(views_[index].dtype, views_[index].shape);
     views_[index] = owned_[index].view();
@@ -72,35 +146,46 @@ void ParameterStore::initializeState(size_t index) {
 }
 
 void ParameterStore::allocateOptimizerState(size_t index) {
-  if (isState_[index] && !owned_[index].data())
+  if (!isState_[index])
+    return;
+  // A flat buffer takes over state loaded before it had memory.
+  if (flatOf_[index] >= 0)
+    allocateFlatBuffer(flatOf_[index]);
+  else if (!owned_[index].data())
     initializeState(index);
 }
 
 bool ParameterStore::isStateAllocated(size_t index) const {
-  return isState_[index] && owned_[index].data() != nullptr;
+  return isState_[index] && hasOwnedBytes(index);
 }
 
 size_t ParameterStore::optimizerStateBytes() const {
   size_t bytes = 0;
   for (size_t i = 0; i < views_.size(); ++i)
-    if (isState_[i] && owned_[i].data())
-      bytes += owned_[i].bytes();
+    if (isState_[i] && hasOwnedBytes(i))
+      bytes += views_[i].bytes();
   return bytes;
 }
 
 void ParameterStore::resetOptimizerState() {
   // Unallocated state is at its initial value already.
   for (size_t i = 0; i < views_.size(); ++i)
-    if (isState_[i] && owned_[i].data())
+    if (isState_[i] && hasOwnedBytes(i))
       initializeState(i);
 }
 
 bool ParameterStore::isWritable() const {
   // Unallocated state counts as writable: it gets owned memory when an
   // executor first references it.
-  for (size_t i = 0; i < views_.size(); ++i)
+  for (size_t i = 0; i < views_.size(); ++i) {
+    if (flatOf_[i] >= 0) {
+      if (!isState_[i] && !isFlatBufferAllocated(flatOf_[i]))
+        return false;
+      continue;
+    }
     if (owned_[i].data() != views_[i].data)
       return false;
+  }
   return true;
 }
 
@@ -108,6 +193,10 @@ Status ParameterStore::makeWritable() {
   for (size_t i = 0; i < views_.size(); ++i) {
     if (isState_[i]) {
       allocateOptimizerState(i);
+      continue;
+    }
+    if (flatOf_[i] >= 0) {
+      allocateFlatBuffer(flatOf_[i]);
       continue;
     }
     if (owned_[i].data() == views_[i].data)
@@ -184,10 +273,14 @@ Status ParameterStore::loadSafetensors(const std::string &path,
     if (!loaded[i].data()) {
       // Allocated state restarts from its initial value; unallocated state
       // is there already.
-      if (owned_[i].data())
+      if (hasOwnedBytes(i))
         initializeState(i);
       if (report)
         report->stateReset.push_back(names_[i]);
+      continue;
+    }
+    if (flatOf_[i] >= 0 && isFlatBufferAllocated(flatOf_[i])) {
+      std::memcpy(views_[i].data, loaded[i].data(), loaded[i].bytes());
       continue;
     }
     owned_[i] = std::move(loaded[i]);
@@ -207,7 +300,7 @@ Status ParameterStore::saveSafetensors(
   for (size_t i = 0; i < views_.size(); ++i) {
     if (isState_[i] && !withOptimizerState)
       continue;
-    if (isState_[i] && !owned_[i].data()) {
+    if (isState_[i] && !hasOwnedBytes(i)) {
       HostTensor &t = initial.emplace_back(views_[i].dtype, views_[i].shape);
       std::fill(t.as<float>(), t.as<float>() + t.numel(), stateInitialValue(i));
       tensors.push_back({names_[i], t.view()});

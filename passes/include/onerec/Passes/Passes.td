@@ -359,4 +359,45 @@ def RecFuseGemm : Pass<"rec-fuse-gemm", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: optimizer and embeddings
+//===----------------------------------------------------------------------===//
+
+def RecFuseOptimizer : Pass<"rec-fuse-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Fuses a training step's optimizer updates and gradient norm "
+                "into one multi-tensor update";
+  let description = [{
+    In every `train_step` entry, replaces the per-parameter
+    `rec.adamw_update`s (or `rec.sgd_update`s) and the `rec.global_norm`
+    their clipping reads by one `rec.multi_adamw_update`
+    (`rec.multi_sgd_update`), which the runtime executes as one kernel over
+    the parameters, gradients and optimizer state (laid out contiguously by
+    the runtime's parameter store: docs/fusion.md, "Optimizer fusion"). The
+    fused op returns the norm, computed in the same order, so results are
+    bit-identical to the unfused updates.
+
+    The updates fuse when they all use the same step, hyperparameters and
+    norm, that norm is a `rec.global_norm` of exactly their gradients in
+    their order and is used by nothing but them and the entry's return,
+    they update distinct parameters, agree on `decoupled`, and nothing but
+    `rec.param_ref`s lies between them. Otherwise the entry is left as it
+    is. At most `max-params` parameters fuse (the plan's operand limit).
+
+    ```mlir
+    // Before:
+    %n = rec.global_norm %g0, %g1 : ...
+    rec.adamw_update %w0, %g0, %m0, %v0, %step, %hp, %n {decay, decoupled} : ...
+    rec.adamw_update %w1, %g1, %m1, %v1, %step, %hp, %n {decoupled} : ...
+    // After:
+    %n = rec.multi_adamw_update %step, %hp params(%w0, %w1) grads(%g0, %g1)
+           m(%m0, %m1) v(%v0, %v1) {decay = array<i64: 1, 0>, decoupled} : ...
+    ```
+  }];
+  let options = [
+    Option<"maxParams", "max-params", "int64_t", "1023",
+           "Fuse only when the step updates at most this many parameters">,
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

@@ -14,6 +14,13 @@
 // its initializer; state of the plan's weights that the plan lacks
 // (`<w>.adam_m` in an SGD plan, say) is ignored and reported.
 //
+// Flat buffers (1.2): the parameters a multi-tensor update
+// (MultiAdamWUpdate, MultiSgdUpdate) of a TrainStep entry writes get owned
+// memory back to back, in the kernel's order: one buffer for the weights,
+// one per kind of optimizer state (m, v or momentum). The update then runs
+// as one flat loop over each buffer. Views, checkpoints and names are per
+// parameter as before; only where the bytes live changes.
+//
 //===----------------------------------------------------------------------===//
 #ifndef ONEREC_RUNTIME_WEIGHTS_H
 #define ONEREC_RUNTIME_WEIGHTS_H
@@ -70,6 +77,14 @@ public:
   /// Sets every allocated optimizer-state parameter back to its initial
   /// value (the initializer the plan gives it: zeros for the moments).
   void resetOptimizerState();
+  /// The flat buffer parameter `index` belongs to (its members' views lie
+  /// back to back in it once it is allocated), or -1.
+  int flatBufferOf(size_t index) const { return flatOf_[index]; }
+  /// True once flat buffer `buffer` has memory (makeWritable() for weights,
+  /// the first allocation of one of its members for state).
+  bool isFlatBufferAllocated(int buffer) const {
+    return flat_[size_t(buffer)].storage.data() != nullptr;
+  }
 
   /// Replaces every parameter with the tensor of the same name in the
   /// safetensors file at `path`. The file must hold exactly the plan's
@@ -89,16 +104,35 @@ public:
                   bool withOptimizerState = true) const;
 
 private:
+  /// Parameters whose bytes lie back to back in one owned buffer.
+  struct FlatBuffer {
+    std::vector<size_t> members;
+    HostTensor storage;
+  };
+
   /// Allocates (if needed) and fills state `index` with its initial value.
   void initializeState(size_t index);
   float stateInitialValue(size_t index) const;
+  /// True when parameter `index` has owned bytes (its own or a flat
+  /// buffer's).
+  bool hasOwnedBytes(size_t index) const;
+  /// Groups the parameters of each multi-tensor update into flat buffers.
+  void findFlatBuffers();
+  /// Gives flat buffer `buffer` memory: members' current values are moved
+  /// in (weights from the plan or a loaded checkpoint, state that was
+  /// loaded), state that has none starts at its initializer.
+  void allocateFlatBuffer(int buffer);
 
   const PlanFile &plan_;
   std::vector<std::string> names_;
   std::vector<TensorView> views_;
   std::vector<bool> isState_;
-  /// Owned storage, per parameter; empty while it still views the plan.
+  /// Owned storage, per parameter; empty while it still views the plan,
+  /// and for members of an allocated flat buffer.
   std::vector<HostTensor> owned_;
+  std::vector<FlatBuffer> flat_;
+  /// Per parameter: its flat buffer, or -1.
+  std::vector<int> flatOf_;
 };
 
 } // namespace onerec::runtime

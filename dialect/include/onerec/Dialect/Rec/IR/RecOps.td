@@ -1189,4 +1189,77 @@ def Rec_GroupedWeightGradOp : Rec_Op<"grouped_weight_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: multi-tensor optimizer updates (rec-fuse-optimizer)
+//
+// One op updates every trainable parameter of a training step and computes
+// the global gradient norm its clipping uses, so the runtime runs the whole
+// optimizer as one kernel (docs/fusion.md, "Optimizer fusion"). The operand
+// segments line up: parameter i, its gradient and its state are element i
+// of each segment.
+//===----------------------------------------------------------------------===//
+
+class Rec_MultiUpdateOp<string mnemonic, list<string> segments>
+    : Rec_Op<mnemonic, [AttrSizedOperandSegments,
+                        MemoryEffects<[MemRead, MemWrite]>,
+                        AllTypesMatch<segments>]> {
+  let hasVerifier = 1;
+}
+
+def Rec_MultiAdamWUpdateOp : Rec_MultiUpdateOp<"multi_adamw_update",
+                                       ["params", "grads", "m", "v"]> {
+  let summary = "AdamW / Adam steps of many parameters and their global "
+                "gradient norm, in place";
+  let description = [{
+    For every i, what `rec.adamw_update` does to `params[i]`, `m[i]` and
+    `v[i]` from `grads[i]`, with `decay[i]` (0 or 1) as its `decay` flag;
+    `decoupled` is AdamW (else Adam's L2). The result `norm` is the global
+    L2 norm of all `grads` (what `rec.global_norm` of them computes, in the
+    same order), and the clipping of every update uses it.
+
+    Example:
+    ```mlir
+    %n = rec.multi_adamw_update %step, %hp params(%w0, %w1) grads(%g0, %g1)
+           m(%m0, %m1) v(%v0, %v1) {decay = array<i64: 1, 0>, decoupled}
+           : !rec.tensor<[], i64>, !rec.tensor<[8], f32>,
+             (!rec.tensor<[4, 8], f32>, !rec.tensor<[8], f32>)
+           -> !rec.tensor<[], f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Rec_FloatTensor>:$params,
+                       Variadic<Rec_FloatTensor>:$grads,
+                       Variadic<Rec_FloatTensor>:$m,
+                       Variadic<Rec_FloatTensor>:$v,
+                       Rec_IndexTensor:$step, Rec_FloatTensor:$hparams,
+                       DenseI64ArrayAttr:$decay, UnitAttr:$decoupled);
+  let results = (outs Rec_FloatTensor:$norm);
+  let assemblyFormat = [{
+    $step `,` $hparams `params` `(` $params `)` `grads` `(` $grads `)`
+    `m` `(` $m `)` `v` `(` $v `)` attr-dict `:` type($step) `,`
+    type($hparams) `,` `(` type($params) `)` `->` type($norm)
+  }];
+}
+
+def Rec_MultiSgdUpdateOp : Rec_MultiUpdateOp<"multi_sgd_update",
+                                     ["params", "grads", "momentum"]> {
+  let summary = "SGD steps of many parameters and their global gradient "
+                "norm, in place";
+  let description = [{
+    For every i, what `rec.sgd_update` does to `params[i]` and
+    `momentum[i]` from `grads[i]`, with `decay[i]` (0 or 1) as its `decay`
+    flag; `norm` as for `rec.multi_adamw_update`.
+  }];
+  let arguments = (ins Variadic<Rec_FloatTensor>:$params,
+                       Variadic<Rec_FloatTensor>:$grads,
+                       Variadic<Rec_FloatTensor>:$momentum,
+                       Rec_IndexTensor:$step, Rec_FloatTensor:$hparams,
+                       DenseI64ArrayAttr:$decay);
+  let results = (outs Rec_FloatTensor:$norm);
+  let assemblyFormat = [{
+    $step `,` $hparams `params` `(` $params `)` `grads` `(` $grads `)`
+    `momentum` `(` $momentum `)` attr-dict `:` type($step) `,`
+    type($hparams) `,` `(` type($params) `)` `->` type($norm)
+  }];
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
