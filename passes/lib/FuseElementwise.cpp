@@ -33,6 +33,16 @@ using namespace onerec::rec;
 
 namespace {
 
+/// The kind of an elementwise result from its operands' kinds (numpy
+/// broadcasting over rows x cols): a row and a column make a full value.
+FusedValueKind combineKinds(FusedValueKind a, FusedValueKind b) {
+  if (a == b || b == FusedValueKind::scalar)
+    return a;
+  if (a == FusedValueKind::scalar)
+    return b;
+  return FusedValueKind::full;
+}
+
 RecTensorType typeOf(Value v) { return cast<RecTensorType>(v.getType()); }
 
 bool isReduction(Operation *op) {
@@ -288,16 +298,39 @@ private:
     for (Type t : types)
       if (!FusedOp::classify(t, shape))
         return false;
+    // The kind each value is computed at, as the program builder assigns
+    // registers: broadcasts and casts keep their operand's kind, a
+    // reduction gives a row, the rest broadcast their operands' kinds. A
+    // reduction must read a value computed full, and a value leaving the
+    // group must be computed at its type's kind (exp(broadcast(row)) is a
+    // row register, not the full tensor its type says).
+    llvm::DenseMap<Value, FusedValueKind> computed;
+    auto computedKind = [&](Value v) {
+      auto it = computed.find(v);
+      if (it != computed.end())
+        return it->second;
+      return *FusedOp::classify(v.getType(), shape);
+    };
     bool hasFull = false;
     for (Operation *m : all) {
-      if (isReduction(m) && FusedOp::classify(m->getOperand(0).getType(),
-                                              shape) != FusedValueKind::full)
-        return false;
       Value result = m->getResult(0);
+      FusedValueKind kind = FusedValueKind::scalar;
+      if (isReduction(m)) {
+        if (computedKind(m->getOperand(0)) != FusedValueKind::full)
+          return false;
+        kind = FusedValueKind::row;
+      } else if (isa<BroadcastOp, CastOp>(m)) {
+        kind = computedKind(m->getOperand(0));
+      } else {
+        for (Value operand : m->getOperands())
+          kind = combineKinds(kind, computedKind(operand));
+      }
+      computed[result] = kind;
       bool leaves = llvm::any_of(
           result.getUsers(), [&](Operation *u) { return !set.contains(u); });
-      auto kind = FusedOp::classify(bodyType(result), shape);
-      if (leaves && kind != FusedValueKind::full && kind != FusedValueKind::row)
+      auto typeKind = FusedOp::classify(bodyType(result), shape);
+      if (leaves && (kind != typeKind || (kind != FusedValueKind::full &&
+                                          kind != FusedValueKind::row)))
         return false;
       hasFull = hasFull || (leaves && kind == FusedValueKind::full);
     }

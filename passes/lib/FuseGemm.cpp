@@ -156,6 +156,14 @@ struct RecFuseGemmPass : public onerec::impl::RecFuseGemmBase<RecFuseGemmPass> {
     }
   }
 
+  /// True when two matmul results have the same dims but the last two.
+  static bool sameBatchDims(Type a, Type b) {
+    ArrayRef<Dim> x = cast<RecTensorType>(a).getDims(),
+                  y = cast<RecTensorType>(b).getDims();
+    return x.size() == y.size() && x.size() >= 2 &&
+           x.drop_back(2) == y.drop_back(2);
+  }
+
   /// Matmuls of one left operand -> one gemm with a result each.
   void fuseSharedLhs(Block &block) {
     using Key = std::tuple<Value, unsigned, unsigned>;
@@ -175,6 +183,9 @@ struct RecFuseGemmPass : public onerec::impl::RecFuseGemmBase<RecFuseGemmPass> {
         Operation *def = mm.getB().getDefiningOp();
         if (def && def->getBlock() == &block && first->isBeforeInBlock(def) &&
             !isa<ParamRefOp>(def))
+          continue;
+        // One launch covers one batch: the results share their leading dims.
+        if (!sameBatchDims(mm.getType(), first.getType()))
           continue;
         group.push_back(mm);
       }

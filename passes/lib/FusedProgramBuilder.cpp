@@ -162,6 +162,9 @@ onerec::buildFusedProgram(flatbuffers::FlatBufferBuilder &fbb,
       value = c.getValueAsDouble();
     } else if (isa<rec::ReduceSumOp, rec::ReduceMeanOp, rec::ReduceMaxOp,
                    rec::ReduceMinOp>(inner)) {
+      if (kinds[0] != FusedKind::Full)
+        return inner.emitOpError("plan: a reduction in a fused group reads a "
+                                 "value that is not computed full");
       kind = FusedKind::Row;
     } else {
       kind = kinds[0];

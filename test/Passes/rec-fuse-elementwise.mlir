@@ -172,3 +172,29 @@ func.func @used_in_between(%x: !x, %w: !rec.tensor<[8, 8], f32>) -> !x {
   return %2 : !x
 }
 }
+
+// -----
+
+!x = !rec.tensor<[B, 8], f32>
+!row = !rec.tensor<[B, 1], f32>
+
+// A broadcast keeps its operand's kind inside a group, so a row broadcast
+// to full and then reduced stays outside: the group reduces the full tensor
+// the broadcast materializes. (In the group, exp(broadcast(row)) would be a
+// row register that a reduction cannot read.)
+// CHECK-LABEL: func.func @reduce_of_broadcast
+// CHECK: %[[B:.*]] = rec.broadcast %arg0
+// CHECK: rec.fused(%[[B]], %arg1)
+// CHECK: rec.exp
+// CHECK: rec.reduce_sum
+// CHECK: rec.mul
+module @m attributes {rec.model = "m"} {
+rec.dim @B max 16
+func.func @reduce_of_broadcast(%r: !row, %z: !x) -> (!x, !row) {
+  %b = rec.broadcast %r : !row -> !x
+  %e = rec.exp %b : !x
+  %s = rec.reduce_sum %e {axes = array<i64: -1>, keepdim} : (!x) -> !row
+  %m = rec.mul %e, %z : !x, !x -> !x
+  return %m, %s : !x, !row
+}
+}
