@@ -142,3 +142,18 @@ func.func @weight_grads(%x: !rec.tensor<[2, 5, 16], f32>, %d1: !rec.tensor<[2, 5
   %2 = rec.weight_grad %x, %d2 : (!rec.tensor<[2, 5, 16], f32>, !rec.tensor<[2, 5, 4], f32>) -> !rec.tensor<[16, 4], f32>
   return %0, %2, %1 : !rec.tensor<[16, 8], f32>, !rec.tensor<[16, 4], f32>, !rec.tensor<[16, 8], f32>
 }
+
+// -----
+
+// One launch covers one batch: products of one left operand whose results
+// have different leading dims (a weight shared vs a weight per batch entry)
+// stay apart.
+// CHECK-LABEL: func.func @shared_lhs_other_batch
+// CHECK-NOT: rec.gemm
+module {
+  func.func @shared_lhs_other_batch(%x: !rec.tensor<[5, 16], f32>, %w: !rec.tensor<[16, 8], f32>, %ws: !rec.tensor<[3, 16, 8], f32>) -> (!rec.tensor<[5, 8], f32>, !rec.tensor<[3, 5, 8], f32>) {
+    %a = rec.matmul %x, %w : (!rec.tensor<[5, 16], f32>, !rec.tensor<[16, 8], f32>) -> !rec.tensor<[5, 8], f32>
+    %b = rec.matmul %x, %ws : (!rec.tensor<[5, 16], f32>, !rec.tensor<[3, 16, 8], f32>) -> !rec.tensor<[3, 5, 8], f32>
+    return %a, %b : !rec.tensor<[5, 8], f32>, !rec.tensor<[3, 5, 8], f32>
+  }
+}
