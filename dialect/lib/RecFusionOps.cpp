@@ -125,3 +125,96 @@ LogicalResult GroupedWeightGradOp::verify() {
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Fusion: embedding lookups
+//===----------------------------------------------------------------------===//
+
+/// The static [rows, width] of a table, or failure with an error naming it.
+static FailureOr<std::pair<int64_t, int64_t>>
+tableDims(Operation *op, RecTensorType table, StringRef what, size_t i) {
+  ArrayRef<Dim> d = table.getDims();
+  if (d.size() != 2 || !d[0].isStatic() || !d[1].isStatic()) {
+    op->emitOpError() << what << " " << i << " " << formatTensorType(table)
+                      << " is not a static [rows, width] table";
+    return failure();
+  }
+  return std::make_pair(d[0].size, d[1].size);
+}
+
+/// Plain ids (not semantic ids) with the leading shape `lead`.
+static LogicalResult checkPlainIds(Operation *op, RecTensorType ids, size_t i,
+                                   ArrayRef<Dim> lead) {
+  if (isa<SidType>(ids.getElementType()))
+    return op->emitOpError("ids ")
+           << i << " are semantic ids; only plain ids fuse";
+  if (ids.getDims() != lead)
+    return op->emitOpError("ids ")
+           << i << " " << formatTensorType(ids)
+           << " do not have the leading shape of the others";
+  return success();
+}
+
+LogicalResult MultiEmbeddingOp::verify() {
+  if (getTables().empty() || getTables().size() != getIds().size())
+    return emitOpError("takes one ids operand per table and at least one "
+                       "table, got ")
+           << getTables().size() << " tables and " << getIds().size() << " ids";
+  auto result = cast<RecTensorType>(getResult().getType());
+  ArrayRef<Dim> lead = cast<RecTensorType>(getIds()[0].getType()).getDims();
+  int64_t width = 0;
+  for (auto [i, pair] : llvm::enumerate(llvm::zip(getTables(), getIds()))) {
+    auto table = cast<RecTensorType>(std::get<0>(pair).getType());
+    FailureOr<std::pair<int64_t, int64_t>> dims =
+        tableDims(*this, table, "table", i);
+    if (failed(dims))
+      return failure();
+    if (table.getElementType() != result.getElementType())
+      return emitOpError("table ") << i << " has another element type than "
+                                   << "the result";
+    if (failed(checkPlainIds(
+            *this, cast<RecTensorType>(std::get<1>(pair).getType()), i, lead)))
+      return failure();
+    width += dims->second;
+  }
+  SmallVector<Dim> expected(lead.begin(), lead.end());
+  expected.push_back(Dim::fixed(width));
+  if (result.getDims() != ArrayRef<Dim>(expected))
+    return emitOpError("result ")
+           << formatTensorType(result)
+           << " is not the ids' shape with the tables' total width " << width;
+  return success();
+}
+
+LogicalResult MultiEmbeddingGradOp::verify() {
+  size_t n = getIds().size();
+  if (n == 0 || getDtables().size() != n || getOffsets().size() != n)
+    return emitOpError("takes one ids operand, offset and result per table "
+                       "and at least one table, got ")
+           << n << " ids, " << getOffsets().size() << " offsets and "
+           << getDtables().size() << " results";
+  auto dy = cast<RecTensorType>(getDy().getType());
+  ArrayRef<Dim> dyDims = dy.getDims();
+  if (dyDims.empty() || !dyDims.back().isStatic())
+    return emitOpError("dy needs a static last dimension");
+  int64_t width = dyDims.back().size;
+  for (size_t i = 0; i < n; ++i) {
+    auto table = cast<RecTensorType>(getDtables()[i].getType());
+    FailureOr<std::pair<int64_t, int64_t>> dims =
+        tableDims(*this, table, "result", i);
+    if (failed(dims))
+      return failure();
+    if (table.getElementType() != dy.getElementType())
+      return emitOpError("result ") << i << " has another element type than "
+                                    << "dy";
+    if (failed(checkPlainIds(*this, cast<RecTensorType>(getIds()[i].getType()),
+                             i, dyDims.drop_back())))
+      return failure();
+    int64_t offset = getOffsets()[i];
+    if (offset < 0 || offset + dims->second > width)
+      return emitOpError("columns ")
+             << offset << ".." << offset + dims->second << " of table " << i
+             << " lie outside dy's " << width;
+  }
+  return success();
+}

@@ -54,6 +54,8 @@ void registerOptimizerKernels(KernelRegistry &r);
 void registerFusedKernels(KernelRegistry &r);
 // 1.2: GEMM fusion (docs/fusion.md).
 void registerFusedGemmKernels(KernelRegistry &r);
+// 1.2: embedding fusion (docs/fusion.md).
+void registerMultiEmbeddingKernels(KernelRegistry &r);
 
 /// Registers `fn<kRef>` and `fn<kOpt>` for (op, dtype) on the CPU.
 inline void addCpu(KernelRegistry &r, OpCode op, DType dtype,

@@ -28,6 +28,7 @@ void kernels::registerCpuKernels(runtime::KernelRegistry &registry) {
   // 1.2: fusion.
   registerFusedKernels(registry);
   registerFusedGemmKernels(registry);
+  registerMultiEmbeddingKernels(registry);
 }
 
 const runtime::KernelRegistry &runtime::defaultKernelRegistry() {

@@ -409,6 +409,13 @@ double onerec::estimateFlops(Operation *op,
       })
       .Case<rec::EmbeddingGradOp>(
           [&](rec::EmbeddingGradOp e) { return elems(e.getDy()); })
+      // Each table adds its columns of dy.
+      .Case<rec::MultiEmbeddingGradOp>([&](rec::MultiEmbeddingGradOp e) {
+        double flops = 0;
+        for (Value dtable : e.getDtables())
+          flops += elems(e.getDy()) / lastDim(e.getDy()) * lastDim(dtable);
+        return flops;
+      })
       .Case<rec::GlobalNormOp>([&](rec::GlobalNormOp g) {
         double n = 0;
         for (Value v : g.getInputs())
@@ -438,6 +445,8 @@ double onerec::estimateFlops(Operation *op,
       })
       .Case<rec::EmbeddingOp>(
           [&](rec::EmbeddingOp e) { return elems(e.getResult()); })
+      .Case<rec::MultiEmbeddingOp>(
+          [&](rec::MultiEmbeddingOp e) { return elems(e.getResult()); })
       // 1.2: a fused group does the work of its body.
       .Case<rec::FusedOp>([&](rec::FusedOp f) {
         double n = 0;

@@ -51,6 +51,9 @@ void onerec::buildFusionPipeline(OpPassManager &pm,
                                  const LoweringOptions &options) {
   if (options.optLevel == 0)
     return;
+  // Embedding fusion: concatenated lookups and their gradients, one kernel
+  // each, before GEMM fusion looks at what consumes them.
+  pm.addPass(createRecFuseEmbedding());
   // GEMM fusion: epilogues, shared operands, accumulated data gradients and
   // grouped weight gradients, before elementwise fusion takes what is left.
   pm.addPass(createRecFuseGemm());

@@ -860,6 +860,68 @@ Status groupedWeightGrad(Rules &r) {
   return Status::ok();
 }
 
+/// 1.2: MultiEmbedding: tables [R_i, d_i] x n, plain ids x n of one shape
+/// -> [..., sum d_i], the concatenation of the n lookups.
+Status multiEmbedding(Rules &r) {
+  KernelChecker &k = r.k;
+  int n = k.numInputs() / 2;
+  if (n < 1 || k.numInputs() != 2 * n)
+    return k.fail(fmt::format("has {} operands, expected n tables, then "
+                              "their n ids",
+                              k.numInputs()));
+  int64_t width = 0;
+  for (int i = 0; i < n; ++i) {
+    ONEREC_CHECK(r.floatOperand(i));
+    ONEREC_CHECK(r.sameDType(0, i));
+    ONEREC_ASSIGN(y, embeddingShape(r, k.inShape(i), k.operand(i), n + i));
+    if (k.inShape(n + i) != k.inShape(n))
+      return k.fail(fmt::format("{} must have the shape of {}",
+                                k.operand(n + i), k.operand(n)));
+    width += y.back().size;
+  }
+  SymShape out = k.inShape(n);
+  if (!out.push(SymDim::fixed(width)))
+    return k.fail(fmt::format("the result would have more than {} dimensions",
+                              Shape::kMaxRank));
+  return k.expectResult(0, k.inDType(0), out);
+}
+
+/// 1.2: MultiEmbeddingGrad: dy [..., D], plain ids_i [...] -> dtable_i
+/// [R_i, d_i]; table i reads columns offsets[i] .. offsets[i] + d_i of dy.
+Status multiEmbeddingGrad(Rules &r) {
+  KernelChecker &k = r.k;
+  int n = k.numInputs() - 1;
+  if (k.numOutputs() != n)
+    return k.fail(fmt::format("has {} results, expected one per ids operand "
+                              "({})",
+                              k.numOutputs(), n));
+  ONEREC_CHECK(r.floatOperand(0));
+  ONEREC_CHECK(r.minRank(0, 1));
+  SymShape dy = k.inShape(0);
+  if (!dy.back().isStatic())
+    return k.fail(
+        fmt::format("{} needs a static last dimension", k.operand(0)));
+  const std::vector<int64_t> &offsets = k.attrs().getInts("offsets");
+  if (static_cast<int>(offsets.size()) != n)
+    return k.fail(fmt::format("attribute 'offsets' has {} entries for {} "
+                              "tables",
+                              offsets.size(), n));
+  for (int i = 0; i < n; ++i) {
+    if (!isFloat(k.outDType(i)) || k.outDType(i) != k.inDType(0))
+      return k.fail(fmt::format("{} must have the dtype of {}", k.result(i),
+                                k.operand(0)));
+    ONEREC_ASSIGN(y, embeddingShape(r, k.outShape(i), k.result(i), i + 1));
+    if (withoutLast(y) != withoutLast(dy))
+      return k.fail(fmt::format("{} must have the leading shape of {}",
+                                k.operand(i + 1), k.operand(0)));
+    int64_t d = y.back().size;
+    if (offsets[i] < 0 || offsets[i] > dy.back().size - d)
+      return k.fail(fmt::format("columns {}..{} of table {} lie outside {}",
+                                offsets[i], offsets[i] + d, i, k.operand(0)));
+  }
+  return Status::ok();
+}
+
 /// The optimizer's step: an integer scalar.
 Status stepOperand(Rules &r, int i) {
   ONEREC_CHECK(r.integerOperand(i));
@@ -1046,6 +1108,10 @@ Status checkShapeRules(KernelChecker &k) {
   case OpCode::MultiAdamWUpdate:
   case OpCode::MultiSgdUpdate:
     return multiUpdateRule(r, op);
+  case OpCode::MultiEmbedding:
+    return multiEmbedding(r);
+  case OpCode::MultiEmbeddingGrad:
+    return multiEmbeddingGrad(r);
   default:
     return k.fail("internal error: no shape rule for this op");
   }

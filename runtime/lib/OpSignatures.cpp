@@ -240,6 +240,18 @@ std::vector<OpSignature> buildSignatures() {
        {{"decay", AttrKind::Ints, true}, flag("decoupled", true)}});
   set(OpCode::MultiSgdUpdate,
       {5, kVariadic, 0, 1, {{"decay", AttrKind::Ints, true}}});
+
+  // 1.2: embedding fusion: tables x n, ids x n -> the concatenation; dy,
+  // ids x n -> one table gradient per ids operand.
+  set(OpCode::MultiEmbedding, {2, kVariadic, 0, 1, {}});
+  set(OpCode::MultiEmbeddingGrad, {2,
+                                   kVariadic,
+                                   0,
+                                   kVariadic,
+                                   {{"offsets", AttrKind::Ints, true}},
+                                   0,
+                                   0,
+                                   /*minOutputs=*/1});
   return table;
 }
 

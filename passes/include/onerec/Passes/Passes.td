@@ -400,4 +400,32 @@ def RecFuseOptimizer : Pass<"rec-fuse-optimizer", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecFuseEmbedding : Pass<"rec-fuse-embedding", "::mlir::ModuleOp"> {
+  let summary = "Fuses concatenated embedding lookups and their gradients "
+                "into one kernel each";
+  let description = [{
+    Forward: a `rec.concat` along the last axis whose operands are all
+    `rec.embedding` lookups of plain ids, each used by nothing else, becomes
+    one `rec.multi_embedding` that writes every table's rows straight into
+    its columns of the concatenation.
+
+    Backward: the `rec.embedding_grad`s (plain ids) of an entry whose `dy`
+    are `rec.slice`s along the last axis of one gradient (how autodiff
+    spells the concat's backward) become one `rec.multi_embedding_grad` of
+    that gradient with each slice's start as its offset; slices left
+    without users are erased. Each table's rows add their contributions in
+    lookup order, so results are bit-identical to the unfused kernels.
+
+    ```mlir
+    // Before:
+    %a = rec.embedding %t0, %i0 : ...
+    %b = rec.embedding %t1, %i1 : ...
+    %e = rec.concat %a, %b {axis = 1 : i64} : ...
+    // After:
+    %e = rec.multi_embedding tables(%t0, %t1) ids(%i0, %i1) : ...
+    ```
+  }];
+  let dependentDialects = ["::onerec::rec::RecDialect"];
+}
+
 #endif // ONEREC_PASSES_PASSES_TD

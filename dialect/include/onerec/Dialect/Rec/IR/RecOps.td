@@ -1262,4 +1262,63 @@ def Rec_MultiSgdUpdateOp : Rec_MultiUpdateOp<"multi_sgd_update",
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion: embedding lookups (rec-fuse-embedding)
+//
+// The lookups of several tables whose results are concatenated along the
+// feature axis become one op that writes each table's rows straight into
+// its columns of the concatenation; their backward, several embedding_grads
+// of column slices of one gradient, becomes one op that scatter-adds every
+// table's gradient in one launch (docs/fusion.md, "Embedding fusion").
+// Plain ids only: semantic-id lookups keep their own kernels.
+//===----------------------------------------------------------------------===//
+
+def Rec_MultiEmbeddingOp : Rec_Op<"multi_embedding",
+                                  [Pure, AttrSizedOperandSegments]> {
+  let summary = "lookups in several tables, concatenated along the last axis";
+  let description = [{
+    Tables `[R_i, d_i]` and plain ids `id[...]` of one shape ->
+    `[..., Σ d_i]`: what `rec.concat` (last axis) of the `rec.embedding`s
+    `(tables[i], ids[i])` returns, written by one kernel.
+
+    ```mlir
+    %e = rec.multi_embedding tables(%t0, %t1) ids(%a, %b)
+           : (!rec.tensor<[1000, 64], f32>, !rec.tensor<[4, 64], f32>,
+              !rec.tensor<[B], !rec.id<1000>>, !rec.tensor<[B], !rec.id<4>>)
+           -> !rec.tensor<[B, 128], f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Rec_FloatTensor>:$tables,
+                       Variadic<Rec_IndexTensor>:$ids);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    `tables` `(` $tables `)` `ids` `(` $ids `)` attr-dict `:`
+    functional-type(operands, $result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Rec_MultiEmbeddingGradOp : Rec_Op<"multi_embedding_grad", [Pure]> {
+  let summary = "several rec.embedding_grad of column slices of one gradient";
+  let description = [{
+    `dy [..., D]` and plain ids `ids[i]` of dy's leading shape ->
+    `dtables[i] [R_i, d_i]`: what `rec.embedding_grad ids[i],
+    dy[..., offsets[i] : offsets[i] + d_i]` returns (a zero table with each
+    slice row added to the row its id names, in lookup order), every table
+    in one kernel.
+
+    ```mlir
+    %d0, %d1 = rec.multi_embedding_grad %dy ids(%a, %b)
+                 {offsets = array<i64: 0, 64>} : (...) -> (...)
+    ```
+  }];
+  let arguments = (ins Rec_FloatTensor:$dy, Variadic<Rec_IndexTensor>:$ids,
+                       DenseI64ArrayAttr:$offsets);
+  let results = (outs Variadic<Rec_FloatTensor>:$dtables);
+  let assemblyFormat = [{
+    $dy `ids` `(` $ids `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // ONEREC_DIALECT_REC_IR_RECOPS_TD
