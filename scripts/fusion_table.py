@@ -3,7 +3,7 @@
 
 Runs `onerecc MODEL [--config C] --stats=json` for each model at its default
 settings and at each named config, and prints one Markdown row per entry
-that trains or serves (train_step, train_grad, the def entries): operators
+that trains or serves (the def entries, train_grad, train_step): operators
 as written, after autodiff (primitive, as -O0 builds them), after fusion,
 kernels launched per call, and the fusion ratio.
 
@@ -53,7 +53,7 @@ def main():
         for config in configs(model):
             result = stats(args.onerecc, model, config)
             for e in result["entries"]:
-                if e["left_out"] or e["kind"] not in ("def", "train_step"):
+                if e["left_out"] or e["kind"] not in ("def", "grad", "train_step"):
                     continue
                 written = e.get("ops_as_written", e.get("loss_ops_as_written"))
                 row = {"model": model.stem, "config": config or "default",
