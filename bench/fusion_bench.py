@@ -89,17 +89,7 @@ def compile_side(args, key, defines, flags, plan):
 def bench_case(args, key, batch, workdir, log):
     import torch
     import models
-    _, kind, config, _ = harness.MODELS[key]
-    cfg = dict((models.SASREC_CONFIGS if kind == "sasrec" else models.ONEREC_CONFIGS)[config])
-    defines = []
-    if kind == "onerec" and args.onerec_users:
-        defines.append(f"users={args.onerec_users}")
-        cfg["users"] = args.onerec_users
-    dropout = None
-    if kind == "sasrec":
-        dropout = 0.2 if args.sasrec_dropout is None else args.sasrec_dropout
-        if args.sasrec_dropout is not None:
-            defines.append(f"dropout={args.sasrec_dropout}")
+    kind, cfg, defines, dropout = train_bench.case_settings(args, key)
 
     plans, kernels = {}, {}
     for side, flags in (("fused", args.fused_flags), ("baseline", args.baseline_flags)):

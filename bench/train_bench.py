@@ -143,8 +143,8 @@ def time_torch(args, model, loss_fn, tensors, opt, clip, steps):
     return times, losses
 
 
-def bench_model(args, key, batch, workdir, log):
-    import torch
+def case_settings(args, key):
+    """(kind, torch config, onerecc -D defines, dropout) of one case."""
     import models
     _, kind, config, _ = harness.MODELS[key]
     cfg = dict((models.SASREC_CONFIGS if kind == "sasrec" else models.ONEREC_CONFIGS)[config])
@@ -157,6 +157,13 @@ def bench_model(args, key, batch, workdir, log):
         dropout = 0.2 if args.sasrec_dropout is None else args.sasrec_dropout
         if args.sasrec_dropout is not None:
             defines.append(f"dropout={args.sasrec_dropout}")
+    return kind, cfg, defines, dropout
+
+
+def bench_model(args, key, batch, workdir, log):
+    import torch
+    import models
+    kind, cfg, defines, dropout = case_settings(args, key)
     plan = os.path.join(workdir, f"{key}.plan.fb")
     log(f"{key}: compiling ({' '.join('-D ' + d for d in defines) or 'no -D'})")
     harness.compile_plan(args.onerecc, key, plan, defines)
