@@ -80,6 +80,14 @@ LogicalResult GemmOp::verify() {
       return emitOpError("product ")
              << p << " is " << formatDims(*dims) << ", but its result is "
              << formatTensorType(y);
+    // One launch covers one batch: the products share their leading dims.
+    auto y0 = cast<RecTensorType>(getResult(0).getType());
+    if (shared && (y.getRank() != y0.getRank() || y.getRank() < 2 ||
+                   y.getDims().drop_back(2) != y0.getDims().drop_back(2)))
+      return emitOpError("product ")
+             << p << " of a shared left operand is " << formatTensorType(y)
+             << ", with other batch dims than product 0 ("
+             << formatTensorType(y0) << ")";
   }
   auto y = cast<RecTensorType>(getResult(0).getType());
   if (Value bias = getBias()) {

@@ -800,9 +800,21 @@ Status gemm(Rules &r) {
       return k.fail("a shared left operand takes no bias or residual");
     if (!swiglu && k.attrs().getInt("epilogue") != 0)
       return k.fail("a shared left operand takes no epilogue but swiglu");
+    SymShape first;
     for (int j = 0; j < products; ++j) {
       ONEREC_ASSIGN(y, gemmProduct(r, 0, j == 0 ? 1 : 3 + j, ta, tb));
       ONEREC_CHECK(k.expectResult(swiglu ? 0 : j, k.inDType(0), y));
+      // One launch covers one batch: every product has the first's
+      // leading dims.
+      if (j == 0)
+        first = y;
+      bool sameBatch = y.rank == first.rank && y.rank >= 2;
+      for (int d = 0; sameBatch && d + 2 < y.rank; ++d)
+        sameBatch = y[d] == first[d];
+      if (!sameBatch)
+        return k.fail(fmt::format("product {} of a shared left operand has "
+                                  "other batch dims than product 0",
+                                  j));
     }
     return Status::ok();
   }

@@ -385,3 +385,13 @@ module {
   // expected-error @+1 {{'rec.generate' op generates semantic-id sessions sid<K>[B, items, levels], got f32[4]}}
   rec.generate @g : !rec.tensor<[4], f32> = beam(@d, @d) {constrain = #rec<constraint none>, items = 1, width = 4}
 }
+
+// -----
+
+// A shared left operand: one launch covers one batch, so every product has
+// the first's leading dims.
+func.func @gemm_shared_other_batch(%x: !rec.tensor<[5, 16], f32>, %w: !rec.tensor<[16, 8], f32>, %ws: !rec.tensor<[3, 16, 8], f32>) {
+  // expected-error @+1 {{'rec.gemm' op product 1 of a shared left operand is f32[3, 5, 8], with other batch dims than product 0 (f32[5, 8])}}
+  %y:2 = rec.gemm(%x) x(%w, %ws) : (!rec.tensor<[5, 16], f32>, !rec.tensor<[16, 8], f32>, !rec.tensor<[3, 16, 8], f32>) -> (!rec.tensor<[5, 8], f32>, !rec.tensor<[3, 5, 8], f32>)
+  return
+}
