@@ -354,25 +354,7 @@ Status groupedWeightGradKernel(const KernelCall &call) {
     const float *b = call.in(j + 1).as<const float>();
     float *c = call.out(j).as<float>();
     int64_t n = call.in(j + 1).shape.last();
-    if constexpr (V == kRef) {
-      std::vector<double> acc(size_t(k * n), 0.0);
-      for (int64_t p = 0; p < positions; ++p)
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t q = 0; q < n; ++q)
-            acc[size_t(i * n + q)] += double(a[p * k + i]) * b[p * n + q];
-      for (int64_t i = 0; i < k * n; ++i)
-        c[i] = float(acc[size_t(i)]);
-      continue;
-    }
-    if (positions == 0) {
-      std::fill(c, c + k * n, 0.0f);
-      continue;
-    }
-    GemmArgs g;
-    g.transA = true;
-    g.m = k, g.n = n, g.k = positions;
-    g.a = a, g.lda = k, g.b = b, g.ldb = n, g.c = c, g.ldc = n;
-    parallelSgemm(pool(call), g);
+    weightGradProduct(pool(call), a, b, c, positions, k, n, V == kRef);
   }
   return Status::ok();
 }

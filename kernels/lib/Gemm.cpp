@@ -163,6 +163,31 @@ void onerec::kernels::sgemm(const GemmArgs &g) {
 #endif
 }
 
+void onerec::kernels::weightGradProduct(ThreadPool &pool, const float *a,
+                                        const float *b, float *c,
+                                        int64_t positions, int64_t k, int64_t n,
+                                        bool reference) {
+  if (reference) {
+    std::vector<double> acc(size_t(k * n), 0.0);
+    for (int64_t p = 0; p < positions; ++p)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          acc[size_t(i * n + j)] += double(a[p * k + i]) * b[p * n + j];
+    for (int64_t i = 0; i < k * n; ++i)
+      c[i] = float(acc[size_t(i)]);
+    return;
+  }
+  if (positions == 0) {
+    std::fill(c, c + k * n, 0.0f);
+    return;
+  }
+  GemmArgs g;
+  g.transA = true;
+  g.m = k, g.n = n, g.k = positions;
+  g.a = a, g.lda = k, g.b = b, g.ldb = n, g.c = c, g.ldc = n;
+  parallelSgemm(pool, g);
+}
+
 void onerec::kernels::parallelSgemm(ThreadPool &pool, const GemmArgs &g) {
   // The split depends on the shape only, never on the thread count: a BLAS
   // computes an element differently depending on the block it is in, so a
@@ -363,27 +388,8 @@ template <KernelVariant V> Status weightGradKernel(const KernelCall &call) {
                       "[..., n] -> [k, n]",
                       x.shape.toString(), y.shape.toString(),
                       out.shape.toString());
-  const float *a = x.as<const float>(), *b = y.as<const float>();
-  float *c = out.as<float>();
-  if constexpr (V == kRef) {
-    std::vector<double> acc(size_t(k * n), 0.0);
-    for (int64_t p = 0; p < positions; ++p)
-      for (int64_t i = 0; i < k; ++i)
-        for (int64_t j = 0; j < n; ++j)
-          acc[size_t(i * n + j)] += double(a[p * k + i]) * b[p * n + j];
-    for (int64_t i = 0; i < k * n; ++i)
-      c[i] = float(acc[size_t(i)]);
-    return Status::ok();
-  }
-  if (positions == 0) {
-    std::fill(c, c + k * n, 0.0f);
-    return Status::ok();
-  }
-  GemmArgs g;
-  g.transA = true;
-  g.m = k, g.n = n, g.k = positions;
-  g.a = a, g.lda = k, g.b = b, g.ldb = n, g.c = c, g.ldc = n;
-  parallelSgemm(pool(call), g);
+  weightGradProduct(pool(call), x.as<const float>(), y.as<const float>(),
+                    out.as<float>(), positions, k, n, V == kRef);
   return Status::ok();
 }
 

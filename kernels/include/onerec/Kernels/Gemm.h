@@ -41,6 +41,13 @@ void sgemm(const GemmArgs &g);
 void sgemmFallback(const GemmArgs &g);
 /// sgemm split over `pool` (inline when the product is small).
 void parallelSgemm(runtime::ThreadPool &pool, const GemmArgs &g);
+/// c [k, n] = aᵀ·b for a [positions, k] and b [positions, n]: the gradient
+/// of a weight shared by every position. `reference` accumulates each
+/// element in double, in position order (the reference kernels); otherwise
+/// parallelSgemm over `pool`.
+void weightGradProduct(runtime::ThreadPool &pool, const float *a,
+                       const float *b, float *c, int64_t positions, int64_t k,
+                       int64_t n, bool reference);
 /// "openblas/<kernel set>" (e.g. openblas/SkylakeX) or "onerec-blocked".
 const char *gemmBackendName();
 
