@@ -789,9 +789,9 @@ LogicalResult FillOp::verify() { return success(); }
 
 LogicalResult AssignOp::verify() {
   if (getX().getType() != getTarget().getType())
-    return emitOpError("x ")
-           << formatTensorType(getX().getType()) << " must have the target's type "
-           << formatTensorType(getTarget().getType());
+    return emitOpError("x ") << formatTensorType(getX().getType())
+                             << " must have the target's type "
+                             << formatTensorType(getTarget().getType());
   return success();
 }
 
@@ -960,24 +960,22 @@ LogicalResult FusedOp::verifyRegions() {
 /// What both multi-tensor updates share: at least one parameter (the
 /// segments' types already match pairwise), distinct parameters, a 0/1
 /// decay flag per parameter, and the scalar norm they return.
-static LogicalResult verifyMultiUpdate(Operation *op, Value step,
-                                       Value hparams, ValueRange params,
+static LogicalResult verifyMultiUpdate(Operation *op, Value step, Value hparams,
+                                       ValueRange params,
                                        ArrayRef<int64_t> decay, Value norm) {
   if (params.empty())
     return op->emitOpError("needs at least one parameter");
   if (decay.size() != params.size())
-    return op->emitOpError("has ")
-           << decay.size() << " decay flags for " << params.size()
-           << " parameters";
+    return op->emitOpError("has ") << decay.size() << " decay flags for "
+                                   << params.size() << " parameters";
   for (auto [i, flag] : llvm::enumerate(decay))
     if (flag != 0 && flag != 1)
-      return op->emitOpError("decay flag ") << i << " is " << flag
-                                            << ", expected 0 or 1";
+      return op->emitOpError("decay flag ")
+             << i << " is " << flag << ", expected 0 or 1";
   llvm::SmallPtrSet<Value, 16> seen;
   for (auto [i, param] : llvm::enumerate(params))
     if (!seen.insert(param).second)
-      return op->emitOpError("updates parameter operand ")
-             << i << " twice";
+      return op->emitOpError("updates parameter operand ") << i << " twice";
   if (!isScalar(norm))
     return op->emitOpError("result is a scalar");
   return verifyOptimizerOperands(op, step, hparams, Value());

@@ -20,8 +20,8 @@ struct Config {
   Shape kvBatch; // of k and v
   int64_t heads, kvHeads, lq, lk, dk, dv;
   bool causal = false, silu = false;
-  int mask = 0; // 0 none, 1 shared by heads, 2 per head
-  int bias = 0; // 0 none, 1 shared by heads, 2 per head, 3 [Lq, Lk] only
+  int mask = 0;   // 0 none, 1 shared by heads, 2 per head
+  int bias = 0;   // 0 none, 1 shared by heads, 2 per head, 3 [Lq, Lk] only
   Shape qBatch{}; // of q when it broadcasts (learned queries); else batch
 };
 
@@ -101,8 +101,20 @@ std::vector<Config> configs() {
       {"bias-2d", {2, 2}, {2, 2}, 2, 2, 4, 4, 4, 4, false, false, 1, 3},
       // Learned queries shared by the batch (a Q-Former): dq sums over it.
       {"broadcast-q", {3}, {3}, 2, 2, 4, 6, 4, 4, false, false, 0, 0, {1}},
-      {"broadcast-q-rank", {2, 3}, {2, 3}, 2, 1, 5, 7, 4, 4, false, false, 1,
-       0, {1, 1}},
+      {"broadcast-q-rank",
+       {2, 3},
+       {2, 3},
+       2,
+       1,
+       5,
+       7,
+       4,
+       4,
+       false,
+       false,
+       1,
+       0,
+       {1, 1}},
   };
 }
 

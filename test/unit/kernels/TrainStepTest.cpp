@@ -19,11 +19,11 @@
 
 using namespace onerec;
 using onerec::kernels::test::randomFloats;
+using onerec::test::linearTrainPlan;
 using runtime::DType;
+using runtime::Executor;
 using runtime::KernelVariant;
 using runtime::OpCode;
-using onerec::test::linearTrainPlan;
-using runtime::Executor;
 using runtime::ParameterStore;
 using runtime::PlanFile;
 
