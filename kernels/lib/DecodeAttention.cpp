@@ -51,9 +51,9 @@ Status checkDecodeAttention(const KernelCall &call, DecodeShape &d) {
     if (lengths.present()) {
       int64_t len = indexAt(lengths, n);
       if (len < 0 || len > d.length)
-        return call.fail(fmt::format(
-            "row {} attends over {} cached keys, outside [0, {}]", n, len,
-            d.length));
+        return call.fail(
+            fmt::format("row {} attends over {} cached keys, outside [0, {}]",
+                        n, len, d.length));
     }
     if (rows.present()) {
       int64_t r = indexAt(rows, n);
@@ -79,10 +79,12 @@ RowView rowView(const KernelCall &call, const DecodeShape &d, int64_t n,
   RowView rv;
   rv.k = call.in(1).as<const float>() + r * d.length * kRow + kvh * d.dk;
   rv.v = call.in(2).as<const float>() + r * d.length * vRow + kvh * d.dv;
-  rv.kNew = d.hasNew ? call.in(3).as<const float>() + n * d.s * kRow + kvh * d.dk
-                     : nullptr;
-  rv.vNew = d.hasNew ? call.in(4).as<const float>() + n * d.s * vRow + kvh * d.dv
-                     : nullptr;
+  rv.kNew = d.hasNew
+                ? call.in(3).as<const float>() + n * d.s * kRow + kvh * d.dk
+                : nullptr;
+  rv.vNew = d.hasNew
+                ? call.in(4).as<const float>() + n * d.s * vRow + kvh * d.dv
+                : nullptr;
   rv.len = call.in(5).present() ? indexAt(call.in(5), n) : d.length;
   return rv;
 }
@@ -104,9 +106,8 @@ Status decodeAttentionReference(const KernelCall &call, const DecodeShape &d) {
     for (int64_t h = 0; h < d.heads; ++h) {
       RowView rv = rowView(call, d, n, h);
       for (int64_t i = 0; i < d.s; ++i) {
-        const float *q =
-            call.in(0).as<const float>() + (n * d.s + i) * d.heads * d.dk +
-            h * d.dk;
+        const float *q = call.in(0).as<const float>() +
+                         (n * d.s + i) * d.heads * d.dk + h * d.dk;
         scores.clear();
         forEachKey(d, rv, i, [&](const float *k, const float *) {
           double dot = 0;
@@ -125,8 +126,8 @@ Status decodeAttentionReference(const KernelCall &call, const DecodeShape &d) {
           for (int64_t p = 0; p < d.dv; ++p)
             acc[size_t(p)] += w * v[p];
         });
-        float *y = call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv +
-                   h * d.dv;
+        float *y =
+            call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv + h * d.dv;
         for (int64_t p = 0; p < d.dv; ++p)
           y[p] = sum > 0 ? float(acc[size_t(p)] / sum) : 0.0f;
       }
@@ -149,8 +150,8 @@ void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
         dot += q[p] * k[p];
       scores[size_t(count++)] = d.scale * dot;
     });
-    float *y = call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv +
-               h * d.dv;
+    float *y =
+        call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv + h * d.dv;
     if (count == 0) {
       std::fill(y, y + d.dv, 0.0f);
       continue;
@@ -170,7 +171,8 @@ void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
   }
 }
 
-template <KernelVariant V> Status decodeAttentionKernel(const KernelCall &call) {
+template <KernelVariant V>
+Status decodeAttentionKernel(const KernelCall &call) {
   DecodeShape d;
   if (Status st = checkDecodeAttention(call, d); !st)
     return st;
@@ -194,6 +196,6 @@ template <KernelVariant V> Status decodeAttentionKernel(const KernelCall &call) 
 } // namespace
 
 void onerec::kernels::registerDecodeAttentionKernels(KernelRegistry &r) {
-  addCpu(r, OpCode::DecodeAttention, DType::f32,
-         decodeAttentionKernel<kRef>, decodeAttentionKernel<kOpt>);
+  addCpu(r, OpCode::DecodeAttention, DType::f32, decodeAttentionKernel<kRef>,
+         decodeAttentionKernel<kOpt>);
 }

@@ -148,8 +148,8 @@ LogicalResult StepDeriver::checkSignature() {
   length = tokens.getDim(1).size;
   if (length != items * (levels + 1))
     return fail(decoder, "it reads ")
-           << length << " tokens, but a session of " << items
-           << " items of " << levels << " codes is " << items * (levels + 1);
+           << length << " tokens, but a session of " << items << " items of "
+           << levels << " codes is " << items * (levels + 1);
   for (BlockArgument arg : args.drop_front()) {
     auto type = dyn_cast<RecTensorType>(arg.getType());
     if (!type || type.getRank() == 0 || type.getDim(0) != batch)
@@ -280,8 +280,8 @@ RecTensorType StepDeriver::stepType(RecTensorType type, int seqAxis) const {
 LogicalResult StepDeriver::buildStep() {
   MLIRContext *ctx = module.getContext();
   auto tokens = cast<RecTensorType>(decoder.getArgumentTypes()[0]);
-  auto i64 = RecTensorType::get({Dim::symbolic(rowsDim)},
-                                IntegerType::get(ctx, 64));
+  auto i64 =
+      RecTensorType::get({Dim::symbolic(rowsDim)}, IntegerType::get(ctx, 64));
   SmallVector<Type> argTypes{stepType(tokens, 1), i64, i64};
   for (Value v : contexts)
     argTypes.push_back(v.getType());
@@ -441,8 +441,7 @@ LogicalResult StepDeriver::stepPositionWise(Operation *op) {
   }
   // Embeddings append the feature axis; the others work along the last.
   if (seqAxis == last && !isa<EmbeddingOp>(op))
-    return fail(op, "'") << op->getName()
-                         << "' works along the sequence axis";
+    return fail(op, "'") << op->getName() << "' works along the sequence axis";
   FailureOr<Operation *> copy = cloneInferred(builder, op, operands);
   if (failed(copy))
     return failure();
@@ -490,8 +489,7 @@ LogicalResult StepDeriver::stepAttention(AttentionOp op) {
       typeOf(op.getQ()).getRank() != 3)
     return fail(op, "attention queries must be the decoder states [B, T, "
                     "features]");
-  if (op.getMask() || op.getBias() ||
-      op.getScoreNorm() != ScoreNorm::softmax)
+  if (op.getMask() || op.getBias() || op.getScoreNorm() != ScoreNorm::softmax)
     return fail(op, "decoder attention with a mask, a bias or another "
                     "score normalization is not supported");
   auto k = stepValues.find(op.getK()), v = stepValues.find(op.getV());
@@ -512,18 +510,18 @@ LogicalResult StepDeriver::stepAttention(AttentionOp op) {
     Value cacheV = body.addArgument(cacheType(op.getV()), op.getLoc());
     argNames.push_back("cache.k." + layer);
     argNames.push_back("cache.v." + layer);
-    result = decodeAttention(op, q->second.first, cacheK, cacheV,
-                             k->second.first, v->second.first, positions,
-                             Value());
+    result =
+        decodeAttention(op, q->second.first, cacheK, cacheV, k->second.first,
+                        v->second.first, positions, Value());
     stepResults.push_back({k->second.first, "cache.k." + layer + ".new"});
     stepResults.push_back({v->second.first, "cache.v." + layer + ".new"});
   } else if (contexts.contains(op.getK()) && contexts.contains(op.getV())) {
     if (typeOf(op.getK()).getRank() != 3)
       return fail(op, "cross-attention keys must be [B, length, features]");
     // Cross-attention: the keys of the row's request, shared by its beams.
-    result = decodeAttention(op, q->second.first, external(op.getK()),
-                             external(op.getV()), Value(), Value(), Value(),
-                             rows);
+    result =
+        decodeAttention(op, q->second.first, external(op.getK()),
+                        external(op.getV()), Value(), Value(), Value(), rows);
   } else {
     return fail(op, "attention must be causal self-attention or "
                     "cross-attention over the encoder's side");
@@ -542,8 +540,8 @@ LogicalResult StepDeriver::stepReshape(ReshapeOp op) {
                      from.getDims().take_front(seqAxis + 1) ==
                          to.getDims().take_front(seqAxis + 1);
   if (keepsPrefix) {
-    auto copy = builder.create<ReshapeOp>(op.getLoc(), stepType(to, seqAxis),
-                                          in.first);
+    auto copy =
+        builder.create<ReshapeOp>(op.getLoc(), stepType(to, seqAxis), in.first);
     stepValues[op.getResult()] = {copy.getResult(), seqAxis};
     return success();
   }
@@ -592,8 +590,9 @@ LogicalResult StepDeriver::stepSessionHead(ReshapeOp split) {
   if (!scored)
     return failure();
   RecTensorType scoredType = typeOf(scored); // [N, levels, 1, K]
-  auto logitsType = scoredType.withDims(
-      {Dim::symbolic(rowsDim), Dim::fixed(levels), scoredType.getDims().back()});
+  auto logitsType =
+      scoredType.withDims({Dim::symbolic(rowsDim), Dim::fixed(levels),
+                           scoredType.getDims().back()});
   logits = builder.create<ReshapeOp>(out.getLoc(), logitsType, scored);
   for (Operation *op : {slice.getOperation(), rows4.getOperation(),
                         heads.getOperation(), out.getOperation()})

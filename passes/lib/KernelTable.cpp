@@ -112,8 +112,8 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
                                   a.getBias()};
       })
       .Case<rec::DecodeAttentionOp>([](rec::DecodeAttentionOp a) {
-        return SmallVector<Value>{a.getQ(),    a.getK(),       a.getV(),
-                                  a.getKNew(), a.getVNew(),    a.getLengths(),
+        return SmallVector<Value>{a.getQ(),    a.getK(),    a.getV(),
+                                  a.getKNew(), a.getVNew(), a.getLengths(),
                                   a.getRows()};
       })
       .Case<rec::MoeOp>([](rec::MoeOp m) {
@@ -342,10 +342,10 @@ double onerec::estimateFlops(Operation *op,
       .Case<rec::DecodeAttentionOp>([&](rec::DecodeAttentionOp a) {
         // Every row attends over all L keys at the maxima (+ the new ones).
         RecTensorType k = tensorType(a.getK());
-        double lk = dimAtMax(k.getDims()[1], maxima) +
-                    (a.getKNew() ? dimAtMax(tensorType(a.getQ()).getDims()[1],
-                                            maxima)
-                                 : 0.0);
+        double lk =
+            dimAtMax(k.getDims()[1], maxima) +
+            (a.getKNew() ? dimAtMax(tensorType(a.getQ()).getDims()[1], maxima)
+                         : 0.0);
         return 2.0 * (elems(a.getQ()) + elems(a.getResult())) * lk;
       })
       .Case<rec::MoeOp>([&](rec::MoeOp m) {

@@ -566,8 +566,7 @@ PlanWriter::buildGenerate(fb::FlatBufferBuilder &fbb) {
         static_cast<int64_t>(gen.getWidth()), items, levels, codebook,
         gen.getConstrain() == rec::DecodeConstraint::catalog,
         gen.getEncoder().str().c_str(), name(gen.getInit()).c_str(),
-        name(gen.getStep()).c_str(), items * (levels + 1),
-        levels * codebook));
+        name(gen.getStep()).c_str(), items * (levels + 1), levels * codebook));
   }
   return tables;
 }

@@ -538,8 +538,8 @@ Status decodeAttention(Rules &r) {
     ONEREC_CHECK(r.floatOperand(i));
     ONEREC_CHECK(r.sameDType(0, i));
     if (k.inShape(i).rank != 3)
-      return k.fail(fmt::format("{} must be [rows, length, features]",
-                                k.operand(i)));
+      return k.fail(
+          fmt::format("{} must be [rows, length, features]", k.operand(i)));
   }
   SymShape q = k.inShape(0), key = k.inShape(1), v = k.inShape(2);
   int64_t heads = k.attrs().getInt("num_heads"),
