@@ -280,9 +280,13 @@ RecTensorType StepDeriver::stepType(RecTensorType type, int seqAxis) const {
 LogicalResult StepDeriver::buildStep() {
   MLIRContext *ctx = module.getContext();
   auto tokens = cast<RecTensorType>(decoder.getArgumentTypes()[0]);
-  auto i64 =
+  // Positions index the decoder sequence (checked when bound); rows index
+  // the contexts' B rows, a symbolic count (checked by the kernels).
+  Type position = IdType::get(ctx, length);
+  auto positionsType = RecTensorType::get({Dim::symbolic(rowsDim)}, position);
+  auto rowsType =
       RecTensorType::get({Dim::symbolic(rowsDim)}, IntegerType::get(ctx, 64));
-  SmallVector<Type> argTypes{stepType(tokens, 1), i64, i64};
+  SmallVector<Type> argTypes{stepType(tokens, 1), positionsType, rowsType};
   for (Value v : contexts)
     argTypes.push_back(v.getType());
   step = createEntry((decoder.getSymName() + "_step").str(), argTypes, init);
@@ -296,8 +300,8 @@ LogicalResult StepDeriver::buildStep() {
   stepValues[decoder.getArgument(0)] = {step.getArgument(0), 1};
   builder.setInsertionPoint(step.getBody().front().getTerminator());
   // positions [N] as gather indices [N, 1]: a parameter row per position.
-  auto indexType = RecTensorType::get({Dim::symbolic(rowsDim), Dim::fixed(1)},
-                                      IntegerType::get(ctx, 64));
+  auto indexType =
+      RecTensorType::get({Dim::symbolic(rowsDim), Dim::fixed(1)}, position);
   positionIndex =
       builder.create<ReshapeOp>(decoder.getLoc(), indexType, positions);
 

@@ -558,15 +558,15 @@ PlanWriter::buildGenerate(fb::FlatBufferBuilder &fbb) {
     int64_t codebook =
         cast<rec::SidType>(session.getElementType()).getCodebook();
     int64_t items = static_cast<int64_t>(gen.getItems());
-    auto name = [](std::optional<StringRef> symbol) {
-      return symbol ? symbol->str() : std::string();
-    };
+    std::string init = gen.getInit() ? gen.getInit()->str() : "";
+    std::string step = gen.getStep() ? gen.getStep()->str() : "";
     tables.push_back(plan::CreateGenerateDirect(
         fbb, gen.getSymName().str().c_str(),
         static_cast<int64_t>(gen.getWidth()), items, levels, codebook,
         gen.getConstrain() == rec::DecodeConstraint::catalog,
-        gen.getEncoder().str().c_str(), name(gen.getInit()).c_str(),
-        name(gen.getStep()).c_str(), items * (levels + 1), levels * codebook));
+        gen.getEncoder().str().c_str(), init.empty() ? nullptr : init.c_str(),
+        step.empty() ? nullptr : step.c_str(), items * (levels + 1),
+        levels * codebook));
   }
   return tables;
 }

@@ -17,16 +17,16 @@
 
 // CHECK-LABEL: func.func @decode_step
 // CHECK-SAME: (%[[TOK:.*]]: !rec.tensor<[beams, 1], !rec.id<9>> {rec.name = "tokens", rec.role = #rec<role argument>},
-// CHECK-SAME: %[[POS:.*]]: !rec.tensor<[beams], i64> {rec.name = "positions", rec.role = #rec<role argument>},
+// CHECK-SAME: %[[POS:.*]]: !rec.tensor<[beams], !rec.id<3>> {rec.name = "positions", rec.role = #rec<role argument>},
 // CHECK-SAME: %[[ROWS:.*]]: !rec.tensor<[beams], i64> {rec.name = "rows", rec.role = #rec<role argument>},
 // CHECK-SAME: %[[C0:.*]]: !rec.tensor<[B, 5, 8], f32> {rec.name = "context.0", rec.role = #rec<role argument>},
 // CHECK-SAME: %[[C1:.*]]: !rec.tensor<[B, 5, 8], f32> {rec.name = "context.1", rec.role = #rec<role argument>},
 // CHECK-SAME: %[[CK:.*]]: !rec.tensor<[beams, 3, 8], f32> {rec.name = "cache.k.0", rec.role = #rec<role argument>},
 // CHECK-SAME: %[[CV:.*]]: !rec.tensor<[beams, 3, 8], f32> {rec.name = "cache.v.0", rec.role = #rec<role argument>})
 // CHECK-SAME: -> (!rec.tensor<[beams, 2, 4], f32> {rec.name = "logits"}, !rec.tensor<[beams, 1, 8], f32> {rec.name = "cache.k.0.new"}, !rec.tensor<[beams, 1, 8], f32> {rec.name = "cache.v.0.new"})
-// CHECK: %[[IDX:.*]] = rec.reshape %[[POS]] : !rec.tensor<[beams], i64> -> !rec.tensor<[beams, 1], i64>
+// CHECK: %[[IDX:.*]] = rec.reshape %[[POS]] : !rec.tensor<[beams], !rec.id<3>> -> !rec.tensor<[beams, 1], !rec.id<3>>
 // CHECK: %[[E:.*]] = rec.embedding %{{.*}}, %[[TOK]]
-// CHECK: %[[P:.*]] = rec.gather %{{.*}}, %[[IDX]] {axis = 0 : i64} : (!rec.tensor<[3, 8], f32>, !rec.tensor<[beams, 1], i64>) -> !rec.tensor<[beams, 1, 8], f32>
+// CHECK: %[[P:.*]] = rec.gather %{{.*}}, %[[IDX]] {axis = 0 : i64} : (!rec.tensor<[3, 8], f32>, !rec.tensor<[beams, 1], !rec.id<3>>) -> !rec.tensor<[beams, 1, 8], f32>
 // CHECK: %[[X:.*]] = rec.add %[[E]], %[[P]]
 // CHECK: %[[Q:.*]] = rec.matmul %[[X]]
 // CHECK: %[[KN:.*]] = rec.matmul %[[X]]
