@@ -8,16 +8,19 @@
 //   k[r][0 .. len)  then  k_new[n][0 .. i]        (r = rows[n] or n,
 //                                                  len = lengths[n] or L)
 //
-// with softmax(scale·q·k) weights. This is the inner loop of beam search:
-// S is 1, L is tens to hundreds, and each (row, head) problem is a few
-// thousand multiply-adds, so the kernel is a plain loop per (row, head),
-// threaded over rows and vectorizable over the head width; every row and
-// length is checked against the tensors before any is read.
+// with softmax(scale·q·k) weights. This is the inner loop of beam search.
+// Cross-attention (no lengths, no new keys): the beams of a request read one
+// key row, so consecutive rows with the same key row are one problem per
+// head, two GEMMs (q·kᵀ, then p·v) over up to 64 rows. Self-attention: each
+// row has its own few cached keys; a loop per (row, head) with vectorized
+// dot products. Every row and length is checked before any is read.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelSupport.h"
 #include "VectorMath.h"
+
+#include "onerec/Kernels/Gemm.h"
 
 #include <cmath>
 #include <vector>
@@ -135,7 +138,23 @@ Status decodeAttentionReference(const KernelCall &call, const DecodeShape &d) {
   return Status::ok();
 }
 
+/// Dot product with eight partial sums (vectorizes without reassociation
+/// flags; the order is fixed, so results do not depend on threads).
+float dot(const float *a, const float *b, int64_t n) {
+  float part[8] = {};
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8)
+    for (int l = 0; l < 8; ++l)
+      part[l] += a[p + l] * b[p + l];
+  float sum = ((part[0] + part[1]) + (part[2] + part[3])) +
+              ((part[4] + part[5]) + (part[6] + part[7]));
+  for (; p < n; ++p)
+    sum += a[p] * b[p];
+  return sum;
+}
+
 /// One (row, query head) problem in float: scores, softmax, weighted values.
+/// The self-attention step: a few cached keys per row, each row its own.
 void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
                    int64_t h, std::vector<float> &scores,
                    std::vector<float> &acc) {
@@ -145,13 +164,10 @@ void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
                      (n * d.s + i) * d.heads * d.dk + h * d.dk;
     int64_t count = 0;
     forEachKey(d, rv, i, [&](const float *k, const float *) {
-      float dot = 0;
-      for (int64_t p = 0; p < d.dk; ++p)
-        dot += q[p] * k[p];
-      scores[size_t(count++)] = d.scale * dot;
+      scores[size_t(count++)] = d.scale * dot(q, k, d.dk);
     });
-    float *y =
-        call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv + h * d.dv;
+    float *y = call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv +
+               h * d.dv;
     if (count == 0) {
       std::fill(y, y + d.dv, 0.0f);
       continue;
@@ -171,14 +187,73 @@ void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
   }
 }
 
-template <KernelVariant V>
-Status decodeAttentionKernel(const KernelCall &call) {
+/// Cross-attention: consecutive rows that read the same key row (a
+/// request's beams) and all L keys form one problem per head, two GEMMs:
+/// scores [G·S, L] = q·kᵀ, then y = softmax(scores)·v.
+void decodeSharedGroup(const KernelCall &call, const DecodeShape &d,
+                       int64_t first, int64_t count, int64_t h,
+                       std::vector<float> &scores) {
+  RowView rv = rowView(call, d, first, h);
+  int64_t m = count * d.s, l = d.length;
+  GemmArgs qk;
+  qk.transB = true;
+  qk.m = m, qk.n = l, qk.k = d.dk, qk.alpha = d.scale;
+  qk.a = call.in(0).as<const float>() + first * d.s * d.heads * d.dk +
+         h * d.dk;
+  qk.lda = d.heads * d.dk;
+  qk.b = rv.k, qk.ldb = d.kvHeads * d.dk;
+  qk.c = scores.data(), qk.ldc = l;
+  sgemm(qk);
+  for (int64_t r = 0; r < m; ++r) {
+    float *row = scores.data() + r * l;
+    float mx = maxF32(row, l);
+    float inv = 1.0f / expShiftSum(row, row, l, mx);
+    for (int64_t j = 0; j < l; ++j)
+      row[j] *= inv;
+  }
+  GemmArgs pv;
+  pv.m = m, pv.n = d.dv, pv.k = l;
+  pv.a = scores.data(), pv.lda = l;
+  pv.b = rv.v, pv.ldb = d.kvHeads * d.dv;
+  pv.c = call.out(0).as<float>() + first * d.s * d.heads * d.dv + h * d.dv;
+  pv.ldc = d.heads * d.dv;
+  sgemm(pv);
+}
+
+template <KernelVariant V> Status decodeAttentionKernel(const KernelCall &call) {
   DecodeShape d;
   if (Status st = checkDecodeAttention(call, d); !st)
     return st;
   if constexpr (V == kRef) {
     return decodeAttentionReference(call, d);
   } else {
+    if (!d.hasNew && !call.in(5).present() && d.length > 0) {
+      // Runs of rows reading one key row, split so no run is too big to
+      // share the work.
+      std::vector<std::pair<int64_t, int64_t>> runs;
+      const TensorView &rows = call.in(6);
+      for (int64_t n = 0; n < d.rows;) {
+        int64_t r = rows.present() ? indexAt(rows, n) : n, end = n + 1;
+        while (end < d.rows && end - n < 64 && rows.present() &&
+               indexAt(rows, end) == r)
+          ++end;
+        runs.push_back({n, end - n});
+        n = end;
+      }
+      int64_t work = 64 * d.s * d.length * (d.dk + d.dv);
+      parallelFor(call, int64_t(runs.size()) * d.heads,
+                  std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
+                  [&](int64_t lo, int64_t hi) {
+                    std::vector<float> scores(
+                        static_cast<size_t>(64 * d.s * d.length));
+                    for (int64_t t = lo; t < hi; ++t) {
+                      auto [first, count] = runs[size_t(t / d.heads)];
+                      decodeSharedGroup(call, d, first, count, t % d.heads,
+                                        scores);
+                    }
+                  });
+      return Status::ok();
+    }
     int64_t keys = d.length + (d.hasNew ? d.s : 0);
     int64_t work = std::max<int64_t>(1, d.s * keys * (d.dk + d.dv));
     parallelFor(call, d.rows * d.heads, std::max<int64_t>(1, 32768 / work),

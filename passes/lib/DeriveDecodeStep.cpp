@@ -584,20 +584,19 @@ LogicalResult StepDeriver::stepSessionHead(ReshapeOp split) {
       !llvm::is_contained(out.getResult().getUsers(),
                           decoder.getBody().front().getTerminator()))
     return bad();
+  // [N, 1, d] -> [1, N, d] x heads [levels, d, K] -> [levels, N, K]: one
+  // GEMM per level over every row, then [N, levels, K].
   RecTensorType stateType = typeOf(state);
-  auto perRow = stateType.withDims({Dim::symbolic(rowsDim), Dim::fixed(1),
-                                    Dim::fixed(1), stateType.getDims().back()});
-  Value row = builder.create<ReshapeOp>(split.getLoc(), perRow, state);
+  auto allRows = stateType.withDims(
+      {Dim::fixed(1), Dim::symbolic(rowsDim), stateType.getDims().back()});
+  Value flat = builder.create<ReshapeOp>(split.getLoc(), allRows, state);
   PrimitiveBuilder p(builder, heads.getLoc());
   Value scored =
-      p.make<MatmulOp>(row, external(heads.getB()), UnitAttr(), UnitAttr());
-  if (!scored)
+      p.make<MatmulOp>(flat, external(heads.getB()), UnitAttr(), UnitAttr());
+  logits = p.make<TransposeOp>(scored,
+                               builder.getDenseI64ArrayAttr({1, 0, 2}));
+  if (!logits)
     return failure();
-  RecTensorType scoredType = typeOf(scored); // [N, levels, 1, K]
-  auto logitsType =
-      scoredType.withDims({Dim::symbolic(rowsDim), Dim::fixed(levels),
-                           scoredType.getDims().back()});
-  logits = builder.create<ReshapeOp>(out.getLoc(), logitsType, scored);
   for (Operation *op : {slice.getOperation(), rows4.getOperation(),
                         heads.getOperation(), out.getOperation()})
     handled.insert(op);

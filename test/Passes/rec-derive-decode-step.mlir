@@ -36,9 +36,9 @@
 // CHECK: %[[Q2:.*]] = rec.matmul %[[Y]]
 // CHECK: %[[CA:.*]] = rec.decode_attention %[[Q2]], %[[C0]], %[[C1]] rows %[[ROWS]] {num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 5.000000e-01 : f64}
 // CHECK: %[[H:.*]] = rec.add %[[Y]], %[[CA]]
-// CHECK: %[[R:.*]] = rec.reshape %[[H]] : !rec.tensor<[beams, 1, 8], f32> -> !rec.tensor<[beams, 1, 1, 8], f32>
-// CHECK: %[[S:.*]] = rec.matmul %[[R]], %{{.*}} : (!rec.tensor<[beams, 1, 1, 8], f32>, !rec.tensor<[2, 8, 4], f32>) -> !rec.tensor<[beams, 2, 1, 4], f32>
-// CHECK: %[[L:.*]] = rec.reshape %[[S]] : !rec.tensor<[beams, 2, 1, 4], f32> -> !rec.tensor<[beams, 2, 4], f32>
+// CHECK: %[[R:.*]] = rec.reshape %[[H]] : !rec.tensor<[beams, 1, 8], f32> -> !rec.tensor<[1, beams, 8], f32>
+// CHECK: %[[S:.*]] = rec.matmul %[[R]], %{{.*}} : (!rec.tensor<[1, beams, 8], f32>, !rec.tensor<[2, 8, 4], f32>) -> !rec.tensor<[2, beams, 4], f32>
+// CHECK: %[[L:.*]] = rec.transpose %[[S]] {permutation = array<i64: 1, 0, 2>} : (!rec.tensor<[2, beams, 4], f32>) -> !rec.tensor<[beams, 2, 4], f32>
 // CHECK: return %[[L]], %[[KN]], %[[VN]]
 // CHECK: rec.generate @out {{.*}} = beam(@encode, @decode) {constrain = #rec<constraint catalog>, init = @decode_init, items = 1 : i64, step = @decode_step, width = 4 : i64}
 rec.dim @B max 8

@@ -22,7 +22,8 @@
 #      equal the full decoder's (max relative error 1e-4);
 #   3. runs one step with the contexts repeated per beam row (rows =
 #      0..N-1) instead of shared (rows = request of the beam): shared
-#      cross-attention must give bit-identical logits;
+#      cross-attention must give the same logits (1e-6: the kernel groups
+#      a request's beams into one GEMM, whose rounding may differ);
 #   4. runs one step with every row at a different position (rows decoded
 #      in lock-step is not required): each row's logits must equal the
 #      full decoder's at its own position.
@@ -155,11 +156,10 @@ def check_model(args, model, config, workdir):
     copied = plan.forward("decode_step", dict(
         step_in, rows=np.arange(rows, dtype=np.int64),
         **{n: c[request_of_row] for n, c in contexts.items()}))
-    if not np.array_equal(shared["logits"], copied["logits"]):
+    shared_err = rel_err(shared["logits"], copied["logits"])
+    if shared_err > 1e-6:
         raise RuntimeError("%s: shared cross-attention keys give other logits "
-                           "than a copy per beam (max diff %.3g)" % (
-                               model, np.max(np.abs(shared["logits"] -
-                                                    copied["logits"]))))
+                           "than a copy per beam (%.3g)" % (model, shared_err))
 
     # Every row at its own position, in one step.
     positions = np.array([(3 * n + 1) % tokens_t for n in range(rows)])
@@ -177,8 +177,8 @@ def check_model(args, model, config, workdir):
         raise RuntimeError("%s: rows at different positions differ from the "
                            "full decoder by %.3g" % (model, mixed_worst))
     print("%s:%s  %d positions x %d rows: cached vs full %.2e, per-row "
-          "positions %.2e, shared = copied cross-attention keys" % (
-              model, config, checked, rows, worst, mixed_worst))
+          "positions %.2e, shared vs copied cross-attention keys %.2e" % (
+              model, config, checked, rows, worst, mixed_worst, shared_err))
 
 
 def parse_entry(text, entry):
