@@ -16,8 +16,9 @@
 // (Martello and Toth) applied per Lloyd iteration: it keeps the exact
 // capacities by construction, costs one GEMM plus a sort per iteration, and
 // with K up to 8192 needs no N x K matrix in memory. Balance is exact after
-// every iteration; the k-means loss is not guaranteed to fall monotonically,
-// so a level stops after `iterations` rounds or when no item moves.
+// every iteration; the k-means loss is not guaranteed to fall monotonically
+// (the greedy can cycle), so a level runs `iterations` rounds or until no
+// item moves, and keeps the round with the lowest loss.
 //
 // The first centroids come from k-means++ seeding (on a sample of the rows
 // when rows x K x dim is large).
@@ -493,17 +494,25 @@ StatusOr<RqKMeansResult> trainRqKMeans(const float *data, int64_t rows,
     BalancedKMeans kmeans(pool, residual.data(), rows, dim, k);
     kmeans.initialize(options.seed, level);
     RqLevelStats levelStats;
+    // The greedy can cycle between assignments of similar cost, so the
+    // level keeps the iteration with the lowest loss (the first of equals).
+    std::vector<int32_t> assign;
+    std::vector<float> centroids;
+    levelStats.loss = std::numeric_limits<double>::infinity();
     for (int64_t it = 1; it <= options.iterations; ++it) {
       int64_t changed = kmeans.iterate();
-      levelStats.loss = kmeans.loss();
+      double loss = kmeans.loss();
       levelStats.iterations = it;
+      if (loss < levelStats.loss) {
+        levelStats.loss = loss;
+        assign = kmeans.assignment();
+        centroids = kmeans.centroids();
+      }
       if (options.progress)
-        options.progress({level, it, levelStats.loss, changed});
+        options.progress({level, it, loss, changed});
       if (changed == 0)
         break;
     }
-    const std::vector<int32_t> &assign = kmeans.assignment();
-    const std::vector<float> &centroids = kmeans.centroids();
     for (int64_t i = 0; i < rows; ++i) {
       result.codes[i * levels + level] = assign[i];
       for (int64_t j = 0; j < dim; ++j)

@@ -65,7 +65,7 @@ struct RqLevelStats {
   /// Distinct code prefixes of length level + 1 among the items.
   int64_t distinctPrefixes = 0;
   /// Mean squared residual after this level's k-means (before
-  /// disambiguation), and the iterations it ran.
+  /// disambiguation; the best iteration's), and the iterations it ran.
   double loss = 0;
   int64_t iterations = 0;
 };
