@@ -55,9 +55,12 @@ namespace {
 /// not depend on the thread count.
 constexpr int64_t kBlockRows = 256;
 /// Nearest centroids remembered per item for the greedy.
-constexpr int64_t kCandidates = 32;
+constexpr int64_t kCandidates = 16;
+/// Items still waiting for which an exhausted candidate list triggers new
+/// lists for all of them (one GEMM) instead of a scan of the open clusters.
+constexpr int64_t kRefreshItems = 1024;
 /// Distance evaluations (rows x K x dim) k-means++ seeding may spend.
-constexpr int64_t kSeedingBudget = 20'000'000'000;
+constexpr int64_t kSeedingBudget = 2'000'000'000;
 
 /// Seeds of the initial centroids, distinct from the data pipeline's
 /// purposes (Random.h).
@@ -65,14 +68,22 @@ constexpr uint64_t kTokenizerPurpose = 0x746f6b656e697a65ULL; // "tokenize"
 
 int64_t blocks(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
 
-/// ||a - b||² in float, in index order.
+/// ||a - b||² in float: eight running sums (element j goes to sum j % 8,
+/// which the compiler vectorizes) added in a fixed order at the end.
 float squaredDistance(const float *a, const float *b, int64_t dim) {
-  float sum = 0;
-  for (int64_t j = 0; j < dim; ++j) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= dim; j += 8)
+    for (int l = 0; l < 8; ++l) {
+      float t = a[j + l] - b[j + l];
+      lane[l] += t * t;
+    }
+  for (int l = 0; j < dim; ++j, ++l) {
     float t = a[j] - b[j];
-    sum += t * t;
+    lane[l] += t * t;
   }
-  return sum;
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) +
+         ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
 /// Squared norms of `rows` rows.
@@ -121,7 +132,8 @@ public:
   /// k-means++ seeding (Arthur and Vassilvitskii): each next centroid is a
   /// row drawn with probability proportional to its squared distance to
   /// the nearest centroid so far. It costs rows x K x dim, so past
-  /// kSeedingBudget it runs on a seeded sample of the rows.
+  /// kSeedingBudget it runs on a seeded sample of the rows (down to K rows:
+  /// then the seeds are K distinct rows chosen uniformly).
   void initialize(uint64_t seed, int64_t level) {
     KeyedRandom random(seed, kTokenizerPurpose, static_cast<uint64_t>(level));
     int64_t sampleSize =
@@ -134,6 +146,13 @@ public:
                   sample[i + static_cast<int64_t>(random.below(rows_ - i))]);
       sample.resize(sampleSize);
       std::sort(sample.begin(), sample.end());
+    }
+    if (sampleSize == k_) {
+      // k-means++ would take every row of the sample: a uniform choice.
+      for (int64_t c = 0; c < k_; ++c)
+        std::copy(x_ + sample[c] * dim_, x_ + (sample[c] + 1) * dim_,
+                  centroids_.begin() + c * dim_);
+      return;
     }
     std::vector<double> nearest(sampleSize,
                                 std::numeric_limits<double>::infinity());
@@ -206,32 +225,55 @@ public:
 private:
   /// Every item's m_ nearest centroids, nearest first (ties: lower code).
   void findCandidates() {
-    std::vector<float> cNorms = rowNorms(pool_, centroids_.data(), k_, dim_);
-    pool_.parallelFor(blocks(rows_), 1, [&](int64_t b0, int64_t b1) {
-      std::vector<float> dots(kBlockRows * k_);
+    std::vector<int64_t> items(rows_);
+    std::iota(items.begin(), items.end(), int64_t(0));
+    std::vector<int32_t> clusters(k_);
+    std::iota(clusters.begin(), clusters.end(), 0);
+    findNearest(items.data(), rows_, clusters);
+  }
+
+  /// The m_ nearest of `clusters` (ascending codes) for `count` items:
+  /// candidate lists, padded with code -1 when there are fewer clusters.
+  void findNearest(const int64_t *items, int64_t count,
+                   const std::vector<int32_t> &clusters) {
+    int64_t kc = static_cast<int64_t>(clusters.size());
+    std::vector<float> c(kc * dim_);
+    for (int64_t j = 0; j < kc; ++j)
+      std::copy(centroids_.begin() + clusters[j] * dim_,
+                centroids_.begin() + (clusters[j] + 1) * dim_,
+                c.begin() + j * dim_);
+    std::vector<float> cNorms = rowNorms(pool_, c.data(), kc, dim_);
+    pool_.parallelFor(blocks(count), 1, [&](int64_t b0, int64_t b1) {
+      std::vector<float> rows(kBlockRows * dim_), dots(kBlockRows * kc);
       for (int64_t b = b0; b < b1; ++b) {
         int64_t first = b * kBlockRows;
-        int64_t count = std::min(rows_, first + kBlockRows) - first;
+        int64_t n = std::min(count, first + kBlockRows) - first;
+        for (int64_t r = 0; r < n; ++r)
+          std::copy(x_ + items[first + r] * dim_,
+                    x_ + (items[first + r] + 1) * dim_,
+                    rows.begin() + r * dim_);
         kernels::GemmArgs g;
         g.transB = true;
-        g.m = count;
-        g.n = k_;
+        g.m = n;
+        g.n = kc;
         g.k = dim_;
-        g.a = x_ + first * dim_;
+        g.a = rows.data();
         g.lda = dim_;
-        g.b = centroids_.data();
+        g.b = c.data();
         g.ldb = dim_;
         g.c = dots.data();
-        g.ldc = k_;
+        g.ldc = kc;
         kernels::sgemm(g);
-        for (int64_t r = 0; r < count; ++r) {
-          int64_t i = first + r;
+        for (int64_t r = 0; r < n; ++r) {
+          int64_t i = items[first + r];
           float *bestD = candDist_.data() + i * m_;
           int32_t *bestC = candCode_.data() + i * m_;
+          std::fill(bestD, bestD + m_, std::numeric_limits<float>::infinity());
+          std::fill(bestC, bestC + m_, -1);
           int64_t held = 0;
-          const float *row = dots.data() + r * k_;
-          for (int64_t c = 0; c < k_; ++c) {
-            float d = xNorms_[i] + cNorms[c] - 2.0f * row[c];
+          const float *row = dots.data() + r * kc;
+          for (int64_t j = 0; j < kc; ++j) {
+            float d = xNorms_[i] + cNorms[j] - 2.0f * row[j];
             if (held == m_ && !(d < bestD[m_ - 1]))
               continue;
             int64_t at = held < m_ ? held++ : m_ - 1;
@@ -242,7 +284,7 @@ private:
               --at;
             }
             bestD[at] = d;
-            bestC[at] = static_cast<int32_t>(c);
+            bestC[at] = clusters[j];
           }
         }
       }
@@ -275,11 +317,26 @@ private:
       open.pop_back();
     };
     int64_t bigClusters = 0;
-    for (int64_t i : order) {
-      int32_t chosen = -1;
-      for (int64_t j = 0; j < m_ && chosen < 0; ++j)
-        if (!full[candCode_[i * m_ + j]])
-          chosen = candCode_[i * m_ + j];
+    auto firstOpen = [&](int64_t i) -> int32_t {
+      for (int64_t j = 0; j < m_; ++j) {
+        int32_t c = candCode_[i * m_ + j];
+        if (c >= 0 && !full[c])
+          return c;
+      }
+      return -1;
+    };
+    for (int64_t at = 0; at < rows_; ++at) {
+      int64_t i = order[at];
+      int32_t chosen = firstOpen(i);
+      if (chosen < 0 && rows_ - at >= kRefreshItems) {
+        // The candidates ran out: every item still waiting gets new ones
+        // among the clusters with room (clusters never reopen, so the first
+        // open candidate stays the nearest open cluster).
+        std::vector<int32_t> openSorted = open;
+        std::sort(openSorted.begin(), openSorted.end());
+        findNearest(order.data() + at, rows_ - at, openSorted);
+        chosen = firstOpen(i);
+      }
       if (chosen < 0) {
         float best = std::numeric_limits<float>::infinity();
         for (int32_t c : open) {

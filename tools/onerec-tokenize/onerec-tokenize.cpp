@@ -310,9 +310,16 @@ int run(int argc, char **argv) {
                "codes, seed {}\n",
                rows, matrix.cols, what, options.levels, options.codebook,
                options.seed);
-    options.progress = [&](const data::RqKMeansProgress &p) {
-      fmt::print(stderr, "level {}/{} iteration {}: loss {:.6g}, {} changed\n",
-                 p.level + 1, options.levels, p.iteration, p.loss, p.changed);
+    options.progress = [&, begin = std::chrono::steady_clock::now()](
+                           const data::RqKMeansProgress &p) {
+      double elapsed = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - begin)
+                           .count();
+      fmt::print(stderr,
+                 "level {}/{} iteration {}: loss {:.6g}, {} changed ({:.1f} "
+                 "s)\n",
+                 p.level + 1, options.levels, p.iteration, p.loss, p.changed,
+                 elapsed);
     };
   }
   auto start = std::chrono::steady_clock::now();
