@@ -107,6 +107,35 @@ TEST(RqKMeansTest, DeterministicForASeedAndAnyThreadCount) {
   EXPECT_NE(one.codes, other.codes);
 }
 
+TEST(RqKMeansTest, LargeCodebookRefreshesCandidates) {
+  // K = 2048 over 12000 items: about 6 items per code, so items' 16
+  // nearest centroids fill up while thousands of items still wait, and the
+  // greedy refreshes their candidate lists (then scans for the last ones).
+  // Balance and thread independence hold.
+  const int64_t n = 12000, dim = 8, k = 2048;
+  std::vector<float> x = randomMatrix(n, dim, 21);
+  RqKMeansOptions options;
+  options.levels = 2;
+  options.codebook = k;
+  options.iterations = 3;
+  options.threads = 1;
+  RqKMeansResult one = tokenize(x, dim, options);
+  options.threads = 2;
+  RqKMeansResult two = tokenize(x, dim, options);
+  EXPECT_EQ(one.codes, two.codes);
+  EXPECT_EQ(one.codebooks, two.codebooks);
+  for (int64_t level = 0; level < 2; ++level) {
+    std::vector<int64_t> count(k, 0);
+    for (int64_t i = 0; i < n; ++i)
+      ++count[one.kmeansCodes[i * 2 + level]];
+    // 12000 = 5 * 2048 + 1760.
+    EXPECT_EQ(std::count(count.begin(), count.end(), 6), 1760);
+    EXPECT_EQ(std::count(count.begin(), count.end(), 5), 288);
+  }
+  EXPECT_TRUE(uniqueRows(one.codes, 2));
+  EXPECT_LT(one.stats.relativeLoss, 0.5);
+}
+
 TEST(RqKMeansTest, StatisticsOnSeparatedClusters) {
   // 8 far-apart centres x 8 small offsets: level 1 finds the centres, level
   // 2 the offsets, the reconstruction is exact up to rounding.
