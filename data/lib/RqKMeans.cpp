@@ -7,8 +7,10 @@
 //           order of regret (second-nearest minus nearest distance, largest
 //           first: the items that lose most by not getting their first
 //           choice choose first) and each gets its nearest candidate that
-//           still has room. An item whose candidates are all full is
-//           measured against every centroid with room left. Capacities:
+//           still has room. When an item's candidates are all full, the
+//           items still waiting get new candidates among the centroids
+//           with room (another GEMM), or, for the last kRefreshItems
+//           items, the item is measured against each of them. Capacities:
 //           N mod K clusters may take ceil(N/K) items, the rest floor(N/K).
 //   update  each centroid becomes the mean of its items.
 //
@@ -354,10 +356,10 @@ private:
         close(chosen);
         if (++bigClusters == ceilClusters)
           // No more room above floor: every cluster at floor is full.
-          for (int64_t at = static_cast<int64_t>(open.size()) - 1; at >= 0;
-               --at)
-            if (count[open[at]] == floorSize)
-              close(open[at]);
+          for (int64_t slot = static_cast<int64_t>(open.size()) - 1; slot >= 0;
+               --slot)
+            if (count[open[slot]] == floorSize)
+              close(open[slot]);
       } else if (n == floorSize && bigClusters == ceilClusters) {
         close(chosen);
       }
