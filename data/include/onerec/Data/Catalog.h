@@ -40,11 +40,11 @@ public:
   static runtime::StatusOr<Catalog> load(const std::string &path);
   /// Writes the catalog (and `codebooks`, [levels][codebook * dim], with
   /// `metadata` as safetensors metadata) atomically.
-  runtime::Status save(const std::string &path,
-                       const std::vector<std::vector<float>> &codebooks = {},
-                       int64_t dim = 0,
-                       const std::vector<std::pair<std::string, std::string>>
-                           &metadata = {}) const;
+  runtime::Status
+  save(const std::string &path,
+       const std::vector<std::vector<float>> &codebooks = {}, int64_t dim = 0,
+       const std::vector<std::pair<std::string, std::string>> &metadata = {})
+      const;
 
   int64_t levels() const { return levels_; }
   int64_t codebook() const { return codebook_; }
@@ -70,6 +70,15 @@ public:
   int64_t leafRow(int32_t node) const;
   size_t nodes() const { return offsets_.size() - 1; }
 
+  /// The codebooks load() read ([levels][codebook * codebookDim()]), empty
+  /// when the file has none (a catalog built from codes only).
+  const std::vector<std::vector<float>> &codebooks() const {
+    return codebooks_;
+  }
+  int64_t codebookDim() const { return codebookDim_; }
+  /// The tokenizer's statistics (JSON text) from the file's metadata, or "".
+  const std::string &stats() const { return stats_; }
+
 private:
   int64_t levels_ = 0;
   int64_t codebook_ = 0;
@@ -82,6 +91,9 @@ private:
   std::vector<int32_t> edgeCodes_;
   std::vector<int32_t> edgeNodes_;
   std::vector<int64_t> leafRows_; // per node, -1 for inner nodes
+  std::vector<std::vector<float>> codebooks_;
+  int64_t codebookDim_ = 0;
+  std::string stats_;
 };
 
 /// Writes the semantic IDs of a history, `count` dataset item ids oldest
