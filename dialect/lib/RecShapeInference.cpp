@@ -697,7 +697,8 @@ DecodeAttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   if (Value kNew = getKNew()) {
     FailureOr<RecTensorType> kn = rule.floatTensor(kNew, "new keys");
     FailureOr<RecTensorType> vn = rule.floatTensor(getVNew(), "new values");
-    if (failed(kn) || failed(vn))
+    if (failed(kn) || failed(vn) || failed(rule.sameElementType(*q, *kn)) ||
+        failed(rule.sameElementType(*q, *vn)))
       return failure();
     if (kn->getDims() != ArrayRef<Dim>({rows, s, k->getDim(2)}) ||
         vn->getDims() != ArrayRef<Dim>({rows, s, v->getDim(2)}))

@@ -33,6 +33,7 @@
 #include "onerec/Passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/IRMapping.h"
 
 #include "llvm/ADT/DenseSet.h"
@@ -79,6 +80,13 @@ public:
         builder(module.getContext()) {}
 
   LogicalResult run();
+  /// Erases the entries a failed run() left behind.
+  void discard() {
+    for (func::FuncOp func : {step, init})
+      if (func)
+        func.erase();
+    step = init = nullptr;
+  }
 
 private:
   InFlightDiagnostic fail(Operation *op, const Twine &what) {
@@ -95,6 +103,9 @@ private:
   /// The step's version of a value the tokens do not reach: a clone of its
   /// weight-only computation, or the context argument it became.
   Value external(Value v);
+  /// The step value and sequence axis of token-side value `v` read by
+  /// `user`; an error when the step has none.
+  std::optional<std::pair<Value, int>> tokenValue(Value v, Operation *user);
   /// `type` at one position of every beam row.
   RecTensorType stepType(RecTensorType type, int seqAxis) const;
 
@@ -146,6 +157,10 @@ LogicalResult StepDeriver::checkSignature() {
     return fail(decoder, "its first argument must be the token ids [B, T]");
   batch = tokens.getDim(0);
   length = tokens.getDim(1).size;
+  if (cast<IdType>(tokens.getElementType()).getVocab() != levels * codebook + 1)
+    return fail(decoder, "its tokens must be id<")
+           << levels * codebook + 1 << "> (levels x codebook codes and BOS), "
+           << "got " << formatTensorType(tokens);
   if (length != items * (levels + 1))
     return fail(decoder, "it reads ")
            << length << " tokens, but a session of " << items << " items of "
@@ -259,14 +274,33 @@ Value StepDeriver::external(Value v) {
   if (Value mapped = external_.lookupOrNull(v))
     return mapped;
   // A weight-only value: clone what computes it (params, constants, their
-  // reshapes) before the first op of the step that needs it.
+  // reshapes) before the first op of the step that needs it. Anything else
+  // reaching here is a token value the step does not have (the logits read
+  // by another op).
   Operation *def = v.getDefiningOp();
+  if (!def || tokenOps.contains(def)) {
+    fail(def ? def : decoder.getOperation(),
+         "a value of the token side is used where the step cannot provide "
+         "it (the logits read by another op?)");
+    return Value();
+  }
   for (Value operand : def->getOperands())
-    external(operand);
+    if (!external(operand))
+      return Value();
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(step.getBody().front().getTerminator());
   builder.clone(*def, external_);
   return external_.lookup(v);
+}
+
+std::optional<std::pair<Value, int>> StepDeriver::tokenValue(Value v,
+                                                             Operation *user) {
+  auto it = stepValues.find(v);
+  if (it != stepValues.end())
+    return it->second;
+  fail(user, "it reads a token-side value the step does not compute (the "
+             "logits, or the MoE load)");
+  return std::nullopt;
 }
 
 RecTensorType StepDeriver::stepType(RecTensorType type, int seqAxis) const {
@@ -393,16 +427,22 @@ LogicalResult StepDeriver::stepElementwise(Operation *op) {
       if (offset != 0 || positional)
         return fail(op, "it reads the encoder side ")
                << type << " in a way that depends on the position";
+      Value context = external(v);
+      if (!context)
+        return failure();
       PrimitiveBuilder p(builder, op->getLoc());
       Value perRow =
-          p.make<GatherOp>(external(v), rows, builder.getI64IntegerAttr(0));
+          p.make<GatherOp>(context, rows, builder.getI64IntegerAttr(0));
       if (!perRow)
         return failure();
       operands.push_back(perRow);
       continue;
     }
+    Value weight = external(v);
+    if (!weight)
+      return failure();
     if (!positional) {
-      operands.push_back(external(v));
+      operands.push_back(weight);
       continue;
     }
     // A weight indexed by position (a positional embedding [T, d] added to
@@ -411,8 +451,8 @@ LogicalResult StepDeriver::stepElementwise(Operation *op) {
       return fail(op, "it reads ")
              << type << " by position along an axis other than its first";
     PrimitiveBuilder p(builder, op->getLoc());
-    Value rowsOfWeight = p.make<GatherOp>(external(v), positionIndex,
-                                          builder.getI64IntegerAttr(0));
+    Value rowsOfWeight =
+        p.make<GatherOp>(weight, positionIndex, builder.getI64IntegerAttr(0));
     if (!rowsOfWeight)
       return failure();
     operands.push_back(rowsOfWeight);
@@ -441,10 +481,16 @@ LogicalResult StepDeriver::stepPositionWise(Operation *op) {
     if (contexts.contains(v))
       return fail(op, "'") << op->getName()
                            << "' reads the encoder's side directly";
-    operands.push_back(external(v));
+    Value weight = external(v);
+    if (!weight)
+      return failure();
+    operands.push_back(weight);
   }
-  // Embeddings append the feature axis; the others work along the last.
-  if (seqAxis == last && !isa<EmbeddingOp>(op))
+  if (auto moe = dyn_cast<MoeOp>(op); moe && !moe.getLoad().use_empty())
+    return fail(op, "the MoE load (a count over every position) is used");
+  // Norms, softmax and MoE work along the last axis.
+  if (seqAxis == last &&
+      isa<RmsNormOp, LayerNormOp, SoftmaxOp, LogSoftmaxOp, MoeOp>(op))
     return fail(op, "'") << op->getName() << "' works along the sequence axis";
   FailureOr<Operation *> copy = cloneInferred(builder, op, operands);
   if (failed(copy))
@@ -461,13 +507,26 @@ LogicalResult StepDeriver::stepMatmul(MatmulOp op) {
       contexts.contains(op.getB()) || op.getTransposeA())
     return fail(op, "a product must apply a weight to the decoder states");
   int seqAxis = a->second.second;
-  if (seqAxis == typeOf(op.getA()).getRank() - 1)
+  int64_t rankA = typeOf(op.getA()).getRank();
+  RecTensorType b = typeOf(op.getB());
+  if (seqAxis >= rankA - 1)
     return fail(op, "the product contracts the sequence axis");
+  // The weight's batch dims broadcast against a's; one that spans the
+  // sequence axis would be a weight per position.
+  int64_t rankOut = std::max<int64_t>(rankA, b.getRank());
+  int64_t seqOut = seqAxis + (rankOut - rankA);
+  int64_t inB = seqOut - (rankOut - b.getRank());
+  if (inB >= 0 && inB < b.getRank() - 2 && !b.getDim(inB).isOne())
+    return fail(op, "the weight ")
+           << formatTensorType(b) << " varies along the sequence axis";
+  Value weight = external(op.getB());
+  if (!weight)
+    return failure();
   FailureOr<Operation *> copy =
-      cloneInferred(builder, op, {a->second.first, external(op.getB())});
+      cloneInferred(builder, op, {a->second.first, weight});
   if (failed(copy))
     return failure();
-  stepValues[op.getResult()] = {(*copy)->getResult(0), seqAxis};
+  stepValues[op.getResult()] = {(*copy)->getResult(0), int(seqOut)};
   return success();
 }
 
@@ -490,7 +549,7 @@ Value StepDeriver::decodeAttention(AttentionOp op, Value q, Value k, Value v,
 LogicalResult StepDeriver::stepAttention(AttentionOp op) {
   auto q = stepValues.find(op.getQ());
   if (q == stepValues.end() || q->second.second != 1 ||
-      typeOf(op.getQ()).getRank() != 3)
+      typeOf(op.getK()).getRank() != 3 || typeOf(op.getQ()).getRank() != 3)
     return fail(op, "attention queries must be the decoder states [B, T, "
                     "features]");
   if (op.getMask() || op.getBias() || op.getScoreNorm() != ScoreNorm::softmax)
@@ -522,6 +581,12 @@ LogicalResult StepDeriver::stepAttention(AttentionOp op) {
   } else if (contexts.contains(op.getK()) && contexts.contains(op.getV())) {
     if (typeOf(op.getK()).getRank() != 3)
       return fail(op, "cross-attention keys must be [B, length, features]");
+    if (op.getCausal())
+      return fail(op, "causal cross-attention (keys masked by the query's "
+                      "position) is not supported");
+    Value keys = external(op.getK()), values = external(op.getV());
+    if (!keys || !values)
+      return failure();
     // Cross-attention: the keys of the row's request, shared by its beams.
     result =
         decodeAttention(op, q->second.first, external(op.getK()),
@@ -537,15 +602,17 @@ LogicalResult StepDeriver::stepAttention(AttentionOp op) {
 }
 
 LogicalResult StepDeriver::stepReshape(ReshapeOp op) {
-  auto in = stepValues.lookup(op.getX());
-  int seqAxis = in.second;
+  std::optional<std::pair<Value, int>> in = tokenValue(op.getX(), op);
+  if (!in)
+    return failure();
+  int seqAxis = in->second;
   RecTensorType from = typeOf(op.getX()), to = typeOf(op.getResult());
   bool keepsPrefix = seqAxis >= 0 && to.getRank() > seqAxis &&
                      from.getDims().take_front(seqAxis + 1) ==
                          to.getDims().take_front(seqAxis + 1);
   if (keepsPrefix) {
-    auto copy =
-        builder.create<ReshapeOp>(op.getLoc(), stepType(to, seqAxis), in.first);
+    auto copy = builder.create<ReshapeOp>(op.getLoc(), stepType(to, seqAxis),
+                                          in->first);
     stepValues[op.getResult()] = {copy.getResult(), seqAxis};
     return success();
   }
@@ -566,9 +633,13 @@ LogicalResult StepDeriver::stepSessionHead(ReshapeOp split) {
                        "supported as session_head(h, levels, codebook) "
                        "returning the logits");
   };
-  auto [state, seqAxis] = stepValues.lookup(split.getX());
+  std::optional<std::pair<Value, int>> in = tokenValue(split.getX(), split);
+  if (!in)
+    return failure();
+  auto [state, seqAxis] = *in;
   RecTensorType to = typeOf(split.getResult());
-  if (seqAxis != 1 || to.getRank() != 4 || to.getDim(1) != Dim::fixed(items) ||
+  if (seqAxis != 1 || typeOf(split.getX()).getRank() != 3 ||
+      to.getRank() != 4 || to.getDim(1) != Dim::fixed(items) ||
       to.getDim(2) != Dim::fixed(levels + 1))
     return bad();
   auto slice = dyn_cast_or_null<SliceOp>(single(split.getResult()));
@@ -580,9 +651,22 @@ LogicalResult StepDeriver::stepSessionHead(ReshapeOp split) {
                    : ReshapeOp();
   if (!out || slice.getAxis() != 2 || slice.getStart() != 0 ||
       slice.getEnd() != levels || heads.getA() != rows4.getResult() ||
-      stepValues.count(heads.getB()) || contexts.contains(heads.getB()) ||
+      heads.getTransposeA() || stepValues.count(heads.getB()) ||
+      contexts.contains(heads.getB()) ||
       !llvm::is_contained(out.getResult().getUsers(),
                           decoder.getBody().front().getTerminator()))
+    return bad();
+  // The heads: one [d, K] matrix per level ([K, d] with transpose_b).
+  int64_t d = typeOf(split.getX()).getDims().back().size;
+  RecTensorType w = typeOf(heads.getB());
+  SmallVector<Dim> perLevel{Dim::fixed(levels), Dim::fixed(d),
+                            Dim::fixed(codebook)};
+  if (heads.getTransposeB())
+    std::swap(perLevel[1], perLevel[2]);
+  if (w.getDims() != ArrayRef<Dim>(perLevel) ||
+      typeOf(rows4.getResult()).getDims() !=
+          ArrayRef<Dim>({batch, Dim::fixed(items), Dim::fixed(levels),
+                         Dim::fixed(1), Dim::fixed(d)}))
     return bad();
   // [N, 1, d] -> [1, N, d] x heads [levels, d, K] -> [levels, N, K]: one
   // GEMM per level over every row, then [N, levels, K].
@@ -590,11 +674,13 @@ LogicalResult StepDeriver::stepSessionHead(ReshapeOp split) {
   auto allRows = stateType.withDims(
       {Dim::fixed(1), Dim::symbolic(rowsDim), stateType.getDims().back()});
   Value flat = builder.create<ReshapeOp>(split.getLoc(), allRows, state);
+  Value weight = external(heads.getB());
+  if (!weight)
+    return failure();
   PrimitiveBuilder p(builder, heads.getLoc());
   Value scored =
-      p.make<MatmulOp>(flat, external(heads.getB()), UnitAttr(), UnitAttr());
-  logits = p.make<TransposeOp>(scored,
-                               builder.getDenseI64ArrayAttr({1, 0, 2}));
+      p.make<MatmulOp>(flat, weight, UnitAttr(), heads.getTransposeBAttr());
+  logits = p.make<TransposeOp>(scored, builder.getDenseI64ArrayAttr({1, 0, 2}));
   if (!logits)
     return failure();
   for (Operation *op : {slice.getOperation(), rows4.getOperation(),
@@ -620,8 +706,11 @@ struct RecDeriveDecodeStep
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto gens = llvm::to_vector(module.getOps<GenerateOp>());
-    if (gens.empty())
+    SmallVector<GenerateOp> pending;
+    for (GenerateOp gen : module.getOps<GenerateOp>())
+      if (!gen.getStepAttr())
+        pending.push_back(gen);
+    if (pending.empty())
       return;
     // The beam-row dimension of every step entry, declared once.
     std::string name = "beams";
@@ -631,22 +720,67 @@ struct RecDeriveDecodeStep
     b.setInsertionPointToStart(module.getBody());
     for (auto dim : module.getOps<DimOp>())
       b.setInsertionPointAfter(dim);
-    b.create<DimOp>(module.getLoc(), name, maxRows);
+    auto rowsDimOp = b.create<DimOp>(module.getLoc(), name, maxRows);
     StringAttr rowsDim = b.getStringAttr(name);
-    for (GenerateOp gen : gens) {
-      if (gen.getStepAttr())
-        continue;
+    // Sections sharing a decoder share its entries.
+    llvm::StringMap<std::pair<FlatSymbolRefAttr, FlatSymbolRefAttr>> derived;
+    for (GenerateOp gen : pending) {
       auto decoder = module.lookupSymbol<func::FuncOp>(gen.getDecoder());
-      if (module.lookupSymbol((decoder.getSymName() + "_step").str()) ||
-          module.lookupSymbol((decoder.getSymName() + "_init").str())) {
-        gen.emitError("rec-derive-decode-step: the model already has an "
-                      "entry named ")
-            << decoder.getSymName() << "_init or _step";
-        return signalPassFailure();
+      auto it = derived.find(decoder.getSymName());
+      if (it != derived.end()) {
+        gen.setInitAttr(it->second.first);
+        gen.setStepAttr(it->second.second);
+        continue;
       }
-      if (failed(StepDeriver(module, gen, decoder, rowsDim).run()))
-        return signalPassFailure();
+      if (succeeded(derive(module, gen, decoder, rowsDim)))
+        derived[decoder.getSymName()] = {gen.getInitAttr(), gen.getStepAttr()};
     }
+    if (derived.empty())
+      rowsDimOp->erase();
+  }
+
+  /// Derives `gen`'s entries. A decoder that cannot run token by token
+  /// still trains: the reason is a warning, and the section gets no
+  /// decoding entries (onerec-run generate then says why it cannot run).
+  LogicalResult derive(ModuleOp module, GenerateOp gen, func::FuncOp decoder,
+                       StringAttr rowsDim) {
+    auto reason = [&](Location loc, const Twine &what) {
+      emitWarning(loc) << what << "; generate '" << gen.getSymName()
+                       << "' gets no decoding entries, so onerec-run "
+                          "generate cannot run it";
+      return failure();
+    };
+    std::string init = (decoder.getSymName() + "_init").str();
+    std::string step = (decoder.getSymName() + "_step").str();
+    if (module.lookupSymbol(init) || module.lookupSymbol(step))
+      return reason(gen.getLoc(), "the model already has an entry named '" +
+                                      init + "' or '" + step + "'");
+    // The deriver's errors (its own and the shape rules') become the
+    // warning; the first one says why.
+    std::optional<Location> at;
+    std::string message;
+    StepDeriver deriver(module, gen, decoder, rowsDim);
+    LogicalResult result = success();
+    {
+      ScopedDiagnosticHandler capture(&getContext(), [&](Diagnostic &diag) {
+        if (diag.getSeverity() != DiagnosticSeverity::Error)
+          return failure(); // let notes and warnings through
+        if (!at) {
+          at = diag.getLocation();
+          message = diag.str();
+        }
+        return success();
+      });
+      result = deriver.run();
+    }
+    if (succeeded(result))
+      return success();
+    deriver.discard();
+    return reason(at.value_or(decoder.getLoc()),
+                  message.empty()
+                      ? "cannot decode '" + decoder.getSymName().str() +
+                            "' token by token"
+                      : message);
   }
 };
 

@@ -558,13 +558,22 @@ PlanWriter::buildGenerate(fb::FlatBufferBuilder &fbb) {
     int64_t codebook =
         cast<rec::SidType>(session.getElementType()).getCodebook();
     int64_t items = static_cast<int64_t>(gen.getItems());
-    std::string init = gen.getInit() ? gen.getInit()->str() : "";
-    std::string step = gen.getStep() ? gen.getStep()->str() : "";
+    // An entry rec-select-kernels left out is not in the plan: the section
+    // then names no decoding entries (and onerec-run generate says so).
+    auto emitted = [&](std::optional<StringRef> name) -> std::string {
+      auto func = name ? module.lookupSymbol<func::FuncOp>(*name) : nullptr;
+      return func && !func->hasAttr("rec.unsupported") ? name->str() : "";
+    };
+    std::string init = emitted(gen.getInit()), step = emitted(gen.getStep());
+    if (init.empty() || step.empty())
+      init.clear(), step.clear();
+    std::string encoder = emitted(gen.getEncoder());
     tables.push_back(plan::CreateGenerateDirect(
         fbb, gen.getSymName().str().c_str(),
         static_cast<int64_t>(gen.getWidth()), items, levels, codebook,
         gen.getConstrain() == rec::DecodeConstraint::catalog,
-        gen.getEncoder().str().c_str(), init.empty() ? nullptr : init.c_str(),
+        encoder.empty() ? nullptr : encoder.c_str(),
+        init.empty() ? nullptr : init.c_str(),
         step.empty() ? nullptr : step.c_str(), items * (levels + 1),
         levels * codebook));
   }

@@ -1,5 +1,8 @@
 // RUN: onerec-opt %s --split-input-file --rec-derive-decode-step --verify-diagnostics | FileCheck %s
 
+// A decoder that cannot run token by token is a warning, not an error: the
+// model still trains; its generate section gets no init/step entries.
+
 // A decoder of one item of two levels (codebook 4: tokens 0..7, BOS 8):
 // token embedding plus a positional parameter, causal self-attention,
 // cross-attention over the encoder's memory, session_head. The init entry
@@ -91,7 +94,7 @@ func.func @encode(%u: !rec.tensor<[B, 5, 8], f32> {rec.name = "user", rec.role =
 func.func @decode(%t: !rec.tensor<[B, 3], !rec.id<9>> {rec.name = "tokens", rec.role = #rec<role argument>}, %m: !rec.tensor<[B, 5, 8], f32> {rec.name = "memory", rec.role = #rec<role argument>}) -> !rec.tensor<[B, 1, 2, 4], f32> attributes {rec.entry = #rec<entry def>} {
   %table = rec.param_ref @table : !rec.tensor<[9, 8], f32>
   %x = rec.embedding %table, %t : (!rec.tensor<[9, 8], f32>, !rec.tensor<[B, 3], !rec.id<9>>) -> !rec.tensor<[B, 3, 8], f32>
-  // expected-error @+1 {{cannot decode 'decode' token by token: self-attention in a decoder must be causal}}
+  // expected-warning @+1 {{cannot decode 'decode' token by token: self-attention in a decoder must be causal; generate 'out' gets no decoding entries}}
   %sa = rec.attention %x, %x, %x {num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : (!rec.tensor<[B, 3, 8], f32>, !rec.tensor<[B, 3, 8], f32>, !rec.tensor<[B, 3, 8], f32>) -> !rec.tensor<[B, 3, 8], f32>
   %g = rec.reshape %sa : !rec.tensor<[B, 3, 8], f32> -> !rec.tensor<[B, 1, 3, 8], f32>
   %s = rec.slice %g {axis = 2 : i64, start = 0 : i64, end = 2 : i64} : (!rec.tensor<[B, 1, 3, 8], f32>) -> !rec.tensor<[B, 1, 2, 8], f32>
@@ -112,9 +115,68 @@ func.func @encode(%u: !rec.tensor<[B, 5, 8], f32> {rec.name = "user", rec.role =
 func.func @decode(%t: !rec.tensor<[B, 2], !rec.id<5>> {rec.name = "tokens", rec.role = #rec<role argument>}, %m: !rec.tensor<[B, 5, 8], f32> {rec.name = "memory", rec.role = #rec<role argument>}) -> !rec.tensor<[B, 1, 1, 4], f32> attributes {rec.entry = #rec<entry def>} {
   %table = rec.param_ref @table : !rec.tensor<[5, 4], f32>
   %x = rec.embedding %table, %t : (!rec.tensor<[5, 4], f32>, !rec.tensor<[B, 2], !rec.id<5>>) -> !rec.tensor<[B, 2, 4], f32>
-  // expected-error @+1 {{cannot decode 'decode' token by token: 'rec.reduce_mean' may mix positions of the sequence}}
+  // expected-warning @+1 {{cannot decode 'decode' token by token: 'rec.reduce_mean' may mix positions of the sequence}}
   %p = rec.reduce_mean %x {axes = array<i64: 1>, keepdim} : (!rec.tensor<[B, 2, 4], f32>) -> !rec.tensor<[B, 1, 4], f32>
   %r = rec.reshape %p : !rec.tensor<[B, 1, 4], f32> -> !rec.tensor<[B, 1, 1, 4], f32>
   return %r : !rec.tensor<[B, 1, 1, 4], f32>
 }
 rec.generate @out : !rec.tensor<[B, 1, 1], !rec.sid<4>> = beam(@encode, @decode) {constrain = #rec<constraint catalog>, items = 1 : i64, width = 4 : i64}
+
+// -----
+
+// Cross-attention masked by position is refused rather than decoded
+// without its mask.
+// CHECK-LABEL: rec.dim @B
+// CHECK-NOT: rec.dim @beams
+// CHECK-NOT: func.func @decode_step
+// CHECK: rec.generate @out {{.*}} {constrain = #rec<constraint catalog>, items = 1 : i64, width = 4 : i64}
+rec.dim @B max 8
+rec.param @table : !rec.tensor<[9, 8], f32> init <zeros>
+rec.param @head : !rec.tensor<[2, 8, 4], f32> init <zeros>
+func.func @encode(%u: !rec.tensor<[B, 5, 8], f32> {rec.name = "user", rec.role = #rec<role input>}) -> !rec.tensor<[B, 5, 8], f32> attributes {rec.entry = #rec<entry def>} {
+  return %u : !rec.tensor<[B, 5, 8], f32>
+}
+func.func @decode(%t: !rec.tensor<[B, 3], !rec.id<9>> {rec.name = "tokens", rec.role = #rec<role argument>}, %m: !rec.tensor<[B, 5, 8], f32> {rec.name = "memory", rec.role = #rec<role argument>}) -> !rec.tensor<[B, 1, 2, 4], f32> attributes {rec.entry = #rec<entry def>} {
+  %table = rec.param_ref @table : !rec.tensor<[9, 8], f32>
+  %x = rec.embedding %table, %t : (!rec.tensor<[9, 8], f32>, !rec.tensor<[B, 3], !rec.id<9>>) -> !rec.tensor<[B, 3, 8], f32>
+  // expected-warning @+1 {{causal cross-attention (keys masked by the query's position) is not supported}}
+  %ca = rec.attention %x, %m, %m {causal, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : (!rec.tensor<[B, 3, 8], f32>, !rec.tensor<[B, 5, 8], f32>, !rec.tensor<[B, 5, 8], f32>) -> !rec.tensor<[B, 3, 8], f32>
+  %head = rec.param_ref @head : !rec.tensor<[2, 8, 4], f32>
+  %g = rec.reshape %ca : !rec.tensor<[B, 3, 8], f32> -> !rec.tensor<[B, 1, 3, 8], f32>
+  %s = rec.slice %g {axis = 2 : i64, start = 0 : i64, end = 2 : i64} : (!rec.tensor<[B, 1, 3, 8], f32>) -> !rec.tensor<[B, 1, 2, 8], f32>
+  %r = rec.reshape %s : !rec.tensor<[B, 1, 2, 8], f32> -> !rec.tensor<[B, 1, 2, 1, 8], f32>
+  %l = rec.matmul %r, %head : (!rec.tensor<[B, 1, 2, 1, 8], f32>, !rec.tensor<[2, 8, 4], f32>) -> !rec.tensor<[B, 1, 2, 1, 4], f32>
+  %out = rec.reshape %l : !rec.tensor<[B, 1, 2, 1, 4], f32> -> !rec.tensor<[B, 1, 2, 4], f32>
+  return %out : !rec.tensor<[B, 1, 2, 4], f32>
+}
+rec.generate @out : !rec.tensor<[B, 1, 2], !rec.sid<4>> = beam(@encode, @decode) {constrain = #rec<constraint catalog>, items = 1 : i64, width = 4 : i64}
+
+// -----
+
+// Two sections over one decoder share its entries; a transposed head
+// stays transposed in the step.
+// CHECK-LABEL: func.func @decode_step
+// CHECK: rec.matmul %{{.*}}, %{{.*}} {transpose_b} : (!rec.tensor<[1, beams, 8], f32>, !rec.tensor<[2, 4, 8], f32>) -> !rec.tensor<[2, beams, 4], f32>
+// CHECK: rec.generate @out {{.*}}init = @decode_init{{.*}}step = @decode_step
+// CHECK: rec.generate @greedy {{.*}}init = @decode_init{{.*}}step = @decode_step
+
+rec.dim @B max 8
+rec.param @table : !rec.tensor<[9, 8], f32> init <zeros>
+rec.param @head : !rec.tensor<[2, 4, 8], f32> init <zeros>
+func.func @encode(%u: !rec.tensor<[B, 5, 8], f32> {rec.name = "user", rec.role = #rec<role input>}) -> !rec.tensor<[B, 5, 8], f32> attributes {rec.entry = #rec<entry def>} {
+  return %u : !rec.tensor<[B, 5, 8], f32>
+}
+func.func @decode(%t: !rec.tensor<[B, 3], !rec.id<9>> {rec.name = "tokens", rec.role = #rec<role argument>}, %m: !rec.tensor<[B, 5, 8], f32> {rec.name = "memory", rec.role = #rec<role argument>}) -> !rec.tensor<[B, 1, 2, 4], f32> attributes {rec.entry = #rec<entry def>} {
+  %table = rec.param_ref @table : !rec.tensor<[9, 8], f32>
+  %x = rec.embedding %table, %t : (!rec.tensor<[9, 8], f32>, !rec.tensor<[B, 3], !rec.id<9>>) -> !rec.tensor<[B, 3, 8], f32>
+  %ca = rec.attention %x, %m, %m {num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64} : (!rec.tensor<[B, 3, 8], f32>, !rec.tensor<[B, 5, 8], f32>, !rec.tensor<[B, 5, 8], f32>) -> !rec.tensor<[B, 3, 8], f32>
+  %head = rec.param_ref @head : !rec.tensor<[2, 4, 8], f32>
+  %g = rec.reshape %ca : !rec.tensor<[B, 3, 8], f32> -> !rec.tensor<[B, 1, 3, 8], f32>
+  %s = rec.slice %g {axis = 2 : i64, start = 0 : i64, end = 2 : i64} : (!rec.tensor<[B, 1, 3, 8], f32>) -> !rec.tensor<[B, 1, 2, 8], f32>
+  %r = rec.reshape %s : !rec.tensor<[B, 1, 2, 8], f32> -> !rec.tensor<[B, 1, 2, 1, 8], f32>
+  %l = rec.matmul %r, %head {transpose_b} : (!rec.tensor<[B, 1, 2, 1, 8], f32>, !rec.tensor<[2, 4, 8], f32>) -> !rec.tensor<[B, 1, 2, 1, 4], f32>
+  %out = rec.reshape %l : !rec.tensor<[B, 1, 2, 1, 4], f32> -> !rec.tensor<[B, 1, 2, 4], f32>
+  return %out : !rec.tensor<[B, 1, 2, 4], f32>
+}
+rec.generate @out : !rec.tensor<[B, 1, 2], !rec.sid<4>> = beam(@encode, @decode) {constrain = #rec<constraint catalog>, items = 1 : i64, width = 4 : i64}
+rec.generate @greedy : !rec.tensor<[B, 1, 2], !rec.sid<4>> = greedy(@encode, @decode) {constrain = #rec<constraint catalog>, items = 1 : i64, width = 1 : i64}
