@@ -143,7 +143,9 @@ void BeamSearch::admit(const Callback &done, std::vector<Active> &next,
   if (queue_.empty() || freeSlots_.empty())
     return;
   std::vector<Pending> admitting;
-  while (!queue_.empty() && !freeSlots_.empty() &&
+  // A request starts with one row and grows to `width`: the slots (at most
+  // maxRows / width) bound the rows.
+  while (!queue_.empty() && admitting.size() < freeSlots_.size() &&
          nextRows + int64_t(admitting.size() + 1) <= maxRows_) {
     admitting.push_back(std::move(queue_.front()));
     queue_.pop_front();
