@@ -25,6 +25,7 @@ int runForward(const Args &args);
 int runWeights(const Args &args);
 int runTrain(const Args &args);
 int runEval(const Args &args);
+int runGenerate(const Args &args);
 
 /// Prints `onerec-run: error: <message>` and returns 1.
 int reportError(const runtime::Status &status);

@@ -11,6 +11,7 @@
 
 #include "onerec/Data/Dataset.h"
 #include "onerec/Driver/Evaluator.h"
+#include "onerec/Driver/GenerativeEval.h"
 #include "onerec/Runtime/PlanFile.h"
 #include "onerec/Runtime/Safetensors.h"
 #include "onerec/Runtime/Weights.h"
@@ -29,7 +30,11 @@ namespace {
 constexpr std::string_view kEvalUsage =
     "eval PLAN --data DIR [--weights CKPT.safetensors] [--split valid|test]\n"
     "                 [--k K] [--protocol full|sampled] [--batch N] "
-    "[--threads N] [--json]";
+    "[--threads N] [--json]\n"
+    "     generative plans: --catalog CATALOG [--beam W] [--users N] "
+    "[--max-rows N]\n"
+    "                 (Recall@5/10 and NDCG@5/10 of beam search, the TIGER "
+    "protocol)";
 
 std::optional<int64_t> parsePositive(std::string_view text) {
   int64_t value = 0;
@@ -46,6 +51,12 @@ int runEval(const Args &args) {
   CommandLine cl(args, kEvalUsage);
   std::optional<std::string> data = cl.option("--data");
   std::optional<std::string> weights = cl.option("--weights");
+  if (!weights)
+    weights = cl.option("--ckpt");
+  std::optional<std::string> catalogPath = cl.option("--catalog");
+  std::optional<std::string> beamText = cl.option("--beam");
+  std::optional<std::string> usersText = cl.option("--users");
+  std::optional<std::string> maxRowsText = cl.option("--max-rows");
   std::string splitText = cl.option("--split").value_or("test");
   std::optional<std::string> kText = cl.option("--k");
   std::string protocolText = cl.option("--protocol").value_or("full");
@@ -127,6 +138,38 @@ int runEval(const Args &args) {
   StatusOr<std::unique_ptr<data::Dataset>> dataset = data::Dataset::open(*data);
   if (!dataset)
     return reportError(dataset.status());
+  if (catalogPath) {
+    // A generative plan: beam search over the catalog (the TIGER protocol).
+    GenerativeEvalOptions generative;
+    generative.threads = options.threads;
+    for (auto [text, field] : {std::pair{&beamText, &generative.width},
+                               std::pair{&usersText, &generative.users},
+                               std::pair{&maxRowsText, &generative.maxRows}}) {
+      if (!*text)
+        continue;
+      std::optional<int64_t> n = parsePositive(**text);
+      if (!n)
+        return usageError(fmt::format("'{}' is not a positive count", **text),
+                          kEvalUsage);
+      *field = *n;
+    }
+    StatusOr<data::Catalog> catalog = data::Catalog::load(*catalogPath);
+    if (!catalog)
+      return reportError(catalog.status());
+    StatusOr<GenerativeEvalResult> result = evaluateGenerative(
+        **plan, params, **dataset, *catalog, split, generative);
+    if (!result)
+      return reportError(result.status());
+    std::string metrics;
+    for (int k : {5, 10})
+      metrics += fmt::format(", \"recall@{0}\": {1:.6f}, \"ndcg@{0}\": {2:.6f}",
+                             k, result->recall[k], result->ndcg[k]);
+    fmt::print("{{\"split\": \"{}\", \"protocol\": \"generative\", "
+               "\"beam\": {}, \"users\": {}{}, \"seconds\": {:.3f}}}\n",
+               data::splitName(split), result->width, result->users, metrics,
+               result->seconds);
+    return 0;
+  }
   StatusOr<std::unique_ptr<Evaluator>> evaluator =
       Evaluator::create(**plan, params, **dataset, options);
   if (!evaluator)

@@ -279,8 +279,15 @@ const Command kCommands[] = {
     {"eval",
      "eval PLAN --data DIR [--weights CKPT] [--split valid|test] [--k K]\n"
      "          [--protocol full|sampled] [--json]",
-     "HR@K and NDCG@K of a plan's forward entry on a dataset split",
+     "HR@K and NDCG@K of a plan's forward entry on a dataset split; with\n"
+     "      --catalog, Recall@K and NDCG@K of a generative plan's beam search",
      onerec::run::runEval},
+    {"generate",
+     "generate PLAN --catalog C --requests IN.jsonl --out OUT.jsonl [--ckpt "
+     "W]\n"
+     "          [--beam W] [--items N] [--top K] [--max-rows N] [--threads N]",
+     "answer JSON-lines requests with catalog-constrained beam search",
+     onerec::run::runGenerate},
 };
 
 void printUsage() {
