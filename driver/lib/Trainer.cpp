@@ -2,6 +2,8 @@
 
 #include "onerec/Driver/Trainer.h"
 
+#include "onerec/Data/Catalog.h"
+#include "onerec/Data/GenerativeBatcher.h"
 #include "onerec/Data/Random.h"
 #include "onerec/Data/SequenceBatcher.h"
 #include "onerec/Data/ShardFormat.h"
@@ -103,6 +105,18 @@ std::string datasetJson(const data::Dataset &dataset) {
   return j.dump();
 }
 
+/// A catalog's content identity: FNV-1a 64 over its item ids and codes.
+std::string catalogContent(const data::Catalog &catalog) {
+  uint64_t hash = data::fnv1a64(nullptr, 0);
+  for (size_t row = 0; row < catalog.size(); ++row) {
+    int64_t item = catalog.itemId(row);
+    hash = data::fnv1a64(&item, sizeof item, hash);
+    hash = data::fnv1a64(catalog.codes(row),
+                         sizeof(int32_t) * size_t(catalog.levels()), hash);
+  }
+  return data::checksumText(hash);
+}
+
 /// The stage of the train section whose entry is `entry`, or null (a plan
 /// without stages, or an entry no stage names).
 const plan::Stage *stageOf(const plan::TrainConfig *config,
@@ -135,6 +149,12 @@ struct Trainer::State {
   std::unique_ptr<Executor> train, accumulate;
   std::unique_ptr<Evaluator> evaluator;
   std::optional<data::SequenceBatcher> batcher;
+  /// Generative models: semantic-ID batches and the validation loss.
+  bool generative = false;
+  GenerativeInputs genInputs;
+  std::optional<data::GenerativeBatcher> genBatcher;
+  data::GenerativeBatch genBatch;
+  std::unique_ptr<LossEvaluator> lossEvaluator;
   std::unique_ptr<CheckpointDir> ckpt;
   std::unique_ptr<MetricsWriter> metrics;
 
@@ -166,10 +186,31 @@ struct Trainer::State {
   void bindFeeds(std::vector<NamedTensorView> &feeds, bool optimizer);
   void updateFeeds(std::vector<NamedTensorView> &feeds);
   void fillCloze();
+  /// The next train batch (either kind); false at the end of an epoch.
+  bool nextBatch() {
+    return generative ? genBatcher->next(genBatch) : batcher->next(batch);
+  }
+  int64_t batchRows() const { return generative ? genBatch.rows : batch.rows; }
+  data::Position batchPosition() const {
+    return generative ? genBatch.position : batch.position;
+  }
+  /// Where the next train batch starts.
+  data::Position dataPosition() const {
+    return generative ? genBatcher->position() : batcher->position();
+  }
+  Status seekData(data::Position at) {
+    return generative ? genBatcher->seek(at) : batcher->seek(at);
+  }
+  /// Sets up the generative path (catalog, inputs, batcher).
+  Status setUpGenerative();
   CheckpointMeta checkpointMeta(int64_t step, double wallS,
                                 int64_t examples) const;
   Status evaluate(data::Split split, int64_t step, int64_t epoch, double wallS,
-                  ProgressLine *progress, std::optional<EvalResult> &out);
+                  ProgressLine *progress, TrainSummary &summary);
+  Status evaluateLoss(data::Split split, int64_t step, int64_t epoch,
+                      double wallS, ProgressLine *progress,
+                      std::optional<LossResult> &out);
+  bool canEvaluate() const { return evaluator || lossEvaluator; }
 };
 
 Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -204,20 +245,30 @@ Status Trainer::State::setUp() {
   if (!entry)
     return entry.status();
   trainEntry = *entry;
-  StatusOr<NextItemInputs> found = inspectTrainEntry(*plan, trainEntry);
-  if (!found)
-    return found.status();
-  inputs = *found;
-  if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
-    return s;
-  // The largest id of a cloze plan is its mask token, not an item.
-  int64_t itemRoom = inputs.idBound - (inputs.cloze ? 2 : 1);
-  if (inputs.idBound > 0 && int64_t(dataset->numItems()) < itemRoom)
-    spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
-                 "unused and evaluation ranks items 1..{}",
-                 dataset->directory(), dataset->numItems(), plan->name(),
-                 itemRoom, dataset->numItems() + 1, itemRoom,
-                 dataset->numItems());
+  generative = takesSemanticIds(*plan, trainEntry);
+  if (generative) {
+    if (Status s = setUpGenerative(); !s)
+      return s;
+  } else {
+    if (options.catalog)
+      spdlog::warn("--catalog {} is not used: entry '{}' of {} takes no "
+                   "semantic IDs (a next-item model)",
+                   options.catalogName, trainEntry, plan->name());
+    StatusOr<NextItemInputs> found = inspectTrainEntry(*plan, trainEntry);
+    if (!found)
+      return found.status();
+    inputs = *found;
+    if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
+      return s;
+    // The largest id of a cloze plan is its mask token, not an item.
+    int64_t itemRoom = inputs.idBound - (inputs.cloze ? 2 : 1);
+    if (inputs.idBound > 0 && int64_t(dataset->numItems()) < itemRoom)
+      spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
+                   "unused and evaluation ranks items 1..{}",
+                   dataset->directory(), dataset->numItems(), plan->name(),
+                   itemRoom, dataset->numItems() + 1, itemRoom,
+                   dataset->numItems());
+  }
   if (options.maskProb && !inputs.cloze)
     spdlog::warn("--mask-prob applies to cloze models (a training entry "
                  "taking 'labels'); entry '{}' is not one",
@@ -251,27 +302,44 @@ Status Trainer::State::setUp() {
     return invalid(fmt::format("{}: the plan's train section sets no batch "
                                "size; give --batch N",
                                plan->name()));
-  if (hyper.batch > inputs.maxBatch)
+  int64_t maxBatch = generative ? genInputs.maxBatch : inputs.maxBatch;
+  if (hyper.batch > maxBatch)
     return invalid(fmt::format(
         "--batch {} exceeds the {} rows plan {} was compiled for (entry '{}' "
-        "input 'seq'); compile with a larger batch dim or use --batch {}",
-        hyper.batch, inputs.maxBatch, plan->name(), trainEntry,
-        inputs.maxBatch));
+        "input '{}'); compile with a larger batch dim or use --batch {}",
+        hyper.batch, maxBatch, plan->name(), trainEntry,
+        generative ? genInputs.history : "seq", maxBatch));
 
-  // The data order: every train row once per epoch.
-  data::BatcherOptions batcherOptions;
-  batcherOptions.batchSize = hyper.batch;
-  batcherOptions.maxLen = inputs.maxLen;
-  batcherOptions.negatives = inputs.negatives;
-  batcherOptions.seed = seed;
-  batcherOptions.split = data::Split::Train;
-  batcherOptions.shuffle = true;
-  StatusOr<data::SequenceBatcher> created =
-      data::SequenceBatcher::create(*dataset, batcherOptions);
-  if (!created)
-    return created.status();
-  batcher.emplace(std::move(*created));
-  batchesPerEpoch = int64_t(batcher->batchesPerEpoch());
+  // The data order: every train row (example) once per epoch.
+  if (generative) {
+    data::GenerativeBatcherOptions genOptions;
+    genOptions.batchSize = hyper.batch;
+    genOptions.history = genInputs.historyLen;
+    genOptions.targets = genInputs.targets;
+    genOptions.seed = seed;
+    genOptions.split = data::Split::Train;
+    genOptions.shuffle = true;
+    StatusOr<data::GenerativeBatcher> created =
+        data::GenerativeBatcher::create(*dataset, *options.catalog, genOptions);
+    if (!created)
+      return created.status();
+    genBatcher.emplace(std::move(*created));
+    batchesPerEpoch = int64_t(genBatcher->batchesPerEpoch());
+  } else {
+    data::BatcherOptions batcherOptions;
+    batcherOptions.batchSize = hyper.batch;
+    batcherOptions.maxLen = inputs.maxLen;
+    batcherOptions.negatives = inputs.negatives;
+    batcherOptions.seed = seed;
+    batcherOptions.split = data::Split::Train;
+    batcherOptions.shuffle = true;
+    StatusOr<data::SequenceBatcher> created =
+        data::SequenceBatcher::create(*dataset, batcherOptions);
+    if (!created)
+      return created.status();
+    batcher.emplace(std::move(*created));
+    batchesPerEpoch = int64_t(batcher->batchesPerEpoch());
+  }
 
   params = std::make_unique<ParameterStore>(*plan);
   if (Status s = params->makeWritable(); !s)
@@ -396,7 +464,30 @@ Status Trainer::State::setUp() {
 
   // Evaluation, when the plan has a `forward` entry and the data splits.
   bool wantEval = options.evalEvery > 0 || options.finalEval;
-  if (wantEval) {
+  if (wantEval && generative) {
+    // Generative models: the loss of the held-out targets (ranking needs
+    // beam search: onerec-run eval --catalog).
+    std::string lossEntry = validationLossEntry(*plan, trainEntry);
+    Status made = Status::ok();
+    if (lossEntry.empty()) {
+      made = invalid(fmt::format("{}: no Loss entry takes the inputs of '{}' "
+                                 "to compute a validation loss with",
+                                 plan->name(), trainEntry));
+    } else {
+      StatusOr<std::unique_ptr<LossEvaluator>> e =
+          LossEvaluator::create(*plan, *params, *dataset, *options.catalog,
+                                lossEntry, hyper.batch, options.threads);
+      if (e)
+        lossEvaluator = std::move(*e);
+      else
+        made = e.status();
+    }
+    if (!made) {
+      if (options.evalEvery > 0)
+        return made;
+      spdlog::warn("no validation loss: {}", made.message());
+    }
+  } else if (wantEval) {
     EvalOptions evalOptions;
     evalOptions.cloze = inputs.cloze;
     evalOptions.k = options.evalK;
@@ -421,6 +512,43 @@ Status Trainer::State::setUp() {
       return writer.status();
     metrics = std::move(*writer);
   }
+  return Status::ok();
+}
+
+Status Trainer::State::setUpGenerative() {
+  const plan::Binding *history = nullptr;
+  const plan::Entry &entry = plan->entry(plan->findEntry(trainEntry));
+  for (const plan::Binding *b : *entry.inputs())
+    if (!history && entry.tensors()->Get(b->tensor())->shape() &&
+        entry.tensors()->Get(b->tensor())->shape()->size() == 3)
+      history = b;
+  if (!options.catalog)
+    return invalid(fmt::format(
+        "{}: entry '{}' takes semantic IDs (input '{}' {}): a generative "
+        "model trains with --catalog CATALOG.safetensors, the items' "
+        "semantic IDs (make one with onerec-tokenize)",
+        plan->name(), trainEntry, history ? history->name()->str() : "?",
+        history ? runtime::formatTensorType(
+                      plan->plan(), *entry.tensors()->Get(history->tensor()))
+                : ""));
+  StatusOr<GenerativeInputs> found = inspectGenerativeEntry(*plan, trainEntry);
+  if (!found)
+    return found.status();
+  genInputs = *found;
+  if (Status s = checkCatalogFits(genInputs, *plan, *options.catalog,
+                                  options.catalogName, *dataset);
+      !s)
+    return s;
+  if (options.catalog->codebook() < genInputs.codebook)
+    spdlog::info("{}: codes below {}, plan {} room for {}: codes {}..{} "
+                 "stay unused",
+                 options.catalogName, options.catalog->codebook(), plan->name(),
+                 genInputs.codebook, options.catalog->codebook(),
+                 genInputs.codebook - 1);
+  if (genInputs.user.empty())
+    spdlog::info("entry '{}' takes no user id; examples carry only the "
+                 "history",
+                 trainEntry);
   return Status::ok();
 }
 
@@ -486,6 +614,17 @@ Status Trainer::State::findCheckpoint() {
                                  where, was, *options.maskProb));
     maskProb = was;
   }
+  if (generative && run.is_object() && run.contains("catalog") &&
+      run["catalog"].is_object()) {
+    const nlohmann::json &was = run["catalog"];
+    std::string now = catalogContent(*options.catalog);
+    if (was.value("content", std::string()) != now)
+      return invalid(fmt::format(
+          "{}: was trained with catalog {} (content {}), but --catalog {} has "
+          "content {}: other semantic IDs; resume with the same catalog",
+          where, was.value("path", std::string("?")),
+          was.value("content", std::string("?")), options.catalogName, now));
+  }
   seed = meta.seed;
   hyper = meta.hyperparams;
   startStep = meta.step;
@@ -510,7 +649,7 @@ Status Trainer::State::restore() {
         Status::Code::Corrupt,
         fmt::format("{}: data_position is unreadable: {}", where, e.what()));
   }
-  if (Status s = batcher->seek(at); !s)
+  if (Status s = seekData(at); !s)
     return s.withContext(where);
   runtime::CheckpointLoadReport report;
   if (Status s = ckpt->load(meta, *params, &report); !s)
@@ -577,6 +716,10 @@ void Trainer::State::fillCloze() {
 }
 
 void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
+  if (generative) {
+    feedGenerativeBatch(genInputs, genBatch, feeds);
+    return;
+  }
   int64_t rows = batch.rows, L = inputs.maxLen;
   if (inputs.cloze)
     fillCloze();
@@ -616,7 +759,7 @@ CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
                                               int64_t examples) const {
   CheckpointMeta meta;
   meta.step = step;
-  data::Position at = batcher->position();
+  data::Position at = dataPosition();
   meta.epoch = int64_t(at.epoch) + 1;
   meta.examples = examples;
   meta.seed = seed;
@@ -633,13 +776,24 @@ CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
                         {"entry", trainEntry}};
   if (inputs.cloze)
     run["mask_prob"] = maskProb;
+  if (generative)
+    run["catalog"] = {{"path", options.catalogName},
+                      {"items", options.catalog->size()},
+                      {"levels", options.catalog->levels()},
+                      {"codebook", options.catalog->codebook()},
+                      {"content", catalogContent(*options.catalog)}};
   meta.run = run.dump();
   return meta;
 }
 
 Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
                                 double wallS, ProgressLine *progress,
-                                std::optional<EvalResult> &out) {
+                                TrainSummary &summary) {
+  bool valid = split == data::Split::Valid;
+  if (lossEvaluator)
+    return evaluateLoss(split, step, epoch, wallS, progress,
+                        valid ? summary.validLoss : summary.testLoss);
+  std::optional<EvalResult> &out = valid ? summary.valid : summary.test;
   StatusOr<EvalResult> result = evaluator->evaluate(split);
   if (!result)
     return result.status();
@@ -662,6 +816,35 @@ Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
     record.hitRate = m.hitRate();
     record.ndcg = m.ndcg();
     record.users = m.users();
+    record.wallS = wallS;
+    if (Status s = metrics->write(record); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+Status Trainer::State::evaluateLoss(data::Split split, int64_t step,
+                                    int64_t epoch, double wallS,
+                                    ProgressLine *progress,
+                                    std::optional<LossResult> &out) {
+  StatusOr<LossResult> result = lossEvaluator->evaluate(split);
+  if (!result)
+    return result.status();
+  out = *result;
+  if (progress)
+    progress->message(fmt::format("step {}: {} loss {:.4f}  (entry '{}', {} "
+                                  "examples, {:.1f} s)",
+                                  step, data::splitName(split), result->loss,
+                                  result->entry, result->examples,
+                                  result->seconds));
+  if (metrics) {
+    LossEvalRecord record;
+    record.split = data::splitName(split);
+    record.step = step;
+    record.epoch = epoch;
+    record.entry = result->entry;
+    record.loss = result->loss;
+    record.examples = result->examples;
     record.wallS = wallS;
     if (Status s = metrics->write(record); !s)
       return s;
@@ -699,7 +882,7 @@ StatusOr<TrainSummary> Trainer::run() {
   };
   int64_t examples = s.examplesBefore;
   double smoothedRate = 0;
-  int64_t epoch = int64_t(s.batcher->position().epoch) + 1;
+  int64_t epoch = int64_t(s.dataPosition().epoch) + 1;
   int64_t lastValidStep = -1;
 
   for (int64_t step = s.startStep + 1; step <= s.totalSteps; ++step) {
@@ -707,10 +890,10 @@ StatusOr<TrainSummary> Trainer::run() {
     int64_t stepExamples = 0;
     double lossSum = 0, gradNorm = 0;
     for (int64_t micro = 0; micro < k; ++micro) {
-      if (!s.batcher->next(s.batch) && !s.batcher->next(s.batch))
+      if (!s.nextBatch() && !s.nextBatch())
         return Status::error(Status::Code::Internal,
                              "the train split yields no batch");
-      epoch = int64_t(s.batch.position.epoch) + 1;
+      epoch = int64_t(s.batchPosition().epoch) + 1;
       bool last = micro == k - 1;
       Executor &executor = last ? *s.train : *s.accumulate;
       std::vector<NamedTensorView> &feeds =
@@ -731,7 +914,7 @@ StatusOr<TrainSummary> Trainer::run() {
       double loss = scalarOf(
           (*outputs)[size_t(last ? s.trainLoss : s.accumulateLoss)].tensor);
       lossSum += loss;
-      stepExamples += s.batch.rows;
+      stepExamples += s.batchRows();
       Status bad;
       if (!std::isfinite(loss))
         bad = nonFiniteError(step, entryName, "loss", loss, where);
@@ -775,10 +958,10 @@ StatusOr<TrainSummary> Trainer::run() {
     }
     if (progress)
       progress->update(step, epoch, loss, lr, smoothedRate);
-    if (s.evaluator && s.options.evalEvery > 0 &&
+    if (s.canEvaluate() && s.options.evalEvery > 0 &&
         step % s.options.evalEvery == 0) {
       if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
-                                 progress.get(), summary.valid);
+                                 progress.get(), summary);
           !st)
         return st;
       lastValidStep = step;
@@ -809,15 +992,15 @@ StatusOr<TrainSummary> Trainer::run() {
   summary.examples = examples - s.examplesBefore;
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  if (s.evaluator && s.options.finalEval) {
+  if (s.canEvaluate() && s.options.finalEval) {
     int64_t step = std::max(summary.lastStep, s.startStep);
     if (lastValidStep != step)
       if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
-                                 nullptr, summary.valid);
+                                 nullptr, summary);
           !st)
         return st;
     if (Status st = s.evaluate(data::Split::Test, step, epoch, wall(), nullptr,
-                               summary.test);
+                               summary);
         !st)
       return st;
   }
