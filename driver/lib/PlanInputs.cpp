@@ -355,20 +355,12 @@ StatusOr<GenerativeInputs> inspectGenerativeEntry(const PlanFile &plan,
   inputs.entry = std::string(name);
   bool step = false, hparams = false;
   std::vector<std::string> unknown;
-  auto describe = [&](const plan::Binding &b) {
+  auto describe = [&](const plan::Binding &b, std::string_view note = {}) {
     return fmt::format(
-        "'{}' ({}{})", runtime::printableText(b.name()->str()),
+        "'{}' ({}{}{}{})", runtime::printableText(b.name()->str()),
         runtime::formatTensorType(plan.plan(), tensorOf(entry, b)),
-        b.role() == plan::ArgRole::Target ? ", target" : "");
-  };
-  auto duplicate = [&](const char *what, const std::string &first,
-                       const plan::Binding &b) {
-    return Status::error(
-        Status::Code::Unsupported,
-        fmt::format("{}: entry '{}' takes two {} inputs, '{}' and '{}'; "
-                    "onerec-run train feeds one ({})",
-                    plan.name(), name, what, first, b.name()->str(),
-                    kGenerativeFeeds));
+        b.role() == plan::ArgRole::Target ? ", target" : "",
+        note.empty() ? "" : ", ", note);
   };
   for (const plan::Binding *b : *entry.inputs()) {
     std::string n = b->name()->str();
@@ -386,9 +378,11 @@ StatusOr<GenerativeInputs> inspectGenerativeEntry(const PlanFile &plan,
                                     b->role() == plan::ArgRole::Target)) {
       bool target = b->role() == plan::ArgRole::Target;
       std::string &slot = target ? inputs.target : inputs.history;
-      if (!slot.empty())
-        return duplicate(target ? "semantic-ID target" : "semantic-ID history",
-                         slot, *b);
+      if (!slot.empty()) {
+        unknown.push_back(
+            describe(*b, target ? "a second target" : "a second history"));
+        continue;
+      }
       slot = n;
       int64_t levels = shape->Get(2)->static_size();
       int64_t length = shape->Get(1)->static_size();
@@ -404,8 +398,10 @@ StatusOr<GenerativeInputs> inspectGenerativeEntry(const PlanFile &plan,
       inputs.codebook = t.index_bound();
       inputs.maxBatch = plan.plan().dims()->Get(shape->Get(0)->symbol())->max();
     } else if (isRowIds(t) && b->role() == plan::ArgRole::Input) {
-      if (!inputs.user.empty())
-        return duplicate("user id", inputs.user, *b);
+      if (!inputs.user.empty()) {
+        unknown.push_back(describe(*b, "a second id[B]"));
+        continue;
+      }
       inputs.user = n;
     } else {
       unknown.push_back(describe(*b));
