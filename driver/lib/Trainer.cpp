@@ -518,10 +518,11 @@ Status Trainer::State::setUp() {
 Status Trainer::State::setUpGenerative() {
   const plan::Binding *history = nullptr;
   const plan::Entry &entry = plan->entry(plan->findEntry(trainEntry));
-  for (const plan::Binding *b : *entry.inputs())
-    if (!history && entry.tensors()->Get(b->tensor())->shape() &&
-        entry.tensors()->Get(b->tensor())->shape()->size() == 3)
+  for (const plan::Binding *b : *entry.inputs()) {
+    const plan::Tensor &t = *entry.tensors()->Get(b->tensor());
+    if (!history && t.index_bound() > 0 && t.shape() && t.shape()->size() == 3)
       history = b;
+  }
   if (!options.catalog)
     return invalid(fmt::format(
         "{}: entry '{}' takes semantic IDs (input '{}' {}): a generative "
