@@ -1,5 +1,4 @@
-//===- GenerativeBatcher.h - semantic-ID batches for generative models -*- C++
-//-*-===//
+//===- GenerativeBatcher.h - semantic-ID batches ----------------*- C++ -*-===//
 //
 // Batches for generative recommenders (TIGER, OneRec) that read a user's
 // history as semantic IDs and write the next items' codes. An example is a

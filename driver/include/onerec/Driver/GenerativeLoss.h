@@ -1,5 +1,4 @@
-//===- GenerativeLoss.h - feeds and validation loss of generative models -*- C++
-//-*-===//
+//===- GenerativeLoss.h - generative feeds, validation loss -----*- C++ -*-===//
 //
 // Generative models (TIGER, OneRec) are trained on semantic-ID batches
 // (data::GenerativeBatcher) and validated during training by their loss on
