@@ -471,16 +471,15 @@ Status checkCatalogFits(const GenerativeInputs &inputs, const PlanFile &plan,
   if (catalog.levels() != inputs.levels)
     return invalid(fmt::format(
         "{}: has {} levels of codes, but plan {} (entry '{}' input '{}') "
-        "takes semantic IDs of {} levels; tokenize the items into {} levels or "
-        "compile the model with -D levels={}",
+        "takes semantic IDs of {} levels; tokenize with onerec-tokenize "
+        "--levels {} or compile the model with -D levels={}",
         catalogName, catalog.levels(), plan.name(), inputs.entry,
         inputs.history, inputs.levels, inputs.levels, catalog.levels()));
   if (catalog.codebook() > inputs.codebook)
     return invalid(fmt::format(
         "{}: has codes below {}, but plan {} (entry '{}' input '{}') takes "
-        "codes below {}; tokenize with a codebook of at most {} or compile the "
-        "model "
-        "with -D codebook={}",
+        "codes below {}; tokenize with onerec-tokenize --codebook {} or "
+        "compile the model with -D codebook={}",
         catalogName, catalog.codebook(), plan.name(), inputs.entry,
         inputs.history, inputs.codebook, inputs.codebook, catalog.codebook()));
   return data::checkCatalogCovers(catalog, dataset, catalogName);
