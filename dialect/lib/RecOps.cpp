@@ -130,6 +130,12 @@ LogicalResult GenerateOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
       failed(verifyEntryRef(*this, symbolTable, getDecoderAttr(),
                             EntryKind::def, "decoder")))
     return failure();
+  if (getInitAttr() && failed(verifyEntryRef(*this, symbolTable, getInitAttr(),
+                                             EntryKind::def, "init")))
+    return failure();
+  if (getStepAttr() && failed(verifyEntryRef(*this, symbolTable, getStepAttr(),
+                                             EntryKind::def, "step")))
+    return failure();
   return success();
 }
 

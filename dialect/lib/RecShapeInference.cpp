@@ -653,6 +653,77 @@ static LogicalResult checkScoreOperand(ShapeRule &rule, RecTensorType operand,
   return success();
 }
 
+LogicalResult
+DecodeAttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
+  ShapeRule rule(*this);
+  FailureOr<RecTensorType> q = rule.floatTensor(getQ(), "queries");
+  FailureOr<RecTensorType> k = rule.floatTensor(getK(), "keys");
+  FailureOr<RecTensorType> v = rule.floatTensor(getV(), "values");
+  if (failed(q) || failed(k) || failed(v) ||
+      failed(rule.sameElementType(*q, *k)) ||
+      failed(rule.sameElementType(*q, *v)))
+    return failure();
+  for (RecTensorType t : {*q, *k, *v})
+    if (t.getRank() != 3)
+      return rule.error() << "queries, keys and values are [rows, length, "
+                             "features], got "
+                          << formatTensorType(t);
+  int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
+  if (heads % kvHeads != 0)
+    return rule.error() << heads << " query heads cannot share " << kvHeads
+                        << " key/value heads evenly";
+  FailureOr<int64_t> dq = rule.staticDim(*q, 2, "query width");
+  FailureOr<int64_t> dk = rule.staticDim(*k, 2, "key width");
+  FailureOr<int64_t> dv = rule.staticDim(*v, 2, "value width");
+  if (failed(dq) || failed(dk) || failed(dv))
+    return failure();
+  if (*dq % heads != 0 || *dk % kvHeads != 0 || *dv % kvHeads != 0 ||
+      *dq / heads != *dk / kvHeads)
+    return rule.error() << "widths " << *dq << " (queries), " << *dk
+                        << " (keys), " << *dv << " (values) do not split into "
+                        << heads << " query heads and " << kvHeads
+                        << " key/value heads of one width";
+  Dim rows = q->getDim(0), s = q->getDim(1);
+  if (k->getDim(0) != v->getDim(0) || k->getDim(1) != v->getDim(1))
+    return rule.error() << "keys " << formatTensorType(*k) << " and values "
+                        << formatTensorType(*v) << " differ in rows or length";
+  if (!getRows() && k->getDim(0) != rows)
+    return rule.error() << "without rows, keys must have the rows of the "
+                           "queries "
+                        << formatTensorType(*q) << ", got "
+                        << formatTensorType(*k);
+  if (static_cast<bool>(getKNew()) != static_cast<bool>(getVNew()))
+    return rule.error() << "k_new and v_new come together";
+  if (Value kNew = getKNew()) {
+    FailureOr<RecTensorType> kn = rule.floatTensor(kNew, "new keys");
+    FailureOr<RecTensorType> vn = rule.floatTensor(getVNew(), "new values");
+    if (failed(kn) || failed(vn))
+      return failure();
+    if (kn->getDims() != ArrayRef<Dim>({rows, s, k->getDim(2)}) ||
+        vn->getDims() != ArrayRef<Dim>({rows, s, v->getDim(2)}))
+      return rule.error() << "new keys " << formatTensorType(*kn)
+                          << " and values " << formatTensorType(*vn)
+                          << " must be [rows, new tokens, width] like the "
+                             "queries "
+                          << formatTensorType(*q);
+  }
+  for (Value index : {getLengths(), getRows()}) {
+    if (!index)
+      continue;
+    auto t = cast<RecTensorType>(index.getType());
+    if (t.getRank() != 1 || t.getDim(0) != rows)
+      return rule.error() << (index == getLengths() ? "lengths" : "rows")
+                          << " must have one element per row of the queries "
+                          << formatTensorType(*q) << ", got "
+                          << formatTensorType(t);
+  }
+  if (!(getScale().convertToDouble() > 0))
+    return rule.error() << "scale must be positive";
+  results.push_back(
+      q->withDims({rows, s, Dim::fixed(heads * (*dv / kvHeads))}));
+  return success();
+}
+
 LogicalResult AttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   ShapeRule rule(*this);
   FailureOr<RecTensorType> q = rule.floatTensor(getQ(), "queries");

@@ -173,7 +173,8 @@ void ModelCompiler::compileGenerate(const GenerateDecl &gen) {
   builder().setInsertionPointToEnd(module.getBody());
   builder().create<rec::GenerateOp>(
       loc(gen.loc), gen.name, type, *strategy, entries[0].getSymName(),
-      entries[1].getSymName(), *width, *items, constrain);
+      entries[1].getSymName(), *width, *items, constrain,
+      /*init=*/nullptr, /*step=*/nullptr);
   generated[gen.name] = GeneratedState{&gen, type};
 }
 

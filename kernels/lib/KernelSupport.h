@@ -42,6 +42,7 @@ void registerReductionKernels(KernelRegistry &r);
 void registerNormalizationKernels(KernelRegistry &r);
 void registerMatmulKernels(KernelRegistry &r);
 void registerAttentionKernels(KernelRegistry &r);
+void registerDecodeAttentionKernels(KernelRegistry &r);
 void registerMoeKernels(KernelRegistry &r);
 void registerEmbeddingKernels(KernelRegistry &r);
 void registerLossKernels(KernelRegistry &r);

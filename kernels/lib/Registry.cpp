@@ -18,6 +18,7 @@ void kernels::registerCpuKernels(runtime::KernelRegistry &registry) {
   registerNormalizationKernels(registry);
   registerMatmulKernels(registry);
   registerAttentionKernels(registry);
+  registerDecodeAttentionKernels(registry);
   registerMoeKernels(registry);
   registerEmbeddingKernels(registry);
   registerLossKernels(registry);

@@ -111,6 +111,11 @@ SmallVector<Value> onerec::kernelOperands(Operation *op) {
         return SmallVector<Value>{a.getQ(), a.getK(), a.getV(), a.getMask(),
                                   a.getBias()};
       })
+      .Case<rec::DecodeAttentionOp>([](rec::DecodeAttentionOp a) {
+        return SmallVector<Value>{a.getQ(),    a.getK(),    a.getV(),
+                                  a.getKNew(), a.getVNew(), a.getLengths(),
+                                  a.getRows()};
+      })
       .Case<rec::MoeOp>([](rec::MoeOp m) {
         return SmallVector<Value>{m.getX(),  m.getGate(),     m.getGateBias(),
                                   m.getUp(), m.getGateProj(), m.getDown()};
@@ -333,6 +338,15 @@ double onerec::estimateFlops(Operation *op,
         double softmax =
             5.0 * (elems(a.getQ()) / lastDim(a.getQ())) * a.getNumHeads() * lk;
         return dqk + pv + softmax;
+      })
+      .Case<rec::DecodeAttentionOp>([&](rec::DecodeAttentionOp a) {
+        // Every row attends over all L keys at the maxima (+ the new ones).
+        RecTensorType k = tensorType(a.getK());
+        double lk =
+            dimAtMax(k.getDims()[1], maxima) +
+            (a.getKNew() ? dimAtMax(tensorType(a.getQ()).getDims()[1], maxima)
+                         : 0.0);
+        return 2.0 * (elems(a.getQ()) + elems(a.getResult())) * lk;
       })
       .Case<rec::MoeOp>([&](rec::MoeOp m) {
         RecTensorType up = tensorType(m.getUp());

@@ -31,13 +31,17 @@ void onerec::buildTrainingEntriesPipeline(OpPassManager &pm,
   }
   // Cleanup: folds, algebraic identities, shared subexpressions, dead ops.
   pm.addPass(createRecCleanup());
-  // -O0: composites spelled with primitives, so that autodiff differentiates
-  // primitives and every operator is one kernel. Otherwise attention spelled
-  // with primitives becomes the fused op (its backward one kernel too).
+  // -O0: composites spelled with primitives (below), so that autodiff
+  // differentiates primitives and every operator is one kernel. Otherwise
+  // attention spelled with primitives becomes the fused op (its backward one
+  // kernel too).
+  if (options.optLevel != 0)
+    pm.addPass(createRecFuseAttention());
+  // Generation: the decoder's token-by-token entries, from its attention ops
+  // (before -O0 spells them with primitives).
+  pm.addPass(createRecDeriveDecodeStep());
   if (options.optLevel == 0)
     pm.addPass(createRecDecompose());
-  else
-    pm.addPass(createRecFuseAttention());
   // Training entries: reverse-mode gradients and optimizer steps, then the
   // cleanup again over what autodiff wrote (x * 1, shared zeros).
   pm.addPass(createRecAutodiff());

@@ -114,6 +114,9 @@ private:
   FailureOr<fb::Offset<plan::Entry>> buildEntry(fb::FlatBufferBuilder &fbb,
                                                 func::FuncOp func);
   fb::Offset<plan::TrainConfig> buildTrainConfig(fb::FlatBufferBuilder &fbb);
+  /// 1.3: the generate sections and their decoding entries.
+  std::vector<fb::Offset<plan::Generate>>
+  buildGenerate(fb::FlatBufferBuilder &fbb);
   FailureOr<fb::Offset<plan::Tensor>>
   buildTensor(fb::FlatBufferBuilder &fbb, Value value, StringRef name,
               plan::Storage storage, uint64_t offset, uint32_t index);
@@ -525,6 +528,7 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
   std::vector<fb::Offset<plan::Segment>> segments = {
       plan::CreateSegment(fbb, segmentOffset, segmentBytes)};
   fb::Offset<plan::TrainConfig> train = buildTrainConfig(fbb);
+  std::vector<fb::Offset<plan::Generate>> generate = buildGenerate(fbb);
   auto model = module->getAttrOfType<StringAttr>("rec.model");
   auto seed = module->getAttrOfType<IntegerAttr>("rec.seed");
   // 1.2: fused groups' CUDA kernels; a plan that has them needs a GPU.
@@ -540,9 +544,31 @@ LogicalResult PlanWriter::build(fb::FlatBufferBuilder &fbb,
       options.producer.c_str(), options.sourceHash.c_str(),
       model ? model.str().c_str() : "", seed ? seed.getInt() : 0, &dims,
       &paramTables, &entries, &segments, kSegmentAlignment, train,
-      &*cudaKernels);
+      &*cudaKernels, &generate);
   plan::FinishSizePrefixedPlanBuffer(fbb, root);
   return success();
+}
+
+std::vector<fb::Offset<plan::Generate>>
+PlanWriter::buildGenerate(fb::FlatBufferBuilder &fbb) {
+  std::vector<fb::Offset<plan::Generate>> tables;
+  for (auto gen : module.getOps<rec::GenerateOp>()) {
+    auto session = cast<rec::RecTensorType>(gen.getType());
+    int64_t levels = session.getDim(2).size;
+    int64_t codebook =
+        cast<rec::SidType>(session.getElementType()).getCodebook();
+    int64_t items = static_cast<int64_t>(gen.getItems());
+    std::string init = gen.getInit() ? gen.getInit()->str() : "";
+    std::string step = gen.getStep() ? gen.getStep()->str() : "";
+    tables.push_back(plan::CreateGenerateDirect(
+        fbb, gen.getSymName().str().c_str(),
+        static_cast<int64_t>(gen.getWidth()), items, levels, codebook,
+        gen.getConstrain() == rec::DecodeConstraint::catalog,
+        gen.getEncoder().str().c_str(), init.empty() ? nullptr : init.c_str(),
+        step.empty() ? nullptr : step.c_str(), items * (levels + 1),
+        levels * codebook));
+  }
+  return tables;
 }
 
 LogicalResult PlanWriter::write(llvm::raw_ostream &os) {

@@ -136,8 +136,10 @@ struct RecPlanMemoryPass
         // The result is the operand's bytes: same buffer, longer lifetime.
         auto it = bufferOf.find(op.getOperand(0));
         if (it != bufferOf.end()) {
-          bufferOf[op.getResult(0)] = it->second;
-          Buffer &b = buffers[it->second];
+          // (The insertion may grow the map: `it` is not read after it.)
+          int64_t buffer = it->second;
+          bufferOf[op.getResult(0)] = buffer;
+          Buffer &b = buffers[buffer];
           b.end = std::max(b.end, lastUse.lookup(op.getResult(0)));
         }
         continue;

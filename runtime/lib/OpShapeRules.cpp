@@ -529,6 +529,62 @@ Status attention(Rules &r) {
   return r.k.expectResult(0, r.k.inDType(0), out);
 }
 
+/// DecodeAttention: q [N, S, H·dk], k [Bk, L, Hkv·dk], v [Bk, L, Hkv·dv],
+/// k_new? / v_new? [N, S, ...], lengths? [N], rows? [N] -> [N, S, H·dv].
+/// The kernel checks the lengths and rows against L and Bk.
+Status decodeAttention(Rules &r) {
+  KernelChecker &k = r.k;
+  for (int i = 0; i < 3; ++i) {
+    ONEREC_CHECK(r.floatOperand(i));
+    ONEREC_CHECK(r.sameDType(0, i));
+    if (k.inShape(i).rank != 3)
+      return k.fail(
+          fmt::format("{} must be [rows, length, features]", k.operand(i)));
+  }
+  SymShape q = k.inShape(0), key = k.inShape(1), v = k.inShape(2);
+  int64_t heads = k.attrs().getInt("num_heads"),
+          kvHeads = k.attrs().getInt("num_kv_heads");
+  ONEREC_ASSIGN(dq, r.staticExtent(0, 2, "the query width"));
+  ONEREC_ASSIGN(dk, r.staticExtent(1, 2, "the key width"));
+  ONEREC_ASSIGN(dv, r.staticExtent(2, 2, "the value width"));
+  if (heads % kvHeads != 0 || dq % heads != 0 || dk % kvHeads != 0 ||
+      dv % kvHeads != 0 || dq / heads != dk / kvHeads)
+    return k.fail(fmt::format(
+        "widths {} (queries), {} (keys), {} (values) do not split into {} "
+        "query heads and {} key/value heads of one width",
+        dq, dk, dv, heads, kvHeads));
+  if (key[0] != v[0] || key[1] != v[1])
+    return k.fail(fmt::format("{} and {} differ in rows or length",
+                              k.operand(1), k.operand(2)));
+  if (!k.present(6) && key[0] != q[0])
+    return k.fail(fmt::format("without rows, {} must have the queries' rows",
+                              k.operand(1)));
+  if (k.present(3) != k.present(4))
+    return k.fail("new keys and new values come together");
+  for (int i : {3, 4}) {
+    if (!k.present(i))
+      continue;
+    ONEREC_CHECK(r.sameDType(0, i));
+    SymShape expected = q.prefix(2);
+    expected.push(i == 3 ? key[2] : v[2]);
+    if (k.inShape(i) != expected)
+      return k.fail(fmt::format("{} must have shape {}", k.operand(i),
+                                k.format(expected)));
+  }
+  for (int i : {5, 6}) {
+    if (!k.present(i))
+      continue;
+    ONEREC_CHECK(r.integerOperand(i));
+    if (k.inShape(i) != q.prefix(1))
+      return k.fail(fmt::format("{} must have shape {}", k.operand(i),
+                                k.format(q.prefix(1))));
+  }
+  ONEREC_CHECK(r.positiveFloat("scale"));
+  SymShape out = q.prefix(2);
+  out.push(SymDim::fixed(heads * (dv / kvHeads)));
+  return k.expectResult(0, k.inDType(0), out);
+}
+
 /// AttentionGrad: q, k, v, mask?, bias?, dy -> dq, dk, dv.
 Status attentionGrad(Rules &r) {
   KernelChecker &k = r.k;
@@ -1081,6 +1137,8 @@ Status checkShapeRules(KernelChecker &k) {
     return matmul(r);
   case OpCode::Attention:
     return attention(r);
+  case OpCode::DecodeAttention:
+    return decodeAttention(r);
   case OpCode::Moe:
     return moe(r);
   case OpCode::CrossEntropy:

@@ -140,6 +140,13 @@ std::vector<OpSignature> buildSignatures() {
        1,
        {positive("num_heads"), positive("num_kv_heads"), flag("causal"),
         real("scale"), choice("score_norm", 1)}});
+  // 1.3: q, k, v, k_new?, v_new?, lengths?, rows?.
+  set(OpCode::DecodeAttention,
+      {3,
+       7,
+       0b1111000,
+       1,
+       {positive("num_heads"), positive("num_kv_heads"), real("scale")}});
   set(OpCode::Moe, {6,
                     6,
                     0b010000,

@@ -108,6 +108,7 @@ private:
   Status checkParameters();
   Status checkOptimizerState(uint32_t index, const std::string &where);
   Status checkTrainConfig();
+  Status checkGenerate();
   Status checkCudaKernels();
   Status checkInPlace(const plan::Entry &entry, const plan::Kernel &kernel,
                       const KernelChecker &checker);
@@ -146,6 +147,8 @@ StatusOr<PlanFacts> Validator::run() {
     facts.entries.push_back(std::move(entry.value()));
   }
   if (Status s = checkTrainConfig(); !s)
+    return s;
+  if (Status s = checkGenerate(); !s)
     return s;
   return facts;
 }
@@ -435,6 +438,59 @@ Status Validator::checkTrainConfig() {
                               "TrainStep entry",
                               printable(entryName),
                               plan::EnumNameEntryKind(found->kind())));
+  }
+  return Status::ok();
+}
+
+/// 1.3: the generate sections. Their numbers describe the decoder's token
+/// layout, which the decoding driver indexes with, so they must agree; the
+/// entries they name must exist. (The driver checks the entries' signatures
+/// against the decoding contract when it prepares them.)
+Status Validator::checkGenerate() {
+  constexpr int64_t kMaxCount = int64_t(1) << 24;
+  std::set<std::string_view> names;
+  for (uint32_t i = 0; i < sizeOf(plan_.generate()); ++i) {
+    const plan::Generate &gen = *plan_.generate()->Get(i);
+    std::string where =
+        fmt::format("generate {} ('{}')", i, printable(gen.name()));
+    if (gen.name()->size() == 0 ||
+        !names.insert(gen.name()->string_view()).second)
+      return fail(where, "has an empty or repeated name");
+    struct Count {
+      const char *name;
+      int64_t value;
+    };
+    for (const Count &c :
+         {Count{"width", gen.width()}, Count{"items", gen.items()},
+          Count{"levels", gen.levels()}, Count{"codebook", gen.codebook()}})
+      if (c.value < 1 || c.value > kMaxCount)
+        return fail(where, fmt::format("has {} {}, expected 1 to {}", c.name,
+                                       c.value, kMaxCount));
+    if (gen.length() != gen.items() * (gen.levels() + 1) ||
+        gen.bos() != gen.levels() * gen.codebook())
+      return fail(where,
+                  fmt::format("has length {} and bos {}, expected items x "
+                              "(levels + 1) = {} and levels x codebook = {}",
+                              gen.length(), gen.bos(),
+                              gen.items() * (gen.levels() + 1),
+                              gen.levels() * gen.codebook()));
+    auto named = [](const flatbuffers::String *s) { return s && s->size(); };
+    if (named(gen.init()) != named(gen.step()))
+      return fail(where, "names one of its init and step entries without "
+                         "the other");
+    for (const flatbuffers::String *entry :
+         {gen.encoder(), gen.init(), gen.step()}) {
+      if (!entry || entry->size() == 0)
+        continue;
+      bool found = false;
+      for (uint32_t e = 0; e < sizeOf(plan_.entries()) && !found; ++e)
+        found = plan_.entries()->Get(e)->name()->string_view() ==
+                entry->string_view();
+      if (!found)
+        return fail(where, fmt::format("names entry '{}', which the plan "
+                                       "does not have",
+                                       printable(entry)));
+    }
   }
   return Status::ok();
 }

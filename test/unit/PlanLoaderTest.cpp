@@ -157,16 +157,16 @@ TEST(PlanLoader, RejectsNewerAndOlderFormats) {
   EXPECT_EQ(newer.status().code(), Status::Code::Unsupported);
   EXPECT_EQ(newer.status().message(),
             "plan.fb: plan format 2.0 is newer than this runtime "
-            "reads (1.2); use a newer onerec-run");
+            "reads (1.3); use a newer onerec-run");
   p.formatMajor = 1;
-  p.formatMinor = 3;
-  expectInvalid(p, "plan format 1.3 is newer than this runtime reads (1.2)");
+  p.formatMinor = 4;
+  expectInvalid(p, "plan format 1.4 is newer than this runtime reads (1.3)");
   p.formatMajor = 0;
   p.formatMinor = 9;
   expectInvalid(
-      p, "plan format 0.9 is older than this runtime reads (1.2); recompile");
-  // 1.0, 1.1 and 1.2 plans load.
-  for (uint16_t minor : {0, 1, 2}) {
+      p, "plan format 0.9 is older than this runtime reads (1.3); recompile");
+  // 1.0 to 1.3 plans load.
+  for (uint16_t minor : {0, 1, 2, 3}) {
     p.formatMajor = 1;
     p.formatMinor = minor;
     EXPECT_TRUE(load(p.build()).isOk());

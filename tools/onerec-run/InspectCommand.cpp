@@ -115,6 +115,21 @@ Json trainToJson(const plan::TrainConfig &train) {
           {"stages", stages}};
 }
 
+/// 1.3: a generate section and its decoding entries.
+Json generateToJson(const plan::Generate &gen) {
+  return {{"name", str(gen.name())},
+          {"width", gen.width()},
+          {"items", gen.items()},
+          {"levels", gen.levels()},
+          {"codebook", gen.codebook()},
+          {"length", gen.length()},
+          {"bos", gen.bos()},
+          {"encoder", str(gen.encoder())},
+          {"init", str(gen.init())},
+          {"step", str(gen.step())},
+          {"constrain_catalog", gen.constrain_catalog()}};
+}
+
 /// Kernel counts per op, the most frequent first.
 std::vector<std::pair<std::string, int>> opCounts(const plan::Entry &entry) {
   std::map<std::string, int> counts;
@@ -182,6 +197,8 @@ Json toJson(const PlanFile &file) {
                     {"optimizer_state_tensors", totals.stateTensors}};
   if (plan.train())
     root["train"] = trainToJson(*plan.train());
+  for (uint32_t i = 0; i < sizeOf(plan.generate()); ++i)
+    root["generate"].push_back(generateToJson(*plan.generate()->Get(i)));
   Json entries = Json::array();
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);
@@ -266,6 +283,16 @@ void printText(const PlanFile &file) {
                  stage.entry() ? str(stage.entry()) : "no training entry",
                  stage.epochs(), stage.steps());
     }
+  }
+  for (uint32_t i = 0; i < sizeOf(plan.generate()); ++i) {
+    const plan::Generate &gen = *plan.generate()->Get(i);
+    fmt::print("generate  {}: width {}, {} item(s) of {} codes < {}{}; {} -> "
+               "{} -> {}\n",
+               str(gen.name()), gen.width(), gen.items(), gen.levels(),
+               gen.codebook(),
+               gen.constrain_catalog() ? ", catalog-constrained" : "",
+               str(gen.encoder()), gen.init() ? str(gen.init()) : "(no init)",
+               gen.step() ? str(gen.step()) : "(no step)");
   }
   for (uint32_t e = 0; e < sizeOf(plan.entries()); ++e) {
     const plan::Entry &entry = *plan.entries()->Get(e);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes a JSON input batch for one entry of a plan, from the entry's
 signature as `onerec-run inspect --json` describes it: ids uniform in their
-vocabulary, floats standard normal, booleans fair coins; symbolic dims bound
-to --batch. A training step's control inputs are a first update with the
+vocabulary, integers without one below --batch (they index rows, as a
+decode_step's `rows` do), floats standard normal, booleans fair coins;
+symbolic dims bound to --batch. A training step's control inputs are a first update with the
 plan's own hyperparameters (docs/training.md). Standard library only.
 
 usage: random_inputs.py INSPECT.json ENTRY OUT.json [--batch N] [--seed S]
@@ -22,14 +23,14 @@ def parse_type(text):
     return match.group(1), dims
 
 
-def fill(dtype, shape, bound, rng):
+def fill(dtype, shape, bound, rng, rows):
     if not shape:
         if dtype == "bool":
             return rng.random() < 0.5
         if dtype in ("i64", "i32"):
-            return rng.randrange(bound if bound > 0 else 100)
+            return rng.randrange(bound if bound > 0 else rows)
         return rng.gauss(0.0, 1.0)
-    return [fill(dtype, shape[1:], bound, rng) for _ in range(shape[0])]
+    return [fill(dtype, shape[1:], bound, rng, rows) for _ in range(shape[0])]
 
 
 def control_inputs(plan):
@@ -66,7 +67,8 @@ def main():
             continue
         dtype, dims = parse_type(binding["type"])
         shape = [int(d) if d.isdigit() else args.batch for d in dims]
-        batch[binding["name"]] = fill(dtype, shape, binding.get("index_bound", 0), rng)
+        batch[binding["name"]] = fill(dtype, shape, binding.get("index_bound", 0), rng,
+                                      args.batch)
     with open(args.out, "w") as f:
         json.dump(batch, f)
 

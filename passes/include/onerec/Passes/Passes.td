@@ -222,6 +222,41 @@ def RecFuseAttention : Pass<"rec-fuse-attention", "::mlir::ModuleOp"> {
   let dependentDialects = ["::onerec::rec::RecDialect"];
 }
 
+def RecDeriveDecodeStep : Pass<"rec-derive-decode-step", "::mlir::ModuleOp"> {
+  let summary = "Derives token-by-token decoding entries from a generate section's decoder";
+  let description = [{
+    For each `rec.generate`, derives from its decoder def (tokens `[B, T]`
+    and encoder-side arguments `[B, ...]` to logits `[B, items, levels, K]`)
+    two entries (docs/generation.md, "Decoding entries"):
+
+    - `<decoder>_init`: what reads no token, returned as `context.i`: the
+      cross-attention keys and values, computed once per request.
+    - `<decoder>_step`: one new token per beam row (`tokens [beams, 1]`,
+      `positions [beams]`, `rows [beams]`, the contexts and a key/value
+      cache `cache.k.j` / `cache.v.j [beams, T, width]` per causal
+      self-attention) to `logits [beams, levels, K]` (every level's head at
+      that position) and the token's keys and values `cache.k.j.new` /
+      `cache.v.j.new [beams, 1, width]`.
+
+    The sequence axis is tracked from the tokens through the decoder:
+    position-wise ops run at one position, a weight indexed by position (a
+    positional embedding) is gathered at each row's position, encoder-side
+    values are gathered by `rows`, causal self-attention becomes
+    `rec.decode_attention` over the cache and the new token, cross-attention
+    a `rec.decode_attention` that reads the request's keys through `rows`
+    (shared by its beams), and `session_head` scores the state with every
+    level's head. What would mix positions otherwise (a reduction over the
+    sequence, non-causal self-attention, a mask) is an error at its location.
+    Records the entries on the `rec.generate` (`init`, `step`) and declares
+    the `beams` dimension with maximum `max-rows`.
+  }];
+  let options = [
+    Option<"maxRows", "max-rows", "int64_t", /*default=*/"4096",
+           "The most beam rows one decoding step takes (the `beams` dim's max)">
+  ];
+  let dependentDialects = ["::onerec::rec::RecDialect", "::mlir::func::FuncDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion: elementwise and reduction groups
 //===----------------------------------------------------------------------===//

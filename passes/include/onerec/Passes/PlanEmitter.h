@@ -32,7 +32,7 @@ mlir::LogicalResult emitPlan(mlir::ModuleOp module,
 
 /// The plan format version this compiler writes.
 constexpr unsigned kPlanFormatMajor = 1;
-constexpr unsigned kPlanFormatMinor = 2;
+constexpr unsigned kPlanFormatMinor = 3;
 
 } // namespace onerec
 

@@ -28,7 +28,7 @@ namespace onerec::runtime {
 
 /// The format version this reader understands.
 constexpr uint16_t kPlanFormatMajor = 1;
-constexpr uint16_t kPlanFormatMinor = 2;
+constexpr uint16_t kPlanFormatMinor = 3;
 
 class PlanFile {
 public:

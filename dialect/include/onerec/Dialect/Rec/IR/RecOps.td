@@ -184,7 +184,9 @@ def Rec_GenerateOp : Rec_Op<"generate", [Symbol, HasParent<"::mlir::ModuleOp">,
     context once; `decoder` maps decoder tokens and the encoder's memory to
     next-token logits `[B, items, levels, codebook]`. The result type is one
     generated session per row, `sid<codebook>[B, items, levels]`, which is what
-    reward entries receive as their `generated` argument.
+    reward entries receive as their `generated` argument. `init` and `step`
+    name the entries `rec-derive-decode-step` derives from the decoder for
+    token-by-token decoding (absent until it runs).
 
     Example:
     ```mlir
@@ -199,7 +201,9 @@ def Rec_GenerateOp : Rec_Op<"generate", [Symbol, HasParent<"::mlir::ModuleOp">,
                        FlatSymbolRefAttr:$decoder,
                        ConfinedAttr<I64Attr, [IntPositive]>:$width,
                        ConfinedAttr<I64Attr, [IntPositive]>:$items,
-                       Rec_DecodeConstraintAttr:$constrain);
+                       Rec_DecodeConstraintAttr:$constrain,
+                       OptionalAttr<FlatSymbolRefAttr>:$init,
+                       OptionalAttr<FlatSymbolRefAttr>:$step);
   let assemblyFormat = [{
     $sym_name `:` $type `=` $strategy `(` $encoder `,` $decoder `)` attr-dict
   }];
@@ -680,6 +684,37 @@ def Rec_AttentionOp : Rec_InferredOp<"attention", [Pure, AttrSizedOperandSegment
   let results = (outs Rec_FloatTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v (`mask` $mask^)? (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, $result)
+  }];
+}
+
+def Rec_DecodeAttentionOp : Rec_InferredOp<"decode_attention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "attention of newly decoded tokens over cached or shared keys";
+  let description = [{
+    Token-by-token decoding (`rec-derive-decode-step`). Queries
+    `q [N, S, H * dk]` are S new tokens of each of N rows; `k [Bk, L, Hkv * dk]`
+    and `v [Bk, L, Hkv * dv]` are keys and values computed earlier: a
+    self-attention cache, or an encoder's cross-attention keys. Row n reads
+    keys row `rows[n]` (absent: row n, and Bk = N), of which only the first
+    `lengths[n]` (absent: all L). `k_new` / `v_new` `[N, S, ...]` are the new
+    tokens' own keys and values, attended after the cached ones and causally
+    among themselves (new token i sees new tokens 0..i). Heads are packed as
+    in `rec.attention`; the result is `[N, S, H * dv]`. Inference only.
+
+    Example: `%o = rec.decode_attention %q, %kc, %vc k_new %k v_new %v lengths %pos {num_heads = 4 : i64, num_kv_heads = 4 : i64, scale = 0.25 : f64} : (!rec.tensor<[beams, 1, 64], f32>, !rec.tensor<[beams, 20, 64], f32>, !rec.tensor<[beams, 20, 64], f32>, !rec.tensor<[beams, 1, 64], f32>, !rec.tensor<[beams, 1, 64], f32>, !rec.tensor<[beams], i64>) -> !rec.tensor<[beams, 1, 64], f32>`
+  }];
+  let arguments = (ins Rec_FloatTensor:$q, Rec_FloatTensor:$k, Rec_FloatTensor:$v,
+                       Optional<Rec_FloatTensor>:$k_new,
+                       Optional<Rec_FloatTensor>:$v_new,
+                       Optional<Rec_IndexTensor>:$lengths,
+                       Optional<Rec_IndexTensor>:$rows,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_kv_heads,
+                       F64Attr:$scale);
+  let results = (outs Rec_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q `,` $k `,` $v (`k_new` $k_new^)? (`v_new` $v_new^)?
+    (`lengths` $lengths^)? (`rows` $rows^)? attr-dict `:`
     functional-type(operands, $result)
   }];
 }
