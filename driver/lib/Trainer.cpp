@@ -2,15 +2,10 @@
 
 #include "onerec/Driver/Trainer.h"
 
+#include "TrainerState.h"
+
 #include "onerec/Data/Catalog.h"
-#include "onerec/Data/GenerativeBatcher.h"
 #include "onerec/Data/Random.h"
-#include "onerec/Data/SequenceBatcher.h"
-#include "onerec/Data/ShardFormat.h"
-#include "onerec/Driver/Checkpoint.h"
-#include "onerec/Driver/Metrics.h"
-#include "onerec/Driver/PlanInputs.h"
-#include "onerec/Runtime/Executor.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -82,41 +77,6 @@ double scalarOf(const HostTensor &t) {
   }
 }
 
-/// The dataset's content identity: FNV-1a 64 over its shards' names and
-/// payload checksums (which the manifest records and Dataset::open checks
-/// against the shards), in manifest order.
-std::string datasetContent(const data::Dataset &dataset) {
-  uint64_t hash = data::fnv1a64(nullptr, 0);
-  for (const data::ShardInfo &shard : dataset.manifest().shards) {
-    std::string part =
-        shard.file + "=" + data::checksumText(shard.checksum) + ";";
-    hash = data::fnv1a64(part.data(), part.size(), hash);
-  }
-  return data::checksumText(hash);
-}
-
-std::string datasetJson(const data::Dataset &dataset) {
-  nlohmann::ordered_json j;
-  j["directory"] = dataset.directory();
-  j["users"] = dataset.numUsers();
-  j["items"] = dataset.numItems();
-  j["interactions"] = dataset.numInteractions();
-  j["content"] = datasetContent(dataset);
-  return j.dump();
-}
-
-/// A catalog's content identity: FNV-1a 64 over its item ids and codes.
-std::string catalogContent(const data::Catalog &catalog) {
-  uint64_t hash = data::fnv1a64(nullptr, 0);
-  for (size_t row = 0; row < catalog.size(); ++row) {
-    int64_t item = catalog.itemId(row);
-    hash = data::fnv1a64(&item, sizeof item, hash);
-    hash = data::fnv1a64(catalog.codes(row),
-                         sizeof(int32_t) * size_t(catalog.levels()), hash);
-  }
-  return data::checksumText(hash);
-}
-
 /// The stage of the train section whose entry is `entry`, or null (a plan
 /// without stages, or an entry no stage names).
 const plan::Stage *stageOf(const plan::TrainConfig *config,
@@ -130,88 +90,6 @@ const plan::Stage *stageOf(const plan::TrainConfig *config,
 }
 
 } // namespace
-
-struct Trainer::State {
-  const PlanFile *plan = nullptr;
-  const data::Dataset *dataset = nullptr;
-  TrainOptions options;
-  NextItemInputs inputs;
-  std::string trainEntry, accumulateEntry;
-  Hyperparams hyper;
-  uint64_t seed = 0;
-  /// Cloze models: the masking probability of this run.
-  double maskProb = kDefaultMaskProb;
-  int64_t totalSteps = 0;
-  int64_t batchesPerEpoch = 0;
-  int64_t ckptEvery = 0;
-
-  std::unique_ptr<ParameterStore> params;
-  std::unique_ptr<Executor> train, accumulate;
-  std::unique_ptr<Evaluator> evaluator;
-  std::optional<data::SequenceBatcher> batcher;
-  /// Generative models: semantic-ID batches and the validation loss.
-  bool generative = false;
-  GenerativeInputs genInputs;
-  std::optional<data::GenerativeBatcher> genBatcher;
-  data::GenerativeBatch genBatch;
-  std::unique_ptr<LossEvaluator> lossEvaluator;
-  std::unique_ptr<CheckpointDir> ckpt;
-  std::unique_ptr<MetricsWriter> metrics;
-
-  // Where the run starts.
-  int64_t startStep = 0;
-  double wallOffset = 0;
-  int64_t examplesBefore = 0;
-  std::optional<int64_t> resumedFrom;
-
-  // Reused every micro-batch: the batch and the feeds.
-  data::SequenceBatch batch;
-  /// `neg : i64[N]`: the negatives shared by the current batch.
-  std::vector<int64_t> sharedNeg;
-  /// Cloze models: the masked sequences and their labels.
-  std::vector<int64_t> clozeSeq, clozeLabels;
-  HostTensor stepTensor{DType::i64, {}};
-  HostTensor hparamsTensor{DType::f32, {8}};
-  std::vector<NamedTensorView> trainFeeds, accumulateFeeds;
-  int trainLoss = -1, trainNorm = -1, accumulateLoss = -1;
-
-  std::optional<CheckpointMeta> resumeMeta;
-
-  Status setUp();
-  /// Finds and checks the checkpoint to resume (sets resumeMeta, seed and
-  /// the hyperparameters).
-  Status findCheckpoint();
-  /// Loads its weights and data position.
-  Status restore();
-  void bindFeeds(std::vector<NamedTensorView> &feeds, bool optimizer);
-  void updateFeeds(std::vector<NamedTensorView> &feeds);
-  void fillCloze();
-  /// The next train batch (either kind); false at the end of an epoch.
-  bool nextBatch() {
-    return generative ? genBatcher->next(genBatch) : batcher->next(batch);
-  }
-  int64_t batchRows() const { return generative ? genBatch.rows : batch.rows; }
-  data::Position batchPosition() const {
-    return generative ? genBatch.position : batch.position;
-  }
-  /// Where the next train batch starts.
-  data::Position dataPosition() const {
-    return generative ? genBatcher->position() : batcher->position();
-  }
-  Status seekData(data::Position at) {
-    return generative ? genBatcher->seek(at) : batcher->seek(at);
-  }
-  /// Sets up the generative path (catalog, inputs, batcher).
-  Status setUpGenerative();
-  CheckpointMeta checkpointMeta(int64_t step, double wallS,
-                                int64_t examples) const;
-  Status evaluate(data::Split split, int64_t step, int64_t epoch, double wallS,
-                  ProgressLine *progress, TrainSummary &summary);
-  Status evaluateLoss(data::Split split, int64_t step, int64_t epoch,
-                      double wallS, ProgressLine *progress,
-                      std::optional<LossResult> &out);
-  bool canEvaluate() const { return evaluator || lossEvaluator; }
-};
 
 Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Trainer::~Trainer() = default;
@@ -553,115 +431,6 @@ Status Trainer::State::setUpGenerative() {
   return Status::ok();
 }
 
-Status Trainer::State::findCheckpoint() {
-  StatusOr<std::optional<CheckpointMeta>> latest = ckpt->latest();
-  if (!latest)
-    return latest.status();
-  if (!latest->has_value()) {
-    spdlog::info("{}: no checkpoint yet; starting at step 1", ckpt->dir());
-    return Status::ok();
-  }
-  const CheckpointMeta &meta = **latest;
-  std::string where = ckpt->metaPath(meta.step);
-  std::string hash =
-      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
-  if (meta.planSourceHash != hash)
-    return invalid(fmt::format(
-        "{}: was written for plan '{}' with source hash {}, but {} has "
-        "source hash {}; resume with the plan it was trained with",
-        where, meta.planModel, meta.planSourceHash, plan->name(), hash));
-  nlohmann::json was = nlohmann::json::parse(meta.dataset, nullptr, false);
-  nlohmann::json now = nlohmann::json::parse(datasetJson(*dataset));
-  for (const char *key : {"users", "items", "interactions"})
-    if (was.is_object() && was.contains(key) && was[key] != now[key])
-      return invalid(fmt::format(
-          "{}: was trained on a dataset with {} {}, but {} has {}; resume "
-          "with the same data",
-          where, was[key].dump(), key, dataset->directory(), now[key].dump()));
-  if (was.is_object() && was.contains("content")) {
-    if (was["content"] != now["content"])
-      return invalid(fmt::format(
-          "{}: was trained on a dataset with content {} (directory {}), but "
-          "{} has content {}: the same counts, other interactions or splits; "
-          "resume with the same data",
-          where, was["content"].dump(),
-          was.value("directory", std::string("?")), dataset->directory(),
-          now["content"].dump()));
-  } else {
-    spdlog::warn("{}: records no dataset content checksum (an older "
-                 "checkpoint); only the dataset's counts were compared",
-                 where);
-  }
-  if (options.seed && *options.seed != meta.seed)
-    return invalid(fmt::format("{}: was trained with --seed {}, not {}; a "
-                               "resumed run keeps its seed",
-                               where, meta.seed, *options.seed));
-  if (options.batch && *options.batch != meta.hyperparams.batch)
-    return invalid(fmt::format("{}: was trained with --batch {}, not {}; a "
-                               "resumed run keeps its batch size",
-                               where, meta.hyperparams.batch, *options.batch));
-  nlohmann::json run = nlohmann::json::parse(meta.run, nullptr, false);
-  if (run.is_object() && run.contains("threads") &&
-      run["threads"] != nlohmann::json(options.threads))
-    spdlog::warn("{}: was trained with --threads {}, this run uses {}: "
-                 "losses may differ in the last bits",
-                 where, run["threads"].dump(), options.threads);
-  if (run.is_object() && run.contains("mask_prob") &&
-      run["mask_prob"].is_number()) {
-    double was = run["mask_prob"].get<double>();
-    if (options.maskProb && *options.maskProb != was)
-      return invalid(fmt::format("{}: was trained with --mask-prob {}, not "
-                                 "{}; a resumed run keeps its masking",
-                                 where, was, *options.maskProb));
-    maskProb = was;
-  }
-  if (generative && run.is_object() && run.contains("catalog") &&
-      run["catalog"].is_object()) {
-    const nlohmann::json &was = run["catalog"];
-    std::string now = catalogContent(*options.catalog);
-    if (was.value("content", std::string()) != now)
-      return invalid(fmt::format(
-          "{}: was trained with catalog {} (content {}), but --catalog {} has "
-          "content {}: other semantic IDs; resume with the same catalog",
-          where, was.value("path", std::string("?")),
-          was.value("content", std::string("?")), options.catalogName, now));
-  }
-  seed = meta.seed;
-  hyper = meta.hyperparams;
-  startStep = meta.step;
-  wallOffset = meta.wallS;
-  examplesBefore = meta.examples;
-  resumedFrom = meta.step;
-  resumeMeta = meta;
-  return Status::ok();
-}
-
-Status Trainer::State::restore() {
-  const CheckpointMeta &meta = *resumeMeta;
-  std::string where = ckpt->metaPath(meta.step);
-  nlohmann::json position =
-      nlohmann::json::parse(meta.dataPosition, nullptr, false);
-  data::Position at;
-  try {
-    at.epoch = position.at("epoch").get<uint64_t>();
-    at.nextRow = position.at("next_row").get<uint64_t>();
-  } catch (const std::exception &e) {
-    return Status::error(
-        Status::Code::Corrupt,
-        fmt::format("{}: data_position is unreadable: {}", where, e.what()));
-  }
-  if (Status s = seekData(at); !s)
-    return s.withContext(where);
-  runtime::CheckpointLoadReport report;
-  if (Status s = ckpt->load(meta, *params, &report); !s)
-    return s;
-  if (!report.stateReset.empty())
-    return invalid(fmt::format("{}: holds no optimizer state ({} missing); "
-                               "it cannot be resumed bit-identically",
-                               where, report.stateReset.front()));
-  return Status::ok();
-}
-
 void Trainer::State::bindFeeds(std::vector<NamedTensorView> &feeds,
                                bool optimizer) {
   feeds.clear();
@@ -754,37 +523,6 @@ void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
                                    {rows, L, inputs.negatives},
                                    batch.neg.data()};
   }
-}
-
-CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
-                                              int64_t examples) const {
-  CheckpointMeta meta;
-  meta.step = step;
-  data::Position at = dataPosition();
-  meta.epoch = int64_t(at.epoch) + 1;
-  meta.examples = examples;
-  meta.seed = seed;
-  meta.wallS = wallS;
-  meta.planModel = plan->plan().model() ? plan->plan().model()->str() : "";
-  meta.planSourceHash =
-      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
-  meta.hyperparams = hyper;
-  meta.dataPosition =
-      nlohmann::json{{"epoch", at.epoch}, {"next_row", at.nextRow}}.dump();
-  meta.dataset = datasetJson(*dataset);
-  nlohmann::json run = {{"threads", options.threads},
-                        {"total_steps", totalSteps},
-                        {"entry", trainEntry}};
-  if (inputs.cloze)
-    run["mask_prob"] = maskProb;
-  if (generative)
-    run["catalog"] = {{"path", options.catalogName},
-                      {"items", options.catalog->size()},
-                      {"levels", options.catalog->levels()},
-                      {"codebook", options.catalog->codebook()},
-                      {"content", catalogContent(*options.catalog)}};
-  meta.run = run.dump();
-  return meta;
 }
 
 Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
