@@ -4,7 +4,8 @@
     scripts/plot_metrics.py metrics.jsonl -o curves.png [--smooth N] [--title T]
 
 The left panel is the training loss against the update (the raw values and a
-moving average over --smooth updates); the right panel the evaluations,
+moving average over --smooth updates), with a generative model's valid and
+test losses (`--catalog` runs) as markers; the right panel the evaluations,
 HR@K and NDCG@K of each split and protocol against the update. Several files
 can be given to compare runs (one colour per file). Needs python3-matplotlib.
 """
@@ -82,12 +83,22 @@ def main():
             loss_ax.plot(x, y, color=colour, alpha=0.25, linewidth=0.8)
             loss_ax.plot(x, moving_average(y, window), color=colour,
                          label=(label or "loss") + f" (avg {window})")
-        series = {}
+        series, held_out = {}, {}
         for r in evals:
+            if "loss" in r and "hr" not in r:
+                # A generative model's validation/test loss: on the loss axis.
+                held_out.setdefault(r["eval"], []).append((r["step"], r["loss"]))
+                continue
             k = r.get("k", 10)
             for metric in ("hr", "ndcg"):
                 key = (r["eval"], r.get("protocol", "full"), metric, k)
                 series.setdefault(key, []).append((r["step"], r[metric]))
+        for split, points in sorted(held_out.items()):
+            points.sort()
+            loss_ax.plot([p[0] for p in points], [p[1] for p in points],
+                         marker="o" if split == "valid" else "*",
+                         linestyle="--", color=colour,
+                         label=f"{label + ': ' if label else ''}{split} loss")
         for j, ((split, protocol, metric, k), points) in enumerate(
                 sorted(series.items())):
             any_eval = True
@@ -107,7 +118,7 @@ def main():
                          label=name, markersize=5 if split == "valid" else 10)
 
     loss_ax.set_xlabel("update")
-    loss_ax.set_ylabel("training loss")
+    loss_ax.set_ylabel("loss")
     loss_ax.set_title("loss")
     loss_ax.grid(alpha=0.3)
     loss_ax.legend(fontsize=8)

@@ -59,12 +59,8 @@ void SequenceBatcher::prepareEpoch(uint64_t epoch) {
   if (orderEpoch_ == epoch)
     return;
   order_ = rows_;
-  if (options_.shuffle) {
-    KeyedRandom rng(options_.seed,
-                    static_cast<uint64_t>(RandomPurpose::Shuffle), epoch);
-    for (size_t i = order_.size(); i > 1; --i)
-      std::swap(order_[i - 1], order_[rng.below(i)]);
-  }
+  if (options_.shuffle)
+    shuffleForEpoch(order_, options_.seed, epoch);
   orderEpoch_ = epoch;
 }
 

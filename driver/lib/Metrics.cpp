@@ -47,6 +47,14 @@ std::string formatRecord(const EvalRecord &r) {
                      formatJsonNumber(r.ndcg), r.users, r.wallS);
 }
 
+std::string formatRecord(const LossEvalRecord &r) {
+  return fmt::format("{{\"eval\": {}, \"step\": {}, \"epoch\": {}, "
+                     "\"entry\": {}, \"loss\": {}, \"examples\": {}, "
+                     "\"wall_s\": {:.3f}}}",
+                     jsonString(r.split), r.step, r.epoch, jsonString(r.entry),
+                     formatJsonNumber(r.loss), r.examples, r.wallS);
+}
+
 StatusOr<std::unique_ptr<MetricsWriter>>
 MetricsWriter::create(const std::string &path) {
   std::FILE *file = std::fopen(path.c_str(), "w");
@@ -120,6 +128,10 @@ Status MetricsWriter::write(const StepRecord &record) {
 }
 
 Status MetricsWriter::write(const EvalRecord &record) {
+  return writeLine(formatRecord(record));
+}
+
+Status MetricsWriter::write(const LossEvalRecord &record) {
   return writeLine(formatRecord(record));
 }
 

@@ -2,11 +2,14 @@
 
 #include "onerec/Driver/PlanInputs.h"
 
+#include "onerec/Data/Catalog.h"
 #include "onerec/Data/Dataset.h"
+#include "onerec/Data/GenerativeBatcher.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <vector>
 
 using onerec::runtime::PlanFile;
@@ -291,6 +294,195 @@ Status checkDatasetFits(const NextItemInputs &inputs, const PlanFile &plan,
         dataset.directory(), dataset.numItems(), plan.name(), inputs.idBound,
         inputs.idBound - 1, inputs.entry, dataset.numItems()));
   return Status::ok();
+}
+
+namespace {
+
+/// A semantic-ID tensor: i64 [B, n, levels] with B symbolic, n and levels
+/// static and an index bound (the codebook).
+bool isSemanticIds(const plan::Tensor &t) {
+  auto shape = t.shape();
+  return t.dtype() == plan::DType::i64 && shape && shape->size() == 3 &&
+         t.index_bound() > 0 && shape->Get(0)->symbol() >= 0 &&
+         shape->Get(1)->symbol() < 0 && shape->Get(2)->symbol() < 0;
+}
+
+/// A per-row id: i64 [B], B symbolic.
+bool isRowIds(const plan::Tensor &t) {
+  auto shape = t.shape();
+  return t.dtype() == plan::DType::i64 && shape && shape->size() == 1 &&
+         shape->Get(0)->symbol() >= 0;
+}
+
+/// The names of `entry`'s data inputs (all but the optimizer's controls).
+std::vector<std::string> dataInputs(const plan::Entry &entry) {
+  std::vector<std::string> names;
+  for (const plan::Binding *b : *entry.inputs())
+    if (b->role() != plan::ArgRole::Control)
+      names.push_back(b->name()->str());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+constexpr const char *kGenerativeFeeds =
+    "for a generative model it feeds a user id[B] (the dataset's user id), a "
+    "history sid<K>[B, hist, levels] (the codes of the items before the "
+    "target, right-aligned, code 0 padding) and a target sid<K>[B, n, "
+    "levels] (the next n items' codes), from --data and --catalog";
+
+} // namespace
+
+bool takesSemanticIds(const PlanFile &plan, std::string_view name) {
+  int index = plan.findEntry(name);
+  if (index < 0)
+    return false;
+  const plan::Entry &entry = plan.entry(index);
+  for (const plan::Binding *b : *entry.inputs())
+    if (isSemanticIds(tensorOf(entry, *b)))
+      return true;
+  return false;
+}
+
+StatusOr<GenerativeInputs> inspectGenerativeEntry(const PlanFile &plan,
+                                                  std::string_view name,
+                                                  bool train) {
+  int index = plan.findEntry(name);
+  if (index < 0)
+    return Status::error(Status::Code::NotFound,
+                         fmt::format("{}: no entry '{}'", plan.name(), name));
+  const plan::Entry &entry = plan.entry(index);
+  GenerativeInputs inputs;
+  inputs.entry = std::string(name);
+  bool step = false, hparams = false;
+  std::vector<std::string> unknown;
+  auto describe = [&](const plan::Binding &b, std::string_view note = {}) {
+    return fmt::format(
+        "'{}' ({}{}{}{})", runtime::printableText(b.name()->str()),
+        runtime::formatTensorType(plan.plan(), tensorOf(entry, b)),
+        b.role() == plan::ArgRole::Target ? ", target" : "",
+        note.empty() ? "" : ", ", note);
+  };
+  for (const plan::Binding *b : *entry.inputs()) {
+    std::string n = b->name()->str();
+    const plan::Tensor &t = tensorOf(entry, *b);
+    auto shape = t.shape();
+    if (train && n == "optimizer.step" && t.dtype() == plan::DType::i64 &&
+        (!shape || shape->size() == 0)) {
+      step = true;
+    } else if (train && n == "optimizer.hparams" &&
+               t.dtype() == plan::DType::f32 && shape && shape->size() == 1 &&
+               shape->Get(0)->symbol() < 0 &&
+               shape->Get(0)->static_size() == 8) {
+      hparams = true;
+    } else if (isSemanticIds(t) && (b->role() == plan::ArgRole::Input ||
+                                    b->role() == plan::ArgRole::Target)) {
+      bool target = b->role() == plan::ArgRole::Target;
+      std::string &slot = target ? inputs.target : inputs.history;
+      if (!slot.empty()) {
+        unknown.push_back(
+            describe(*b, target ? "a second target" : "a second history"));
+        continue;
+      }
+      slot = n;
+      int64_t levels = shape->Get(2)->static_size();
+      int64_t length = shape->Get(1)->static_size();
+      (target ? inputs.targets : inputs.historyLen) = length;
+      if ((inputs.levels && levels != inputs.levels) ||
+          (inputs.codebook && t.index_bound() != inputs.codebook))
+        return invalid(fmt::format(
+            "{}: entry '{}' input {} has other levels or codebook than the "
+            "other semantic-ID input ({} levels, codebook {}); the driver "
+            "feeds codes from one catalog",
+            plan.name(), name, describe(*b), inputs.levels, inputs.codebook));
+      inputs.levels = levels;
+      inputs.codebook = t.index_bound();
+      inputs.maxBatch = plan.plan().dims()->Get(shape->Get(0)->symbol())->max();
+    } else if (isRowIds(t) && b->role() == plan::ArgRole::Input) {
+      if (!inputs.user.empty()) {
+        unknown.push_back(describe(*b, "a second id[B]"));
+        continue;
+      }
+      inputs.user = n;
+    } else {
+      unknown.push_back(describe(*b));
+    }
+  }
+  if (!unknown.empty())
+    return Status::error(
+        Status::Code::Unsupported,
+        fmt::format("{}: entry '{}' needs input{} {} that onerec-run train "
+                    "cannot feed: {}{}; train a model whose entry takes only "
+                    "these, or feed the others from a driver of your own "
+                    "(onerec-run forward takes any inputs)",
+                    plan.name(), name, unknown.size() > 1 ? "s" : "",
+                    fmt::join(unknown, ", "), kGenerativeFeeds,
+                    train ? ", and the optimizer's step and hyperparameters"
+                          : ""));
+  std::vector<std::string> missing;
+  if (inputs.history.empty())
+    missing.push_back("a history sid<K>[B, hist, levels]");
+  if (inputs.target.empty())
+    missing.push_back("a target sid<K>[B, n, levels]");
+  if (train && !step)
+    missing.push_back("optimizer.step (i64[])");
+  if (train && !hparams)
+    missing.push_back("optimizer.hparams (f32[8])");
+  if (!missing.empty())
+    return invalid(fmt::format("{}: entry '{}' lacks {} that the driver "
+                               "needs to train a generative model",
+                               plan.name(), name, fmt::join(missing, ", ")));
+  inputs.optimizerInputs = train;
+  std::vector<const char *> outputs = {"loss"};
+  if (train)
+    outputs.push_back("grad_norm");
+  for (const char *output : outputs) {
+    bool found = false;
+    for (const plan::Binding *b : *entry.outputs())
+      found |= b->name()->str() == output;
+    if (!found)
+      return invalid(fmt::format("{}: entry '{}' has no output '{}'",
+                                 plan.name(), name, output));
+  }
+  return inputs;
+}
+
+std::string validationLossEntry(const PlanFile &plan,
+                                std::string_view trainEntry) {
+  int index = plan.findEntry(trainEntry);
+  if (index < 0)
+    return "";
+  std::vector<std::string> wanted = dataInputs(plan.entry(index));
+  std::string first;
+  for (const plan::Entry *e : *plan.plan().entries()) {
+    if (e->kind() != plan::EntryKind::Loss || dataInputs(*e) != wanted)
+      continue;
+    if (e->name()->str() == "ntp")
+      return "ntp";
+    if (first.empty())
+      first = e->name()->str();
+  }
+  return first;
+}
+
+Status checkCatalogFits(const GenerativeInputs &inputs, const PlanFile &plan,
+                        const data::Catalog &catalog,
+                        const std::string &catalogName,
+                        const data::Dataset &dataset) {
+  if (catalog.levels() != inputs.levels)
+    return invalid(fmt::format(
+        "{}: has {} levels of codes, but plan {} (entry '{}' input '{}') "
+        "takes semantic IDs of {} levels; tokenize with onerec-tokenize "
+        "--levels {} or compile the model with -D levels={}",
+        catalogName, catalog.levels(), plan.name(), inputs.entry,
+        inputs.history, inputs.levels, inputs.levels, catalog.levels()));
+  if (catalog.codebook() > inputs.codebook)
+    return invalid(fmt::format(
+        "{}: has codes below {}, but plan {} (entry '{}' input '{}') takes "
+        "codes below {}; tokenize with onerec-tokenize --codebook {} or "
+        "compile the model with -D codebook={}",
+        catalogName, catalog.codebook(), plan.name(), inputs.entry,
+        inputs.history, inputs.codebook, inputs.codebook, catalog.codebook()));
+  return data::checkCatalogCovers(catalog, dataset, catalogName);
 }
 
 } // namespace onerec::driver

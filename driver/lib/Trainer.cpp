@@ -2,13 +2,10 @@
 
 #include "onerec/Driver/Trainer.h"
 
+#include "TrainerState.h"
+
+#include "onerec/Data/Catalog.h"
 #include "onerec/Data/Random.h"
-#include "onerec/Data/SequenceBatcher.h"
-#include "onerec/Data/ShardFormat.h"
-#include "onerec/Driver/Checkpoint.h"
-#include "onerec/Driver/Metrics.h"
-#include "onerec/Driver/PlanInputs.h"
-#include "onerec/Runtime/Executor.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -80,29 +77,6 @@ double scalarOf(const HostTensor &t) {
   }
 }
 
-/// The dataset's content identity: FNV-1a 64 over its shards' names and
-/// payload checksums (which the manifest records and Dataset::open checks
-/// against the shards), in manifest order.
-std::string datasetContent(const data::Dataset &dataset) {
-  uint64_t hash = data::fnv1a64(nullptr, 0);
-  for (const data::ShardInfo &shard : dataset.manifest().shards) {
-    std::string part =
-        shard.file + "=" + data::checksumText(shard.checksum) + ";";
-    hash = data::fnv1a64(part.data(), part.size(), hash);
-  }
-  return data::checksumText(hash);
-}
-
-std::string datasetJson(const data::Dataset &dataset) {
-  nlohmann::ordered_json j;
-  j["directory"] = dataset.directory();
-  j["users"] = dataset.numUsers();
-  j["items"] = dataset.numItems();
-  j["interactions"] = dataset.numInteractions();
-  j["content"] = datasetContent(dataset);
-  return j.dump();
-}
-
 /// The stage of the train section whose entry is `entry`, or null (a plan
 /// without stages, or an entry no stage names).
 const plan::Stage *stageOf(const plan::TrainConfig *config,
@@ -116,61 +90,6 @@ const plan::Stage *stageOf(const plan::TrainConfig *config,
 }
 
 } // namespace
-
-struct Trainer::State {
-  const PlanFile *plan = nullptr;
-  const data::Dataset *dataset = nullptr;
-  TrainOptions options;
-  NextItemInputs inputs;
-  std::string trainEntry, accumulateEntry;
-  Hyperparams hyper;
-  uint64_t seed = 0;
-  /// Cloze models: the masking probability of this run.
-  double maskProb = kDefaultMaskProb;
-  int64_t totalSteps = 0;
-  int64_t batchesPerEpoch = 0;
-  int64_t ckptEvery = 0;
-
-  std::unique_ptr<ParameterStore> params;
-  std::unique_ptr<Executor> train, accumulate;
-  std::unique_ptr<Evaluator> evaluator;
-  std::optional<data::SequenceBatcher> batcher;
-  std::unique_ptr<CheckpointDir> ckpt;
-  std::unique_ptr<MetricsWriter> metrics;
-
-  // Where the run starts.
-  int64_t startStep = 0;
-  double wallOffset = 0;
-  int64_t examplesBefore = 0;
-  std::optional<int64_t> resumedFrom;
-
-  // Reused every micro-batch: the batch and the feeds.
-  data::SequenceBatch batch;
-  /// `neg : i64[N]`: the negatives shared by the current batch.
-  std::vector<int64_t> sharedNeg;
-  /// Cloze models: the masked sequences and their labels.
-  std::vector<int64_t> clozeSeq, clozeLabels;
-  HostTensor stepTensor{DType::i64, {}};
-  HostTensor hparamsTensor{DType::f32, {8}};
-  std::vector<NamedTensorView> trainFeeds, accumulateFeeds;
-  int trainLoss = -1, trainNorm = -1, accumulateLoss = -1;
-
-  std::optional<CheckpointMeta> resumeMeta;
-
-  Status setUp();
-  /// Finds and checks the checkpoint to resume (sets resumeMeta, seed and
-  /// the hyperparameters).
-  Status findCheckpoint();
-  /// Loads its weights and data position.
-  Status restore();
-  void bindFeeds(std::vector<NamedTensorView> &feeds, bool optimizer);
-  void updateFeeds(std::vector<NamedTensorView> &feeds);
-  void fillCloze();
-  CheckpointMeta checkpointMeta(int64_t step, double wallS,
-                                int64_t examples) const;
-  Status evaluate(data::Split split, int64_t step, int64_t epoch, double wallS,
-                  ProgressLine *progress, std::optional<EvalResult> &out);
-};
 
 Trainer::Trainer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Trainer::~Trainer() = default;
@@ -204,20 +123,30 @@ Status Trainer::State::setUp() {
   if (!entry)
     return entry.status();
   trainEntry = *entry;
-  StatusOr<NextItemInputs> found = inspectTrainEntry(*plan, trainEntry);
-  if (!found)
-    return found.status();
-  inputs = *found;
-  if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
-    return s;
-  // The largest id of a cloze plan is its mask token, not an item.
-  int64_t itemRoom = inputs.idBound - (inputs.cloze ? 2 : 1);
-  if (inputs.idBound > 0 && int64_t(dataset->numItems()) < itemRoom)
-    spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
-                 "unused and evaluation ranks items 1..{}",
-                 dataset->directory(), dataset->numItems(), plan->name(),
-                 itemRoom, dataset->numItems() + 1, itemRoom,
-                 dataset->numItems());
+  generative = takesSemanticIds(*plan, trainEntry);
+  if (generative) {
+    if (Status s = setUpGenerative(); !s)
+      return s;
+  } else {
+    if (options.catalog)
+      spdlog::warn("--catalog {} is not used: entry '{}' of {} takes no "
+                   "semantic IDs (a next-item model)",
+                   options.catalogName, trainEntry, plan->name());
+    StatusOr<NextItemInputs> found = inspectTrainEntry(*plan, trainEntry);
+    if (!found)
+      return found.status();
+    inputs = *found;
+    if (Status s = checkDatasetFits(inputs, *plan, *dataset); !s)
+      return s;
+    // The largest id of a cloze plan is its mask token, not an item.
+    int64_t itemRoom = inputs.idBound - (inputs.cloze ? 2 : 1);
+    if (inputs.idBound > 0 && int64_t(dataset->numItems()) < itemRoom)
+      spdlog::info("{} has {} items and plan {} room for {}: ids {}..{} stay "
+                   "unused and evaluation ranks items 1..{}",
+                   dataset->directory(), dataset->numItems(), plan->name(),
+                   itemRoom, dataset->numItems() + 1, itemRoom,
+                   dataset->numItems());
+  }
   if (options.maskProb && !inputs.cloze)
     spdlog::warn("--mask-prob applies to cloze models (a training entry "
                  "taking 'labels'); entry '{}' is not one",
@@ -251,27 +180,44 @@ Status Trainer::State::setUp() {
     return invalid(fmt::format("{}: the plan's train section sets no batch "
                                "size; give --batch N",
                                plan->name()));
-  if (hyper.batch > inputs.maxBatch)
+  int64_t maxBatch = generative ? genInputs.maxBatch : inputs.maxBatch;
+  if (hyper.batch > maxBatch)
     return invalid(fmt::format(
         "--batch {} exceeds the {} rows plan {} was compiled for (entry '{}' "
-        "input 'seq'); compile with a larger batch dim or use --batch {}",
-        hyper.batch, inputs.maxBatch, plan->name(), trainEntry,
-        inputs.maxBatch));
+        "input '{}'); compile with a larger batch dim or use --batch {}",
+        hyper.batch, maxBatch, plan->name(), trainEntry,
+        generative ? genInputs.history : "seq", maxBatch));
 
-  // The data order: every train row once per epoch.
-  data::BatcherOptions batcherOptions;
-  batcherOptions.batchSize = hyper.batch;
-  batcherOptions.maxLen = inputs.maxLen;
-  batcherOptions.negatives = inputs.negatives;
-  batcherOptions.seed = seed;
-  batcherOptions.split = data::Split::Train;
-  batcherOptions.shuffle = true;
-  StatusOr<data::SequenceBatcher> created =
-      data::SequenceBatcher::create(*dataset, batcherOptions);
-  if (!created)
-    return created.status();
-  batcher.emplace(std::move(*created));
-  batchesPerEpoch = int64_t(batcher->batchesPerEpoch());
+  // The data order: every train row (example) once per epoch.
+  if (generative) {
+    data::GenerativeBatcherOptions genOptions;
+    genOptions.batchSize = hyper.batch;
+    genOptions.history = genInputs.historyLen;
+    genOptions.targets = genInputs.targets;
+    genOptions.seed = seed;
+    genOptions.split = data::Split::Train;
+    genOptions.shuffle = true;
+    StatusOr<data::GenerativeBatcher> created =
+        data::GenerativeBatcher::create(*dataset, *options.catalog, genOptions);
+    if (!created)
+      return created.status();
+    genBatcher.emplace(std::move(*created));
+    batchesPerEpoch = int64_t(genBatcher->batchesPerEpoch());
+  } else {
+    data::BatcherOptions batcherOptions;
+    batcherOptions.batchSize = hyper.batch;
+    batcherOptions.maxLen = inputs.maxLen;
+    batcherOptions.negatives = inputs.negatives;
+    batcherOptions.seed = seed;
+    batcherOptions.split = data::Split::Train;
+    batcherOptions.shuffle = true;
+    StatusOr<data::SequenceBatcher> created =
+        data::SequenceBatcher::create(*dataset, batcherOptions);
+    if (!created)
+      return created.status();
+    batcher.emplace(std::move(*created));
+    batchesPerEpoch = int64_t(batcher->batchesPerEpoch());
+  }
 
   params = std::make_unique<ParameterStore>(*plan);
   if (Status s = params->makeWritable(); !s)
@@ -396,7 +342,30 @@ Status Trainer::State::setUp() {
 
   // Evaluation, when the plan has a `forward` entry and the data splits.
   bool wantEval = options.evalEvery > 0 || options.finalEval;
-  if (wantEval) {
+  if (wantEval && generative) {
+    // Generative models: the loss of the held-out targets (ranking needs
+    // beam search: onerec-run eval --catalog).
+    std::string lossEntry = validationLossEntry(*plan, trainEntry);
+    Status made = Status::ok();
+    if (lossEntry.empty()) {
+      made = invalid(fmt::format("{}: no Loss entry takes the inputs of '{}' "
+                                 "to compute a validation loss with",
+                                 plan->name(), trainEntry));
+    } else {
+      StatusOr<std::unique_ptr<LossEvaluator>> e =
+          LossEvaluator::create(*plan, *params, *dataset, *options.catalog,
+                                lossEntry, hyper.batch, options.threads);
+      if (e)
+        lossEvaluator = std::move(*e);
+      else
+        made = e.status();
+    }
+    if (!made) {
+      if (options.evalEvery > 0)
+        return made;
+      spdlog::warn("no validation loss: {}", made.message());
+    }
+  } else if (wantEval) {
     EvalOptions evalOptions;
     evalOptions.cloze = inputs.cloze;
     evalOptions.k = options.evalK;
@@ -424,101 +393,41 @@ Status Trainer::State::setUp() {
   return Status::ok();
 }
 
-Status Trainer::State::findCheckpoint() {
-  StatusOr<std::optional<CheckpointMeta>> latest = ckpt->latest();
-  if (!latest)
-    return latest.status();
-  if (!latest->has_value()) {
-    spdlog::info("{}: no checkpoint yet; starting at step 1", ckpt->dir());
-    return Status::ok();
+Status Trainer::State::setUpGenerative() {
+  const plan::Binding *history = nullptr;
+  const plan::Entry &entry = plan->entry(plan->findEntry(trainEntry));
+  for (const plan::Binding *b : *entry.inputs()) {
+    const plan::Tensor &t = *entry.tensors()->Get(b->tensor());
+    if (!history && t.index_bound() > 0 && t.shape() && t.shape()->size() == 3)
+      history = b;
   }
-  const CheckpointMeta &meta = **latest;
-  std::string where = ckpt->metaPath(meta.step);
-  std::string hash =
-      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
-  if (meta.planSourceHash != hash)
+  if (!options.catalog)
     return invalid(fmt::format(
-        "{}: was written for plan '{}' with source hash {}, but {} has "
-        "source hash {}; resume with the plan it was trained with",
-        where, meta.planModel, meta.planSourceHash, plan->name(), hash));
-  nlohmann::json was = nlohmann::json::parse(meta.dataset, nullptr, false);
-  nlohmann::json now = nlohmann::json::parse(datasetJson(*dataset));
-  for (const char *key : {"users", "items", "interactions"})
-    if (was.is_object() && was.contains(key) && was[key] != now[key])
-      return invalid(fmt::format(
-          "{}: was trained on a dataset with {} {}, but {} has {}; resume "
-          "with the same data",
-          where, was[key].dump(), key, dataset->directory(), now[key].dump()));
-  if (was.is_object() && was.contains("content")) {
-    if (was["content"] != now["content"])
-      return invalid(fmt::format(
-          "{}: was trained on a dataset with content {} (directory {}), but "
-          "{} has content {}: the same counts, other interactions or splits; "
-          "resume with the same data",
-          where, was["content"].dump(),
-          was.value("directory", std::string("?")), dataset->directory(),
-          now["content"].dump()));
-  } else {
-    spdlog::warn("{}: records no dataset content checksum (an older "
-                 "checkpoint); only the dataset's counts were compared",
-                 where);
-  }
-  if (options.seed && *options.seed != meta.seed)
-    return invalid(fmt::format("{}: was trained with --seed {}, not {}; a "
-                               "resumed run keeps its seed",
-                               where, meta.seed, *options.seed));
-  if (options.batch && *options.batch != meta.hyperparams.batch)
-    return invalid(fmt::format("{}: was trained with --batch {}, not {}; a "
-                               "resumed run keeps its batch size",
-                               where, meta.hyperparams.batch, *options.batch));
-  nlohmann::json run = nlohmann::json::parse(meta.run, nullptr, false);
-  if (run.is_object() && run.contains("threads") &&
-      run["threads"] != nlohmann::json(options.threads))
-    spdlog::warn("{}: was trained with --threads {}, this run uses {}: "
-                 "losses may differ in the last bits",
-                 where, run["threads"].dump(), options.threads);
-  if (run.is_object() && run.contains("mask_prob") &&
-      run["mask_prob"].is_number()) {
-    double was = run["mask_prob"].get<double>();
-    if (options.maskProb && *options.maskProb != was)
-      return invalid(fmt::format("{}: was trained with --mask-prob {}, not "
-                                 "{}; a resumed run keeps its masking",
-                                 where, was, *options.maskProb));
-    maskProb = was;
-  }
-  seed = meta.seed;
-  hyper = meta.hyperparams;
-  startStep = meta.step;
-  wallOffset = meta.wallS;
-  examplesBefore = meta.examples;
-  resumedFrom = meta.step;
-  resumeMeta = meta;
-  return Status::ok();
-}
-
-Status Trainer::State::restore() {
-  const CheckpointMeta &meta = *resumeMeta;
-  std::string where = ckpt->metaPath(meta.step);
-  nlohmann::json position =
-      nlohmann::json::parse(meta.dataPosition, nullptr, false);
-  data::Position at;
-  try {
-    at.epoch = position.at("epoch").get<uint64_t>();
-    at.nextRow = position.at("next_row").get<uint64_t>();
-  } catch (const std::exception &e) {
-    return Status::error(
-        Status::Code::Corrupt,
-        fmt::format("{}: data_position is unreadable: {}", where, e.what()));
-  }
-  if (Status s = batcher->seek(at); !s)
-    return s.withContext(where);
-  runtime::CheckpointLoadReport report;
-  if (Status s = ckpt->load(meta, *params, &report); !s)
+        "{}: entry '{}' takes semantic IDs (input '{}' {}): a generative "
+        "model trains with --catalog CATALOG.safetensors, the items' "
+        "semantic IDs (make one with onerec-tokenize)",
+        plan->name(), trainEntry, history ? history->name()->str() : "?",
+        history ? runtime::formatTensorType(
+                      plan->plan(), *entry.tensors()->Get(history->tensor()))
+                : ""));
+  StatusOr<GenerativeInputs> found = inspectGenerativeEntry(*plan, trainEntry);
+  if (!found)
+    return found.status();
+  genInputs = *found;
+  if (Status s = checkCatalogFits(genInputs, *plan, *options.catalog,
+                                  options.catalogName, *dataset);
+      !s)
     return s;
-  if (!report.stateReset.empty())
-    return invalid(fmt::format("{}: holds no optimizer state ({} missing); "
-                               "it cannot be resumed bit-identically",
-                               where, report.stateReset.front()));
+  if (options.catalog->codebook() < genInputs.codebook)
+    spdlog::info("{}: codes below {}, plan {} room for {}: codes {}..{} "
+                 "stay unused",
+                 options.catalogName, options.catalog->codebook(), plan->name(),
+                 genInputs.codebook, options.catalog->codebook(),
+                 genInputs.codebook - 1);
+  if (genInputs.user.empty())
+    spdlog::info("entry '{}' takes no user id; examples carry only the "
+                 "history",
+                 trainEntry);
   return Status::ok();
 }
 
@@ -577,6 +486,10 @@ void Trainer::State::fillCloze() {
 }
 
 void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
+  if (generative) {
+    feedGenerativeBatch(genInputs, genBatch, feeds);
+    return;
+  }
   int64_t rows = batch.rows, L = inputs.maxLen;
   if (inputs.cloze)
     fillCloze();
@@ -612,34 +525,14 @@ void Trainer::State::updateFeeds(std::vector<NamedTensorView> &feeds) {
   }
 }
 
-CheckpointMeta Trainer::State::checkpointMeta(int64_t step, double wallS,
-                                              int64_t examples) const {
-  CheckpointMeta meta;
-  meta.step = step;
-  data::Position at = batcher->position();
-  meta.epoch = int64_t(at.epoch) + 1;
-  meta.examples = examples;
-  meta.seed = seed;
-  meta.wallS = wallS;
-  meta.planModel = plan->plan().model() ? plan->plan().model()->str() : "";
-  meta.planSourceHash =
-      plan->plan().source_hash() ? plan->plan().source_hash()->str() : "";
-  meta.hyperparams = hyper;
-  meta.dataPosition =
-      nlohmann::json{{"epoch", at.epoch}, {"next_row", at.nextRow}}.dump();
-  meta.dataset = datasetJson(*dataset);
-  nlohmann::json run = {{"threads", options.threads},
-                        {"total_steps", totalSteps},
-                        {"entry", trainEntry}};
-  if (inputs.cloze)
-    run["mask_prob"] = maskProb;
-  meta.run = run.dump();
-  return meta;
-}
-
 Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
                                 double wallS, ProgressLine *progress,
-                                std::optional<EvalResult> &out) {
+                                TrainSummary &summary) {
+  bool valid = split == data::Split::Valid;
+  if (lossEvaluator)
+    return evaluateLoss(split, step, epoch, wallS, progress,
+                        valid ? summary.validLoss : summary.testLoss);
+  std::optional<EvalResult> &out = valid ? summary.valid : summary.test;
   StatusOr<EvalResult> result = evaluator->evaluate(split);
   if (!result)
     return result.status();
@@ -662,6 +555,35 @@ Status Trainer::State::evaluate(data::Split split, int64_t step, int64_t epoch,
     record.hitRate = m.hitRate();
     record.ndcg = m.ndcg();
     record.users = m.users();
+    record.wallS = wallS;
+    if (Status s = metrics->write(record); !s)
+      return s;
+  }
+  return Status::ok();
+}
+
+Status Trainer::State::evaluateLoss(data::Split split, int64_t step,
+                                    int64_t epoch, double wallS,
+                                    ProgressLine *progress,
+                                    std::optional<LossResult> &out) {
+  StatusOr<LossResult> result = lossEvaluator->evaluate(split);
+  if (!result)
+    return result.status();
+  out = *result;
+  if (progress)
+    progress->message(fmt::format("step {}: {} loss {:.4f}  (entry '{}', {} "
+                                  "examples, {:.1f} s)",
+                                  step, data::splitName(split), result->loss,
+                                  result->entry, result->examples,
+                                  result->seconds));
+  if (metrics) {
+    LossEvalRecord record;
+    record.split = data::splitName(split);
+    record.step = step;
+    record.epoch = epoch;
+    record.entry = result->entry;
+    record.loss = result->loss;
+    record.examples = result->examples;
     record.wallS = wallS;
     if (Status s = metrics->write(record); !s)
       return s;
@@ -699,7 +621,7 @@ StatusOr<TrainSummary> Trainer::run() {
   };
   int64_t examples = s.examplesBefore;
   double smoothedRate = 0;
-  int64_t epoch = int64_t(s.batcher->position().epoch) + 1;
+  int64_t epoch = int64_t(s.dataPosition().epoch) + 1;
   int64_t lastValidStep = -1;
 
   for (int64_t step = s.startStep + 1; step <= s.totalSteps; ++step) {
@@ -707,10 +629,10 @@ StatusOr<TrainSummary> Trainer::run() {
     int64_t stepExamples = 0;
     double lossSum = 0, gradNorm = 0;
     for (int64_t micro = 0; micro < k; ++micro) {
-      if (!s.batcher->next(s.batch) && !s.batcher->next(s.batch))
+      if (!s.nextBatch() && !s.nextBatch())
         return Status::error(Status::Code::Internal,
                              "the train split yields no batch");
-      epoch = int64_t(s.batch.position.epoch) + 1;
+      epoch = int64_t(s.batchPosition().epoch) + 1;
       bool last = micro == k - 1;
       Executor &executor = last ? *s.train : *s.accumulate;
       std::vector<NamedTensorView> &feeds =
@@ -731,7 +653,7 @@ StatusOr<TrainSummary> Trainer::run() {
       double loss = scalarOf(
           (*outputs)[size_t(last ? s.trainLoss : s.accumulateLoss)].tensor);
       lossSum += loss;
-      stepExamples += s.batch.rows;
+      stepExamples += s.batchRows();
       Status bad;
       if (!std::isfinite(loss))
         bad = nonFiniteError(step, entryName, "loss", loss, where);
@@ -775,10 +697,10 @@ StatusOr<TrainSummary> Trainer::run() {
     }
     if (progress)
       progress->update(step, epoch, loss, lr, smoothedRate);
-    if (s.evaluator && s.options.evalEvery > 0 &&
+    if (s.canEvaluate() && s.options.evalEvery > 0 &&
         step % s.options.evalEvery == 0) {
       if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
-                                 progress.get(), summary.valid);
+                                 progress.get(), summary);
           !st)
         return st;
       lastValidStep = step;
@@ -809,15 +731,15 @@ StatusOr<TrainSummary> Trainer::run() {
   summary.examples = examples - s.examplesBefore;
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-  if (s.evaluator && s.options.finalEval) {
+  if (s.canEvaluate() && s.options.finalEval) {
     int64_t step = std::max(summary.lastStep, s.startStep);
     if (lastValidStep != step)
       if (Status st = s.evaluate(data::Split::Valid, step, epoch, wall(),
-                                 nullptr, summary.valid);
+                                 nullptr, summary);
           !st)
         return st;
     if (Status st = s.evaluate(data::Split::Test, step, epoch, wall(), nullptr,
-                               summary.test);
+                               summary);
         !st)
       return st;
   }

@@ -1,14 +1,17 @@
 //===- TrainCommand.cpp - onerec-run train --------------------------------===//
 //
 // `train` runs a plan's TrainStep entry over a dataset (driver/Trainer.h):
-// next-item batches from `onerec-data` datasets, the LR schedule, periodic
-// evaluation, atomic checkpoints and bit-identical resume, metrics.jsonl.
+// next-item batches from `onerec-data` datasets (or, for generative models,
+// semantic-ID examples with the codes of a --catalog), the LR schedule,
+// periodic evaluation, atomic checkpoints and bit-identical resume,
+// metrics.jsonl.
 // Progress goes to stderr, the summary and the final metrics to stdout.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
 
+#include "onerec/Data/Catalog.h"
 #include "onerec/Data/Dataset.h"
 #include "onerec/Driver/Trainer.h"
 #include "onerec/Runtime/PlanFile.h"
@@ -30,6 +33,7 @@ namespace {
 
 constexpr std::string_view kTrainUsage =
     "train PLAN --data DIR [--epochs N | --steps N] [--batch N]\n"
+    "                 [--catalog CATALOG.safetensors]   (generative models)\n"
     "                 [--ckpt-dir DIR] [--ckpt-every N] [--keep N] [--resume]\n"
     "                 [--seed S] [--metrics metrics.jsonl] [--lr X]\n"
     "                 [--mask-prob P]   (cloze models such as BERT4Rec; 0.2)\n"
@@ -108,6 +112,7 @@ int runTrain(const Args &args) {
   CommandLine cl(args, kTrainUsage);
   TrainOptions options;
   std::optional<std::string> data = cl.option("--data");
+  std::optional<std::string> catalogPath = cl.option("--catalog");
   options.ckptDir = cl.option("--ckpt-dir").value_or("");
   options.metricsPath = cl.option("--metrics").value_or("");
   options.initWeights = cl.option("--weights");
@@ -211,6 +216,15 @@ int runTrain(const Args &args) {
   StatusOr<std::unique_ptr<data::Dataset>> dataset = data::Dataset::open(*data);
   if (!dataset)
     return reportError(dataset.status());
+  std::optional<data::Catalog> catalog;
+  if (catalogPath) {
+    StatusOr<data::Catalog> loaded = data::Catalog::load(*catalogPath);
+    if (!loaded)
+      return reportError(loaded.status());
+    catalog.emplace(std::move(*loaded));
+    options.catalog = &*catalog;
+    options.catalogName = *catalogPath;
+  }
   // Ctrl-C / SIGTERM: finish the update, save a checkpoint, stop.
   options.stopRequested = &stopRequested;
   struct sigaction action = {};
@@ -245,6 +259,11 @@ int runTrain(const Args &args) {
                data::splitName((*r)->split), m.k(), m.hitRate(), m.k(),
                m.ndcg(), protocolName((*r)->protocol), m.users());
   }
+  for (const std::optional<LossResult> *r : {&s.validLoss, &s.testLoss})
+    if (*r)
+      fmt::print("{:<5} loss {:.4f}  (entry '{}', {} examples)\n",
+                 data::splitName((*r)->split), (*r)->loss, (*r)->entry,
+                 (*r)->examples);
   return 0;
 }
 

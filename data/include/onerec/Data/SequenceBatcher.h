@@ -17,8 +17,10 @@
 #define ONEREC_DATA_SEQUENCEBATCHER_H
 
 #include "onerec/Data/Dataset.h"
+#include "onerec/Data/Random.h"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace onerec::data {
@@ -45,6 +47,16 @@ struct Position {
     return epoch == o.epoch && nextRow == o.nextRow;
   }
 };
+
+/// Puts `rows` in epoch `epoch`'s order: a Fisher-Yates shuffle keyed by
+/// (seed, RandomPurpose::Shuffle, epoch), shared by the batchers so that
+/// every data order of a run is a pure function of its seed.
+template <typename T>
+void shuffleForEpoch(std::vector<T> &rows, uint64_t seed, uint64_t epoch) {
+  KeyedRandom rng(seed, static_cast<uint64_t>(RandomPurpose::Shuffle), epoch);
+  for (size_t i = rows.size(); i > 1; --i)
+    std::swap(rows[i - 1], rows[rng.below(i)]);
+}
 
 struct SequenceBatch {
   int64_t batchSize = 0;        // B (tensors always have B rows)

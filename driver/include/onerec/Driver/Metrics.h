@@ -10,6 +10,8 @@
 //    "grad_norm": 0.5, "examples_per_s": 812.5, "wall_s": 0.158}
 //   {"eval": "valid", "step": 100, "epoch": 2, "protocol": "full", "k": 10,
 //    "hr": 0.42, "ndcg": 0.25, "users": 1000, "wall_s": 3.2}
+//   {"eval": "valid", "step": 100, "epoch": 2, "entry": "ntp",
+//    "loss": 3.91, "examples": 22363, "wall_s": 3.2}   (generative models)
 //
 //===----------------------------------------------------------------------===//
 #ifndef ONEREC_DRIVER_METRICS_H
@@ -48,12 +50,24 @@ struct EvalRecord {
   double wallS = 0;
 };
 
+/// The mean loss of a Loss entry over a split (generative models).
+struct LossEvalRecord {
+  std::string split; // "valid" or "test"
+  int64_t step = 0;
+  int64_t epoch = 0;
+  std::string entry; // the Loss entry, e.g. "ntp"
+  double loss = 0;
+  int64_t examples = 0;
+  double wallS = 0;
+};
+
 /// `value` as JSON: 17 significant digits (exact for doubles), NaN,
 /// Infinity or -Infinity when not finite.
 std::string formatJsonNumber(double value);
 /// One line of metrics.jsonl (no newline).
 std::string formatRecord(const StepRecord &record);
 std::string formatRecord(const EvalRecord &record);
+std::string formatRecord(const LossEvalRecord &record);
 
 class MetricsWriter {
 public:
@@ -72,6 +86,7 @@ public:
   /// rebuilt from the checkpoint's step on resume).
   runtime::Status write(const StepRecord &record);
   runtime::Status write(const EvalRecord &record);
+  runtime::Status write(const LossEvalRecord &record);
   const std::string &path() const { return path_; }
 
 private:

@@ -1,13 +1,16 @@
 //===- Trainer.h - the training loop of onerec-run train --------*- C++ -*-===//
 //
-// Trains a plan's TrainStep entry on next-item batches of a dataset:
+// Trains a plan's TrainStep entry on next-item batches of a dataset (or,
+// for a generative model whose entry takes semantic IDs, on the
+// GenerativeBatcher's examples with the codes of a catalog):
 //
 //   for update t = 1 .. total:
 //     k - 1 micro-batches through `train_accumulate` (accumulate = k > 1),
 //     one through `train_step` with optimizer.step = t and
 //     optimizer.hparams = Hyperparams::vector(t) (the LR schedule);
 //     check loss and grad_norm are finite; metrics.jsonl; progress line;
-//     every eval_every updates: HR@K / NDCG@K on the validation split;
+//     every eval_every updates: HR@K / NDCG@K on the validation split
+//       (generative models: the mean loss of the valid targets);
 //     every ckpt_every updates and at the end: an atomic checkpoint.
 //   then: the validation and test splits.
 //
@@ -24,6 +27,7 @@
 
 #include "onerec/Data/Dataset.h"
 #include "onerec/Driver/Evaluator.h"
+#include "onerec/Driver/GenerativeLoss.h"
 #include "onerec/Driver/Hyperparams.h"
 #include "onerec/Driver/Ranking.h"
 #include "onerec/Runtime/PlanFile.h"
@@ -56,6 +60,11 @@ struct TrainOptions {
   std::optional<double> maskProb;
   std::optional<ScheduleKind> schedule;
   std::optional<int64_t> warmup;
+  /// Generative models (a training entry that takes semantic IDs): the
+  /// items' codes (--catalog; must outlive the trainer) and its name for
+  /// messages. Next-item models do not use it.
+  const data::Catalog *catalog = nullptr;
+  std::string catalogName;
   /// Seed of the data order, the negatives and dropout (default: the plan's).
   std::optional<uint64_t> seed;
   /// Initial weights (safetensors) of a fresh run; optimizer state in the
@@ -98,6 +107,8 @@ struct TrainSummary {
   double seconds = 0;
   int64_t examples = 0;
   std::optional<EvalResult> valid, test;
+  /// Generative models: the mean loss of the valid and test targets.
+  std::optional<LossResult> validLoss, testLoss;
   /// Set when a checkpoint was resumed.
   std::optional<int64_t> resumedFrom;
 };
