@@ -33,8 +33,10 @@ scripts/build.sh
 # configuration) to a plan, describe it, and run every entry (encoder,
 # decoder, losses, a gradient and a training step) on a batch; then train a
 # small SASRec on synthetic sequences with a planted structure and evaluate
-# it; then score the catalog with the full SASRec. (Beam-search generation
-# arrives with its issue.)
+# it; then the generative pipeline on the same data: semantic IDs from the
+# SASRec item embeddings (onerec-tokenize), a tiny TIGER trained on them,
+# evaluated by beam search and answering generation requests; then score the
+# catalog with the full SASRec.
 echo "== devices"
 build/bin/onerec-run devices
 echo "== compiling models/onerec.rdsl --config tiny -> build/onerec-tiny.fb"
@@ -53,6 +55,24 @@ build/bin/onerec-run train build/sasrec-synth.fb --data build/synth --epochs 20 
   --metrics build/sasrec-synth-metrics.jsonl
 /usr/bin/python3 scripts/plot_metrics.py build/sasrec-synth-metrics.jsonl \
   -o build/sasrec-synth-curves.png
+echo "== generative: tokenize SASRec's items, train a tiny TIGER, beam-search eval, generate"
+sasrec_ckpt=$(ls build/sasrec-synth-ckpt/ckpt-*.safetensors | tail -n 1)
+build/bin/onerec-tokenize --ckpt "$sasrec_ckpt" --tensor item_emb --first-row 1 \
+  --data build/synth --codebook 16 -o build/synth-catalog.safetensors \
+  --stats build/synth-catalog-stats.json > /dev/null
+build/bin/onerecc models/tiger.rdsl --config tiny -D codebook=16 -o build/tiger-synth.fb
+rm -rf build/tiger-synth-ckpt
+build/bin/onerec-run train build/tiger-synth.fb --data build/synth \
+  --catalog build/synth-catalog.safetensors --epochs 3 --batch 128 --lr 0.003 \
+  --ckpt-dir build/tiger-synth-ckpt --metrics build/tiger-synth-metrics.jsonl
+tiger_ckpt=$(ls build/tiger-synth-ckpt/ckpt-*.safetensors | tail -n 1)
+build/bin/onerec-run eval build/tiger-synth.fb --data build/synth \
+  --catalog build/synth-catalog.safetensors --ckpt "$tiger_ckpt" --split test --beam 20
+printf '%s\n' '{"id": "u0", "user": 0, "history": [1, 7, 42]}' \
+  '{"id": "u1", "user": 1, "history": [5, 9]}' > build/tiger-requests.jsonl
+build/bin/onerec-run generate build/tiger-synth.fb --ckpt "$tiger_ckpt" \
+  --catalog build/synth-catalog.safetensors --requests build/tiger-requests.jsonl \
+  --out build/tiger-answers.jsonl --beam 16 --top 5
 echo "== SASRec: compile, then score the catalog for 4 users"
 build/bin/onerecc models/sasrec.rdsl -o build/sasrec.fb
 build/bin/onerec-run inspect build/sasrec.fb --json > build/sasrec-plan.json
@@ -61,4 +81,5 @@ build/bin/onerec-run inspect build/sasrec.fb --json > build/sasrec-plan.json
 build/bin/onerec-run forward build/sasrec.fb --input build/sasrec-request.json \
   --output build/sasrec-scores.safetensors --profile
 echo "== done: plans in build/*.fb, scores in build/sasrec-scores.safetensors,"
-echo "   training curves in build/sasrec-synth-curves.png"
+echo "   training curves in build/sasrec-synth-curves.png, generated sessions in"
+echo "   build/tiger-answers.jsonl"
