@@ -125,6 +125,17 @@ BeamSearch::create(StepModel &model, const data::Catalog &catalog,
   search->parents_.assign(size_t(maxRows), -1);
   search->candidates_.resize(
       size_t(options.width * std::max<int64_t>(1, maxFanOut(catalog))));
+  // Items below each trie node, to never extend a beam into a subtree
+  // whose items its session already holds (a dead end).
+  search->leaves_.assign(catalog.nodes(), 0);
+  for (size_t row = 0; row < catalog.size(); ++row) {
+    int32_t node = data::Catalog::kRoot;
+    ++search->leaves_[size_t(node)];
+    for (int64_t l = 0; l < shape.levels; ++l) {
+      node = catalog.child(node, catalog.codes(row)[l]);
+      ++search->leaves_[size_t(node)];
+    }
+  }
   search->active_.reserve(size_t(slots));
   search->nextActive_.reserve(size_t(slots));
   for (int64_t s = slots - 1; s >= 0; --s)
@@ -142,9 +153,9 @@ void BeamSearch::admit(const Callback &done, std::vector<Active> &next,
                        int64_t &nextRows) {
   if (queue_.empty() || freeSlots_.empty())
     return;
-  std::vector<Pending> admitting;
   // A request starts with one row and grows to `width`: the slots (at most
   // maxRows / width) bound the rows.
+  std::vector<Pending> admitting;
   while (!queue_.empty() && admitting.size() < freeSlots_.size() &&
          nextRows + int64_t(admitting.size() + 1) <= maxRows_) {
     admitting.push_back(std::move(queue_.front()));
@@ -195,6 +206,17 @@ void BeamSearch::admit(const Callback &done, std::vector<Active> &next,
   }
 }
 
+int64_t BeamSearch::usedUnder(const int32_t *used, int64_t count,
+                              const int32_t *prefix, int64_t level,
+                              int32_t code) const {
+  int64_t under = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const int32_t *codes = catalog_.codes(size_t(used[i]));
+    under += std::equal(prefix, prefix + level, codes) && codes[level] == code;
+  }
+  return under;
+}
+
 int64_t BeamSearch::select(const Active &request, int64_t level,
                            const float *logits, int64_t outBegin) {
   const int64_t levels = shape_.levels, codebook = shape_.codebook;
@@ -211,14 +233,15 @@ int64_t BeamSearch::select(const Active &request, int64_t level,
     double base = beams_.score[size_t(row)] - logSumExp(scores, codebook);
     int32_t node = beams_.node[size_t(row)];
     const int32_t *used = beams_.itemRows.data() + row * items_;
+    const int32_t *prefix = beams_.codes.data() + row * codesPerRow +
+                            item * levels; // this item's codes so far
     for (size_t e = catalog_.childBegin(node), end = catalog_.childEnd(node);
          e < end; ++e) {
       int32_t child = childNodes[e];
-      if (lastLevel) {
-        int32_t leaf = int32_t(catalog_.leafRow(child));
-        if (std::find(used, used + item, leaf) != used + item)
-          continue; // the session already holds this item
-      }
+      if (item > 0 && usedUnder(used, item, prefix, level, childCodes[e]) ==
+                          leaves_[size_t(child)])
+        continue; // every item below the code is already in the session
+
       double score = base + double(scores[childCodes[e]]);
       if (std::isnan(score))
         score = -std::numeric_limits<double>::infinity();

@@ -13,8 +13,10 @@
 //     therefore true log-probabilities of the model, comparable across
 //     requests and widths;
 //   - every generated item is a catalog item (the prefix walks the trie),
-//     and a session holds no item twice (a last-level code that would
-//     complete an item already in the beam's session is not a candidate);
+//     and a session holds no item twice: a code is not a candidate when
+//     every catalog item below it (in the trie) is already in the beam's
+//     session, so no beam runs into a dead end where all its completions
+//     repeat an item;
 //   - the best `width` candidates of a request are chosen by partial sort
 //     over the allowed candidates only, under a total order (score, then
 //     parent beam, then code), so results are deterministic.
@@ -214,6 +216,10 @@ private:
   /// rows [outBegin, ...) of the next layout; returns how many.
   int64_t select(const Active &request, int64_t level, const float *logits,
                  int64_t outBegin);
+  /// How many of the `count` catalog rows `used` start with `prefix`
+  /// (`level` codes) followed by `code`.
+  int64_t usedUnder(const int32_t *used, int64_t count, const int32_t *prefix,
+                    int64_t level, int32_t code) const;
   GenerationResult finish(const Active &request, int64_t rowBegin,
                           int64_t beams) const;
 
@@ -234,6 +240,8 @@ private:
   std::vector<int64_t> tokens_, positions_, rowSlots_, lengths_;
   std::vector<int32_t> parents_;
   std::vector<Candidate> candidates_;
+  /// Catalog items below each trie node.
+  std::vector<int64_t> leaves_;
   std::vector<Active> nextActive_;
   std::vector<const GenerationRequest *> admitted_;
   std::vector<int64_t> admittedSlots_;
