@@ -162,35 +162,48 @@ def run_onerec(args, cmd):
 
 
 def time_onerec(args, ctx, width, reqs, tag, batch):
-    """Per-request ms (batch False: one process per request) or the whole
-    batch's ms (batch True), start-up excluded, and the answers.
+    """Per-request ms (batch False) or the whole batch's ms (batch True),
+    start-up excluded, and the answers {id: sessions}.
 
-    The one function that knows how onerec-run generate is timed: with
-    `--timing-json` the runtime's own times ({"times_ms": [...]}, per request
-    or per batch); without, process wall time minus the median wall time of
-    runs on an empty request file (plan, weights and catalog loading)."""
+    The one function that knows how onerec-run generate is timed. When
+    `generate` has `--timing-json` and `--batch`, one process answers a
+    warm-up request (its time dropped, as torch's warm-up call) and then the
+    requests, one per batch (latency) or all in one batch (throughput); the
+    runtime's {"times_ms": [per batch]} are the figures. Otherwise one
+    process per request (latency) or per batch, and the figure is its wall
+    time minus the median wall time of runs on an empty request file (plan,
+    weights and catalog loading): a cold process, which only disfavours
+    onerec."""
     wd = ctx["workdir"]
-    own = "--timing-json" in args.generate_help
+    own = "--timing-json" in args.generate_help and "--batch" in args.generate_help
     times, answers = [], {}
+    if own:
+        warm = dict(reqs[0], id="warm-up")
+        rp, op = os.path.join(wd, f"{tag}.in.jsonl"), os.path.join(wd, f"{tag}.out.jsonl")
+        tj = os.path.join(wd, f"{tag}.timing.json")
+        size = len(reqs) if batch else 1
+        # The warm-up is a batch of its own: `size` copies of the first request.
+        warmups = [dict(warm, id=f"warm-up-{k}") for k in range(size)]
+        write_jsonl(rp, warmups + reqs)
+        run_onerec(args, onerec_cmd(args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"], rp, op,
+                                    width, ["--timing-json", tj, "--batch", str(size)]))
+        with open(tj) as f:
+            t = json.load(f)["times_ms"]
+        expected = 1 + len(reqs) // size
+        if len(t) != expected:
+            raise RuntimeError(f"{tag}: onerec-run generate reported {len(t)} times, expected "
+                               f"{expected} (one per batch of {size})")
+        times = t[1:]
+        answers = read_answers(op)
+        return times, answers
     groups = [[q] for q in reqs] if not batch else [reqs]
     for i, group in enumerate(groups):
         rp = os.path.join(wd, f"{tag}.{i}.in.jsonl")
         op = os.path.join(wd, f"{tag}.{i}.out.jsonl")
         write_jsonl(rp, group)
-        extra = []
-        tj = os.path.join(wd, f"{tag}.{i}.timing.json")
-        if own:
-            extra += ["--timing-json", tj]
-        if batch and "--batch" in args.generate_help:
-            extra += ["--batch", str(len(group))]
         wall = run_onerec(args, onerec_cmd(args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"],
-                                           rp, op, width, extra))
-        if own:
-            with open(tj) as f:
-                t = json.load(f)["times_ms"]
-            times.append(sum(t))
-        else:
-            times.append(wall - ctx["onerec_start_ms"][width])
+                                           rp, op, width))
+        times.append(wall - ctx["onerec_start_ms"][width])
         answers.update(read_answers(op))
     return times, answers
 
@@ -274,7 +287,8 @@ def bench_config(args, config, workdir):
         lat = {s: [] for s in sides}
         thr = {s: [] for s in sides}
         last = {}
-        if "onerec" in sides:
+        if "onerec" in sides and not ("--timing-json" in args.generate_help and
+                                      "--batch" in args.generate_help):
             ctx["onerec_start_ms"][width] = onerec_start_ms(args, ctx, width)
         for rnd in range(args.rounds):
             for side in sides:
@@ -403,8 +417,10 @@ def main():
         "onerecc": args.onerecc,
         "onerec_run": args.onerec_run,
         "onerec_timing": (None if args.torch_only else
-                          "onerec-run generate --timing-json (the runtime's times)"
-                          if "--timing-json" in args.generate_help else
+                          "onerec-run generate --batch N --timing-json: the runtime's time per "
+                          "batch, one warm-up batch dropped"
+                          if "--timing-json" in args.generate_help and
+                          "--batch" in args.generate_help else
                           "process wall time minus the median of 3 runs on an empty "
                           "request file (start-up: plan, weights, catalog loading)"),
         "torch_timing": "eager, no_grad, time.perf_counter per call, one warm-up call per "
