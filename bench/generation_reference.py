@@ -304,11 +304,46 @@ class Catalog:
         levels = int(meta.get("levels", t["codes"].shape[1]))
         return Catalog(t["item_ids"], t["codes"], levels, int(meta["codebook"]))
 
+    def trie_csr(self):
+        """The trie as data/lib/Catalog.cpp stores it: nodes numbered breadth
+        first, children in code order (root 0); `offsets` [nodes + 1] (node
+        n's edges are [offsets[n], offsets[n+1]); leaves have none), `codes`
+        and `children` [edges]."""
+        order = np.lexsort(self.codes.T[::-1])            # rows in code order
+        codes = self.codes[order]
+        counts, edge_codes = [], []
+        parents = 1                                        # nodes at depth d
+        for d in range(self.levels):
+            prefix = codes[:, :d + 1]
+            first = np.ones(len(prefix), bool)
+            first[1:] = np.any(prefix[1:] != prefix[:-1], axis=1)
+            # Each new (d+1)-prefix is one edge from the node of its d-prefix.
+            if d == 0:
+                parent = np.zeros(int(first.sum()), np.int64)
+            else:
+                pfirst = np.ones(len(prefix), bool)
+                pfirst[1:] = np.any(prefix[1:, :d] != prefix[:-1, :d], axis=1)
+                parent = (np.cumsum(pfirst) - 1)[first]
+            counts.append(np.bincount(parent, minlength=parents))
+            edge_codes.append(prefix[first, d])
+            parents = int(first.sum())
+        counts.append(np.zeros(parents, np.int64))         # the leaves
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64)
+        edge_codes = np.concatenate(edge_codes).astype(np.int32)
+        children = np.arange(1, len(edge_codes) + 1, dtype=np.int32)
+        return offsets, edge_codes, children
+
     def save(self, path, extra_metadata=None):
-        meta = {"levels": self.levels, "codebook": self.codebook}
+        """An onerec catalog file (format onerec-catalog, version 1), without
+        codebooks: item_ids, codes and the trie (trie_csr)."""
+        meta = {"format": "onerec-catalog", "version": "1",
+                "levels": self.levels, "codebook": self.codebook}
         meta.update(extra_metadata or {})
+        offsets, edge_codes, children = self.trie_csr()
         safetensors_io.write(path, {"item_ids": self.item_ids,
-                                    "codes": self.codes.astype(np.int32)}, meta)
+                                    "codes": self.codes.astype(np.int32),
+                                    "trie.offsets": offsets, "trie.codes": edge_codes,
+                                    "trie.children": children}, meta)
 
     @staticmethod
     def synthetic(item_ids, levels, codebook, seed):
