@@ -388,7 +388,7 @@ def _select(logits, scores, nodes, children, width):
     nodes, parents, codes), each [R, m] with m = min(width, n*K): the best
     candidates, ties to the lower index b*K + c (a stable sort)."""
     R, n, K = logits.shape
-    logp = torch.log_softmax(logits.float(), dim=-1)
+    logp = torch.log_softmax(logits.double(), dim=-1)           # scores in double
     child = children[nodes.clamp(min=0)]                       # [R, n, K]
     child = torch.where((nodes >= 0).unsqueeze(-1), child, torch.full_like(child, -1))
     cand = scores.unsqueeze(-1) + logp
@@ -442,7 +442,7 @@ class _BeamSearch:
         memory = m.encode(*self.inputs(requests))               # once per request
         R = memory.shape[0]
         state = self.start(memory)
-        scores = torch.zeros(R, 1)
+        scores = torch.zeros(R, 1, dtype=torch.float64)
         nodes = torch.zeros(R, 1, dtype=torch.long)             # the root
         codes = torch.zeros(R, 1, 0, dtype=torch.long)
         for level in range(m.levels):
