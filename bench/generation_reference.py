@@ -40,6 +40,10 @@ Two implementations of the scoring, one selection (`_select`):
   reordered by the beams' parents; one new position per beam per step.
 
 Both batch the beams of all requests in one call per step.
+
+As a command (`main`), it reads and writes onerec-run generate's files:
+request lines {"id", "user", "history"}, answer lines {"id", "sessions":
+[{"items", "codes", "score"}], "items": [{"item", "score"}]}.
 """
 import json
 import math
@@ -567,3 +571,44 @@ def compare(a, b, tol=1e-4):
             "max_common_score_diff": max((p["max_common_score_diff"] for p in per), default=0.0),
             "min_common_fraction": min((p["common_fraction"] for p in per), default=1.0),
             "tolerance": tol}
+
+
+def answer(request, sessions):
+    """One answer line in onerec-run generate's JSONL schema."""
+    return {"id": request["id"], "sessions": sessions,
+            "items": [{"item": s["items"][0], "score": s["score"]} for s in sessions]}
+
+
+def main(argv=None):
+    """The reference as a command, with onerec-run generate's files:
+
+      generation_reference.py --config tiny --ckpt W.safetensors --catalog C \\
+        --requests in.jsonl --out out.jsonl --beam 128 [--uncached] [--threads 2]
+    """
+    import argparse
+    ap = argparse.ArgumentParser(description=main.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="default", choices=sorted(TIGER_CONFIGS))
+    ap.add_argument("--ckpt", required=True, help="weights with onerec's names (safetensors)")
+    ap.add_argument("--catalog", required=True)
+    ap.add_argument("--requests", required=True, help="JSONL: {id, user, history}")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--beam", type=int, default=20)
+    ap.add_argument("--top", type=int, default=0, help="sessions per answer (0: all)")
+    ap.add_argument("--uncached", action="store_true", help="the uncached search")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model, catalog = load(args.config, args.ckpt), Catalog.load(args.catalog)
+    search = (UncachedBeamSearch if args.uncached else CachedBeamSearch)(model, catalog)
+    with open(args.requests) as f:
+        reqs = [json.loads(line) for line in f if line.strip()]
+    results = search(reqs, args.beam) if reqs else []
+    with open(args.out, "w") as f:
+        for q, sessions in zip(reqs, results):
+            f.write(json.dumps(answer(q, sessions[:args.top or None])) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
