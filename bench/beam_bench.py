@@ -11,10 +11,12 @@ d 128, 6 heads of 64, FFN 1024, 3 levels x 256 codes, 20-item histories;
 `tiny` with --quick) and beam width (8, 128, 512), one item per session:
 
 - onerec: `onerec-run generate PLAN --ckpt W --catalog C --requests in.jsonl
-  --out out.jsonl --beam WIDTH --items 1 [--threads T]`. Its start (plan,
-  weights and catalog loading) is measured by a run on an empty request file
-  and subtracted; when `generate --help` offers `--timing-json`, the
-  runtime's own per-request times are used instead (see time_onerec).
+  --out out.jsonl --beam WIDTH --items 1 --top WIDTH --threads T`, timed by
+  the runtime's own clock from its summary line (latency: the median
+  admission-to-answer time with --max-rows WIDTH, one request at a time;
+  throughput: the run's seconds for all requests at once, loading
+  excluded); with a runtime without that line, process wall time minus that
+  of a run on an empty request file (see time_onerec).
 - torch: bench/generation_reference.py, `UncachedBeamSearch` (the decoder
   over every beam's whole prefix each step, the encoder memory repeated per
   beam, cross-attention K/V recomputed: a naive implementation) and
@@ -158,46 +160,56 @@ def onerec_cmd(args, plan, ckpt, catalog, reqs_path, out_path, width, extra=()):
 
 def run_onerec(args, cmd):
     """Wall time (ms) of one `onerec-run generate` process."""
+    return run_onerec_summary(args, cmd)[0]
+
+
+def run_onerec_summary(args, cmd):
+    """Wall time (ms) of one `onerec-run generate` process and the summary
+    JSON it prints last on stdout ({} when none): "seconds" (the run, loading
+    excluded), "latency_p50_ms" (admission to answer per request), ..."""
     t = time.perf_counter()
-    harness.run(cmd, "onerec-run generate")
-    return (time.perf_counter() - t) * 1e3
+    proc = harness.run(cmd, "onerec-run generate")
+    wall = (time.perf_counter() - t) * 1e3
+    summary = {}
+    for line in reversed(proc.stdout.splitlines()):
+        try:
+            summary = json.loads(line)
+            break
+        except ValueError:
+            continue
+    return wall, summary if isinstance(summary, dict) else {}
 
 
 def time_onerec(args, ctx, width, reqs, tag, batch):
     """Per-request ms (batch False) or the whole batch's ms (batch True),
     start-up excluded, and the answers {id: sessions}.
 
-    The one function that knows how onerec-run generate is timed. When
-    `generate` has `--timing-json` and `--batch`, one process answers a
-    warm-up request (its time dropped, as torch's warm-up call) and then the
-    requests, one per batch (latency) or all in one batch (throughput); the
-    runtime's {"times_ms": [per batch]} are the figures. Otherwise one
-    process per request (latency) or per batch, and the figure is its wall
-    time minus the median wall time of runs on an empty request file (plan,
-    weights and catalog loading): a cold process, which only disfavours
-    onerec."""
+    The one function that knows how onerec-run generate is timed: with
+    the runtime's own clock when its summary line has it
+    (args.onerec_summary, see below); otherwise one process per request
+    (latency) or per batch, the figure its wall time minus the median wall
+    time of runs on an empty request file (plan, weights and catalog
+    loading): a cold process, which only disfavours onerec."""
     wd = ctx["workdir"]
-    own = "--timing-json" in args.generate_help and "--batch" in args.generate_help
     times, answers = [], {}
-    if own:
-        warm = dict(reqs[0], id="warm-up")
+    if args.onerec_summary:
+        # The runtime's own clock (its summary line). Latency: one process,
+        # --max-rows WIDTH so that one request is active at a time, a warm-up
+        # request first; the figure is its median admission-to-answer time.
+        # Throughput: every request at once (dynamic batching), the run's
+        # seconds (loading excluded, a fresh process).
         rp, op = os.path.join(wd, f"{tag}.in.jsonl"), os.path.join(wd, f"{tag}.out.jsonl")
-        tj = os.path.join(wd, f"{tag}.timing.json")
-        size = len(reqs) if batch else 1
-        # The warm-up is a batch of its own: `size` copies of the first request.
-        warmups = [dict(warm, id=f"warm-up-{k}") for k in range(size)]
-        write_jsonl(rp, warmups + reqs)
-        run_onerec(args, onerec_cmd(args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"], rp, op,
-                                    width, ["--timing-json", tj, "--batch", str(size)]))
-        with open(tj) as f:
-            t = json.load(f)["times_ms"]
-        expected = 1 + len(reqs) // size
-        if len(t) != expected:
-            raise RuntimeError(f"{tag}: onerec-run generate reported {len(t)} times, expected "
-                               f"{expected} (one per batch of {size})")
-        times = t[1:]
-        answers = read_answers(op)
-        return times, answers
+        group = reqs if batch else [dict(reqs[0], id="warm-up")] + reqs
+        write_jsonl(rp, group)
+        extra = [] if batch else ["--max-rows", str(width)]
+        _, summary = run_onerec_summary(args, onerec_cmd(
+            args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"], rp, op, width, extra))
+        if summary.get("answered") != len(group):
+            raise RuntimeError(f"{tag}: onerec-run generate answered {summary.get('answered')} "
+                               f"of {len(group)} requests: {summary}")
+        times = [summary["seconds"] * 1e3] if batch else [summary["latency_p50_ms"]]
+        ctx.setdefault("onerec_summaries", []).append(dict(summary, tag=tag))
+        return times, read_answers(op)
     groups = [[q] for q in reqs] if not batch else [reqs]
     for i, group in enumerate(groups):
         rp = os.path.join(wd, f"{tag}.{i}.in.jsonl")
@@ -279,6 +291,12 @@ def bench_config(args, config, workdir):
                   f"cached_{args.torch_alt_threads}_threads"]
     if "onerec" in sides:
         ctx["onerec_start_ms"] = {}
+        rp = os.path.join(wd, "probe.in.jsonl")
+        write_jsonl(rp, [])
+        _, summary = run_onerec_summary(args, onerec_cmd(
+            args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"], rp,
+            os.path.join(wd, "probe.out.jsonl"), 8))
+        args.onerec_summary = "seconds" in summary and "latency_p50_ms" in summary
 
     out = {"config": config, "model": cfg, "catalog": catalog_source,
            "catalog_items": len(catalog.item_ids), "requests_source": req_source,
@@ -289,8 +307,7 @@ def bench_config(args, config, workdir):
         lat = {s: [] for s in sides}
         thr = {s: [] for s in sides}
         last = {}
-        if "onerec" in sides and not ("--timing-json" in args.generate_help and
-                                      "--batch" in args.generate_help):
+        if "onerec" in sides and not args.onerec_summary:
             ctx["onerec_start_ms"][width] = onerec_start_ms(args, ctx, width)
         for rnd in range(args.rounds):
             for side in sides:
@@ -400,6 +417,7 @@ def main():
     torch.set_num_threads(args.threads)
     args.onerec_run_weights = args.onerec_run
     args.generate_help = ""
+    args.onerec_summary = False
     if not args.torch_only:
         args.generate_help = generate_help(args.onerec_run)
         if args.generate_help is None:
@@ -423,10 +441,6 @@ def main():
         "onerecc": args.onerecc,
         "onerec_run": args.onerec_run,
         "onerec_timing": (None if args.torch_only else
-                          "onerec-run generate --batch N --timing-json: the runtime's time per "
-                          "batch, one warm-up batch dropped"
-                          if "--timing-json" in args.generate_help and
-                          "--batch" in args.generate_help else
                           "process wall time minus the median of 3 runs on an empty "
                           "request file (start-up: plan, weights, catalog loading)"),
         "torch_timing": "eager, no_grad, time.perf_counter per call, one warm-up call per "
@@ -437,6 +451,13 @@ def main():
     failed = False
     for config in args.configs.split(","):
         r = bench_config(args, config, workdir)
+        if args.onerec_summary:
+            report["onerec_timing"] = (
+                "the runtime's clock, from generate's summary line: latency = its "
+                "latency_p50_ms (admission to answer) over a warm-up request and the "
+                "requests in one process with --max-rows WIDTH (one request active at a "
+                "time); throughput = the requests / its `seconds` for all of them at once "
+                "(dynamic batching, default --max-rows), loading excluded")
         report["results"].append(r)
         for w, res in r["widths"].items():
             agree = res["references_agree"]
