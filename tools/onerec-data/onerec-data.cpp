@@ -15,6 +15,8 @@
 #include "onerec/Data/Importer.h"
 #include "onerec/Data/SyntheticGenerator.h"
 
+#include "../common/ToolArgs.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,6 +32,8 @@
 using namespace onerec::data;
 using onerec::runtime::printableText;
 using json = nlohmann::json;
+
+using onerec::tools::ToolArgs;
 
 namespace {
 
@@ -69,81 +73,7 @@ int usageError(const std::string &message) {
   return 2;
 }
 
-/// `--name value`, `--name=value` and flags; everything else positional.
-class Args {
-public:
-  Args(int argc, char **argv, int first) {
-    for (int i = first; i < argc; ++i)
-      args_.emplace_back(argv[i]);
-  }
-
-  /// Parses against the known options ("--x" takes a value, "!--x" is a
-  /// flag); returns an error message or "".
-  std::string parse(const std::vector<std::string> &known) {
-    for (size_t i = 0; i < args_.size(); ++i) {
-      const std::string &arg = args_[i];
-      if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
-        positionals_.push_back(arg);
-        continue;
-      }
-      std::string name = arg, value;
-      bool inlineValue = false;
-      if (size_t eq = arg.find('='); eq != std::string::npos) {
-        name = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-        inlineValue = true;
-      }
-      if (std::find(known.begin(), known.end(), "!" + name) != known.end()) {
-        if (inlineValue)
-          return fmt::format("{} takes no value", name);
-        flags_[name] = true;
-        continue;
-      }
-      if (std::find(known.begin(), known.end(), name) == known.end())
-        return fmt::format("unknown option '{}'", name);
-      if (!inlineValue) {
-        if (i + 1 == args_.size())
-          return fmt::format("{} needs a value", name);
-        value = args_[++i];
-      }
-      values_[name] = value;
-    }
-    return "";
-  }
-
-  bool flag(const std::string &name) const { return flags_.count(name) > 0; }
-  std::optional<std::string> value(const std::string &name) const {
-    auto it = values_.find(name);
-    if (it == values_.end())
-      return std::nullopt;
-    return it->second;
-  }
-  const std::vector<std::string> &positionals() const { return positionals_; }
-
-private:
-  std::vector<std::string> args_, positionals_;
-  std::map<std::string, std::string> values_;
-  std::map<std::string, bool> flags_;
-};
-
-/// Parses an integer option into `out`; returns an error message or "".
-template <typename T>
-std::string integer(const Args &args, const std::string &name, T &out,
-                    long long min, long long max) {
-  std::optional<std::string> text = args.value(name);
-  if (!text)
-    return "";
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(text->c_str(), &end, 10);
-  if (text->empty() || *end != '\0' || errno != 0 || v < min || v > max)
-    return fmt::format("{} '{}' is not an integer in {}..{}", name, *text, min,
-                       max);
-  out = static_cast<T>(v);
-  return "";
-}
-
-int runImport(const Args &args) {
+int runImport(const ToolArgs &args) {
   if (args.positionals().size() != 1)
     return usageError("import needs exactly one INPUT file");
   std::optional<std::string> out = args.value("--out");
@@ -215,9 +145,9 @@ int runImport(const Args &args) {
   write.outDir = *out;
   write.overwrite = args.flag("--force");
   for (std::string message :
-       {integer(args, "--valid-from", split.validFrom, INT64_MIN, INT64_MAX),
-        integer(args, "--test-from", split.testFrom, INT64_MIN, INT64_MAX),
-        integer(args, "--shard-users", write.shardUsers, 1, INT32_MAX)})
+       {args.integer("--valid-from", split.validFrom, INT64_MIN, INT64_MAX),
+        args.integer("--test-from", split.testFrom, INT64_MIN, INT64_MAX),
+        args.integer("--shard-users", write.shardUsers, 1, INT32_MAX)})
     if (!message.empty())
       return usageError(message);
 
@@ -251,7 +181,7 @@ int runImport(const Args &args) {
   return 0;
 }
 
-int runInfo(const Args &args) {
+int runInfo(const ToolArgs &args) {
   if (args.positionals().size() != 1)
     return usageError("info needs exactly one dataset DIR");
   const std::string &dir = args.positionals()[0];
@@ -352,7 +282,7 @@ int runInfo(const Args &args) {
   return 0;
 }
 
-int runSynth(const Args &args) {
+int runSynth(const ToolArgs &args) {
   if (!args.positionals().empty())
     return usageError(fmt::format("synth takes no positional argument ('{}')",
                                   args.positionals()[0]));
@@ -364,13 +294,13 @@ int runSynth(const Args &args) {
   write.outDir = *out;
   write.overwrite = args.flag("--force");
   for (std::string message :
-       {integer(args, "--users", o.users, 1, 100'000'000),
-        integer(args, "--items", o.items, 1, 10'000'000),
-        integer(args, "--len-min", o.lenMin, 3, 100'000),
-        integer(args, "--len-max", o.lenMax, 3, 100'000),
-        integer(args, "--seed", o.seed, 0, INT64_MAX),
-        integer(args, "--branching", o.branching, 1, 10'000'000),
-        integer(args, "--shard-users", write.shardUsers, 1, INT32_MAX)})
+       {args.integer("--users", o.users, 1, 100'000'000),
+        args.integer("--items", o.items, 1, 10'000'000),
+        args.integer("--len-min", o.lenMin, 3, 100'000),
+        args.integer("--len-max", o.lenMax, 3, 100'000),
+        args.integer("--seed", o.seed, 0, INT64_MAX),
+        args.integer("--branching", o.branching, 1, 10'000'000),
+        args.integer("--shard-users", write.shardUsers, 1, INT32_MAX)})
     if (!message.empty())
       return usageError(message);
   if (auto p = args.value("--dominant")) {
@@ -416,9 +346,9 @@ int run(int argc, char **argv) {
     fmt::print("onerec-data {}\n", ONEREC_VERSION);
     return 0;
   }
-  Args args(argc, argv, 2);
+  ToolArgs args(argc, argv, 2);
   std::vector<std::string> known;
-  int (*handler)(const Args &) = nullptr;
+  int (*handler)(const ToolArgs &) = nullptr;
   if (command == "import") {
     known = {"--out",        "--format",     "--ids",       "--split",
              "--valid-from", "--test-from",  "--user-col",  "--item-col",

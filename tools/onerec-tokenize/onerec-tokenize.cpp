@@ -21,6 +21,8 @@
 #include "onerec/Runtime/Safetensors.h"
 #include "onerec/Runtime/TensorIO.h"
 
+#include "../common/ToolArgs.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -39,6 +41,8 @@ using namespace onerec;
 using runtime::printableText;
 using runtime::Status;
 using runtime::StatusOr;
+
+using onerec::tools::ToolArgs;
 
 namespace {
 
@@ -74,81 +78,6 @@ int usageError(const std::string &message) {
   fmt::print(stderr, "onerec-tokenize: error: {}\n{}", printableText(message),
              kUsage);
   return 2;
-}
-
-/// `--name value`, `--name=value`, `-o value` and flags; the rest
-/// positional.
-class Args {
-public:
-  /// Parses against the known options ("--x" takes a value, "!--x" is a
-  /// flag); returns an error message or "".
-  std::string parse(int argc, char **argv,
-                    const std::vector<std::string> &known) {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg == "-o")
-        arg = "--output";
-      else if (arg == "-h")
-        arg = "--help";
-      if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
-        positionals_.push_back(arg);
-        continue;
-      }
-      std::string name = arg, value;
-      bool inlineValue = false;
-      if (size_t eq = arg.find('='); eq != std::string::npos) {
-        name = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-        inlineValue = true;
-      }
-      if (std::find(known.begin(), known.end(), "!" + name) != known.end()) {
-        if (inlineValue)
-          return fmt::format("{} takes no value", name);
-        flags_[name] = true;
-        continue;
-      }
-      if (std::find(known.begin(), known.end(), name) == known.end())
-        return fmt::format("unknown option '{}'", name);
-      if (!inlineValue) {
-        if (i + 1 == argc)
-          return fmt::format("{} needs a value", name);
-        value = argv[++i];
-      }
-      values_[name] = value;
-    }
-    return "";
-  }
-
-  bool flag(const std::string &name) const { return flags_.count(name) > 0; }
-  std::optional<std::string> value(const std::string &name) const {
-    auto it = values_.find(name);
-    if (it == values_.end())
-      return std::nullopt;
-    return it->second;
-  }
-  const std::vector<std::string> &positionals() const { return positionals_; }
-
-private:
-  std::vector<std::string> positionals_;
-  std::map<std::string, std::string> values_;
-  std::map<std::string, bool> flags_;
-};
-
-/// Parses an integer option into `out`; returns an error message or "".
-template <typename T>
-std::string integer(const Args &args, const std::string &name, T &out,
-                    long long min, long long max) {
-  std::optional<std::string> text = args.value(name);
-  if (!text)
-    return "";
-  errno = 0;
-  char *end = nullptr;
-  long long v = std::strtoll(text->c_str(), &end, 10);
-  if (text->empty() || *end != '\0' || errno != 0 || v < min || v > max)
-    return fmt::format("{} '{}' is not an integer in {}..{}", name, *text, min,
-                       max);
-  out = static_cast<T>(v);
-  return "";
 }
 
 size_t editDistance(const std::string &a, const std::string &b) {
@@ -221,10 +150,9 @@ StatusOr<tools::FloatMatrix> readCheckpointTensor(const std::string &path,
 }
 
 int run(int argc, char **argv) {
-  Args args;
+  ToolArgs args(argc, argv, 1, {{"-o", "--output"}, {"-h", "--help"}});
   std::string message =
-      args.parse(argc, argv,
-                 {"--output", "--levels", "--codebook", "--seed", "--iters",
+      args.parse({"--output", "--levels", "--codebook", "--seed", "--iters",
                   "--first-row", "--data", "--stats", "--threads", "--ckpt",
                   "--tensor", "!--quiet", "!--help"});
   if (!message.empty())
@@ -254,12 +182,12 @@ int run(int argc, char **argv) {
   int64_t firstRow = 0;
   unsigned threads = 0;
   for (const std::string &m :
-       {integer(args, "--levels", options.levels, 1, 64),
-        integer(args, "--codebook", options.codebook, 1, INT32_MAX),
-        integer(args, "--seed", options.seed, 0, INT64_MAX),
-        integer(args, "--iters", options.iterations, 1, 100000),
-        integer(args, "--first-row", firstRow, 0, INT64_MAX),
-        integer(args, "--threads", threads, 0, 4096)})
+       {args.integer("--levels", options.levels, 1, 64),
+        args.integer("--codebook", options.codebook, 1, INT32_MAX),
+        args.integer("--seed", options.seed, 0, INT64_MAX),
+        args.integer("--iters", options.iterations, 1, 100000),
+        args.integer("--first-row", firstRow, 0, INT64_MAX),
+        args.integer("--threads", threads, 0, 4096)})
     if (!m.empty())
       return usageError(m);
   options.threads = threads;
