@@ -24,8 +24,9 @@ Stages (artifacts under --workdir; a stage whose artifact exists is reused):
                 checkpoint and the validation loss every epoch, resumed when
                 tiger/ckpt holds checkpoints                   -> tiger/
                 (or --tiger-ckpt CKPT)
-  6. eval       onerec-run eval tiger.fb --data beauty --catalog ... --ckpt
-                CKPT --split test --beam 20: Recall@5/10, NDCG@5/10
+  6. eval       onerec-run eval tiger.fb --data beauty --catalog ... --weights
+                CKPT --split valid|test --beam 20: Recall@5/10, NDCG@5/10 of
+                the last checkpoint on both splits
 
 Needs /work/shared/data/amazon-beauty/Beauty.txt (--beauty); without it the
 script prints SKIP and exits 77.
@@ -105,24 +106,17 @@ def train_examples(beauty):
 
 
 def parse_eval(text):
-    """Recall@K / NDCG@K from onerec-run eval's output (text or JSON)."""
-    try:
-        j = json.loads(text)
-        out = {}
-        for key, value in j.items():
-            m = re.fullmatch(r"(?i)(recall|r|hr|ndcg|n)@(\d+)", key)
-            if m and isinstance(value, (int, float)):
-                name = "ndcg" if m.group(1).lower() in ("ndcg", "n") else "recall"
-                out[f"{name}@{m.group(2)}"] = value
-        if out:
-            return out
-    except ValueError:
-        pass
-    out = {}
-    for m in re.finditer(r"(?i)\b(recall|hr|r|ndcg|n)@(\d+)\s*[:=]?\s*([0-9]*\.[0-9]+)", text):
-        name = "ndcg" if m.group(1).lower() in ("ndcg", "n") else "recall"
-        out[f"{name}@{m.group(2)}"] = float(m.group(3))
-    return out
+    """The JSON line of `onerec-run eval --catalog` ({"split", "beam",
+    "users", "recall@5", "ndcg@5", "recall@10", "ndcg@10", "seconds"});
+    None when the output has none."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and "recall@" in line:
+            try:
+                return json.loads(line)
+            except ValueError:
+                pass
+    return None
 
 
 def main():
@@ -153,7 +147,11 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tiger-ckpt", help="a trained TIGER checkpoint (skips its training)")
+    ap.add_argument("--tiger-metrics",
+                    help="the metrics.jsonl of that run (default: --workdir's tiger/metrics.jsonl)")
     ap.add_argument("--beam", type=int, default=20)
+    ap.add_argument("--eval-users", type=int, default=0,
+                    help="evaluate the first N users only (0: all)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     log = lambda m: print(f"[beauty-tiger] {m}", file=sys.stderr, flush=True)
@@ -220,7 +218,7 @@ def main():
     # 5. Training: a checkpoint and the validation loss every epoch; resumed.
     tiger_dir = os.path.join(work, "tiger")
     ckpt_dir = os.path.join(tiger_dir, "ckpt")
-    metrics = os.path.join(tiger_dir, "metrics.jsonl")
+    metrics = args.tiger_metrics or os.path.join(tiger_dir, "metrics.jsonl")
     examples = train_examples(args.beauty)
     per_epoch = -(-examples // args.batch)
     t = time.time()
@@ -247,16 +245,21 @@ def main():
         tiger_ckpt = newest(os.path.join(ckpt_dir, "ckpt-*.safetensors"))
     walls["train_s"] = round(time.time() - t, 1)
 
-    # 6. Beam search over the catalog on the test targets.
+    # 6. Beam search over the catalog on the valid and test targets.
     t = time.time()
-    evaluation = None
-    try:
-        text = run([args.onerec_run, "eval", plan, "--data", ds, "--catalog", catalog,
-                    "--ckpt", tiger_ckpt, "--split", "test", "--beam", str(args.beam),
-                    "--threads", str(args.threads)], log)
-        evaluation = parse_eval(text) or {"unparsed": text[-2000:]}
-    except RuntimeError as e:
-        evaluation = {"error": str(e)[-2000:]}
+    evaluation = {}
+    for split in ("valid", "test"):
+        cmd = [args.onerec_run, "eval", plan, "--data", ds, "--catalog", catalog,
+               "--weights", tiger_ckpt, "--split", split, "--beam", str(args.beam),
+               "--threads", str(args.threads)]
+        if args.eval_users:
+            cmd += ["--users", str(args.eval_users)]
+        try:
+            text = run(cmd, log)
+            evaluation[split] = parse_eval(text) or {"error": "no result line",
+                                                     "output": text[-2000:]}
+        except RuntimeError as e:
+            evaluation[split] = {"error": str(e)[-2000:]}
     walls["eval_s"] = round(time.time() - t, 1)
 
     steps, evals = read_metrics(metrics)
@@ -290,7 +293,7 @@ def main():
         "valid_loss_by_epoch": [{"epoch": e["epoch"], "step": e["step"],
                                  "loss": round(e["loss"], 4), "wall_s": round(e["wall_s"], 1)}
                                 for e in valid],
-        "test": evaluation,
+        "eval": evaluation,
         "published": PUBLISHED,
         "wall": walls,
         "total_wall_s": round(time.time() - t0, 1),
@@ -302,7 +305,7 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
-    return 0 if evaluation and "error" not in evaluation else 1
+    return 0 if all("error" not in e for e in evaluation.values()) else 1
 
 
 if __name__ == "__main__":
