@@ -196,12 +196,13 @@ def time_onerec(args, ctx, width, reqs, tag, batch):
         # The runtime's own clock (its summary line). Latency: one process,
         # --max-rows WIDTH so that one request is active at a time, a warm-up
         # request first; the figure is its median admission-to-answer time.
-        # Throughput: every request at once (dynamic batching), the run's
-        # seconds (loading excluded, a fresh process).
+        # Throughput: every request at once (dynamic batching) with as many
+        # beam rows per step as the torch reference batches (--batch-rows),
+        # the run's seconds (loading excluded, a fresh process).
         rp, op = os.path.join(wd, f"{tag}.in.jsonl"), os.path.join(wd, f"{tag}.out.jsonl")
         group = reqs if batch else [dict(reqs[0], id="warm-up")] + reqs
         write_jsonl(rp, group)
-        extra = [] if batch else ["--max-rows", str(width)]
+        extra = ["--max-rows", str(max(width, args.batch_rows) if batch else width)]
         _, summary = run_onerec_summary(args, onerec_cmd(
             args, ctx["plan"], ctx["ckpt"], ctx["catalog_path"], rp, op, width, extra))
         if summary.get("answered") != len(group):
