@@ -166,8 +166,8 @@ void decodeRowHead(const KernelCall &call, const DecodeShape &d, int64_t n,
     forEachKey(d, rv, i, [&](const float *k, const float *) {
       scores[size_t(count++)] = d.scale * dot(q, k, d.dk);
     });
-    float *y = call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv +
-               h * d.dv;
+    float *y =
+        call.out(0).as<float>() + (n * d.s + i) * d.heads * d.dv + h * d.dv;
     if (count == 0) {
       std::fill(y, y + d.dv, 0.0f);
       continue;
@@ -198,8 +198,7 @@ void decodeSharedGroup(const KernelCall &call, const DecodeShape &d,
   GemmArgs qk;
   qk.transB = true;
   qk.m = m, qk.n = l, qk.k = d.dk, qk.alpha = d.scale;
-  qk.a = call.in(0).as<const float>() + first * d.s * d.heads * d.dk +
-         h * d.dk;
+  qk.a = call.in(0).as<const float>() + first * d.s * d.heads * d.dk + h * d.dk;
   qk.lda = d.heads * d.dk;
   qk.b = rv.k, qk.ldb = d.kvHeads * d.dk;
   qk.c = scores.data(), qk.ldc = l;
@@ -220,7 +219,8 @@ void decodeSharedGroup(const KernelCall &call, const DecodeShape &d,
   sgemm(pv);
 }
 
-template <KernelVariant V> Status decodeAttentionKernel(const KernelCall &call) {
+template <KernelVariant V>
+Status decodeAttentionKernel(const KernelCall &call) {
   DecodeShape d;
   if (Status st = checkDecodeAttention(call, d); !st)
     return st;
@@ -241,17 +241,16 @@ template <KernelVariant V> Status decodeAttentionKernel(const KernelCall &call) 
         n = end;
       }
       int64_t work = 64 * d.s * d.length * (d.dk + d.dv);
-      parallelFor(call, int64_t(runs.size()) * d.heads,
-                  std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
-                  [&](int64_t lo, int64_t hi) {
-                    std::vector<float> scores(
-                        static_cast<size_t>(64 * d.s * d.length));
-                    for (int64_t t = lo; t < hi; ++t) {
-                      auto [first, count] = runs[size_t(t / d.heads)];
-                      decodeSharedGroup(call, d, first, count, t % d.heads,
-                                        scores);
-                    }
-                  });
+      parallelFor(
+          call, int64_t(runs.size()) * d.heads,
+          std::max<int64_t>(1, 65536 / std::max<int64_t>(work, 1)),
+          [&](int64_t lo, int64_t hi) {
+            std::vector<float> scores(static_cast<size_t>(64 * d.s * d.length));
+            for (int64_t t = lo; t < hi; ++t) {
+              auto [first, count] = runs[size_t(t / d.heads)];
+              decodeSharedGroup(call, d, first, count, t % d.heads, scores);
+            }
+          });
       return Status::ok();
     }
     int64_t keys = d.length + (d.hasNew ? d.s : 0);
