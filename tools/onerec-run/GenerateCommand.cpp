@@ -153,6 +153,16 @@ int runGenerate(const Args &args) {
       **plan, params, **generate, unsigned(threads.value_or(0)));
   if (!model)
     return fail(model.status());
+  if (catalog->levels() != (*generate)->levels() ||
+      catalog->codebook() != (*generate)->codebook())
+    return fail(Status::error(
+        Status::Code::InvalidArgument,
+        fmt::format("{}: spells items with {} codes below {}, but {} "
+                    "generates {} codes below {}; use the catalog the model "
+                    "was trained with",
+                    *catalogPath, catalog->levels(), catalog->codebook(),
+                    (*plan)->name(), (*generate)->levels(),
+                    (*generate)->codebook())));
   BeamSearchOptions options;
   options.width = beam.value_or((*generate)->width());
   options.items = items.value_or(0);
@@ -161,7 +171,7 @@ int runGenerate(const Args &args) {
   StatusOr<std::unique_ptr<BeamSearch>> search =
       BeamSearch::create(**model, *catalog, options);
   if (!search)
-    return fail(search.status().withContext(*catalogPath));
+    return fail(search.status());
 
   std::ifstream in(*requestsPath);
   if (!in)
