@@ -33,11 +33,11 @@
 import argparse
 import json
 import os
-import struct
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True
+from cli_check import write_catalog  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -68,56 +68,6 @@ def run(cmd, status=0):
         raise Failure("%s: exit %d, expected %d:\n%s%s" % (
             " ".join(cmd), proc.returncode, status, proc.stdout, proc.stderr))
     return proc
-
-
-def write_catalog(file, item_ids, codes, levels, codebook):
-    """The onerec-catalog safetensors layout (docs/tokenizer.md): item_ids,
-    codes, the code trie breadth-first in CSR form, and the metadata."""
-    rows = sorted(range(len(item_ids)), key=lambda r: codes[r])
-    offsets, edge_codes, children = [0], [], []
-    level_nodes = [rows]
-    next_id = 1
-    for depth in range(levels + 1):
-        next_level = []
-        for node_rows in level_nodes:
-            if depth < levels:
-                groups = {}
-                for r in node_rows:
-                    groups.setdefault(codes[r][depth], []).append(r)
-                for code in sorted(groups):
-                    edge_codes.append(code)
-                    children.append(next_id)
-                    next_id += 1
-                    next_level.append(groups[code])
-            offsets.append(len(edge_codes))
-        level_nodes = next_level
-    n = len(item_ids)
-    tensors = [
-        ("item_ids", "I64", [n], struct.pack(f"<{n}q", *item_ids)),
-        ("codes", "I32", [n, levels], struct.pack(
-            f"<{n * levels}i", *[c for row in codes for c in row])),
-        ("trie.offsets", "I64", [len(offsets)], struct.pack(
-            f"<{len(offsets)}q", *offsets)),
-        ("trie.codes", "I32", [len(edge_codes)], struct.pack(
-            f"<{len(edge_codes)}i", *edge_codes)),
-        ("trie.children", "I32", [len(children)], struct.pack(
-            f"<{len(children)}i", *children)),
-    ]
-    header = {"__metadata__": {"format": "onerec-catalog", "version": "1",
-                               "levels": str(levels),
-                               "codebook": str(codebook)}}
-    offset = 0
-    for name, dtype, shape, data in tensors:
-        header[name] = {"dtype": dtype, "shape": shape,
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(file, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for _, _, _, data in tensors:
-            f.write(data)
-    return file
 
 
 class Setup:

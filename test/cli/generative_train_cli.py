@@ -24,9 +24,11 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from cli_check import write_catalog  # noqa: E402
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,58 +102,6 @@ def synth(name="syn", users=400, items=120):
          "--items", str(items), "--len-min", "5", "--len-max", "14",
          "--seed", "3"])
     return out
-
-
-def write_catalog(file, item_ids, codes, levels, codebook):
-    """The onerec-catalog safetensors layout: item_ids I64 [N], codes I32
-    [N, levels], the code trie breadth-first in CSR form (trie.offsets I64
-    [nodes + 1], trie.codes / trie.children I32 [edges], each node's edges
-    by code), metadata format, version, levels, codebook."""
-    rows = sorted(range(len(item_ids)), key=lambda r: codes[r])
-    offsets, edge_codes, children = [0], [], []
-    level_nodes = [rows]  # the nodes of a depth, each a list of rows
-    next_id = 1
-    for depth in range(levels + 1):
-        next_level = []
-        for node_rows in level_nodes:
-            if depth < levels:
-                groups = {}
-                for r in node_rows:
-                    groups.setdefault(codes[r][depth], []).append(r)
-                for code in sorted(groups):
-                    edge_codes.append(code)
-                    children.append(next_id)
-                    next_id += 1
-                    next_level.append(groups[code])
-            offsets.append(len(edge_codes))
-        level_nodes = next_level
-    tensors = [
-        ("item_ids", "I64", [len(item_ids)], struct.pack(
-            f"<{len(item_ids)}q", *item_ids)),
-        ("codes", "I32", [len(item_ids), levels], struct.pack(
-            f"<{len(item_ids) * levels}i", *[c for row in codes for c in row])),
-        ("trie.offsets", "I64", [len(offsets)], struct.pack(
-            f"<{len(offsets)}q", *offsets)),
-        ("trie.codes", "I32", [len(edge_codes)], struct.pack(
-            f"<{len(edge_codes)}i", *edge_codes)),
-        ("trie.children", "I32", [len(children)], struct.pack(
-            f"<{len(children)}i", *children)),
-    ]
-    header = {"__metadata__": {"format": "onerec-catalog", "version": "1",
-                               "levels": str(levels),
-                               "codebook": str(codebook)}}
-    offset = 0
-    for name, dtype, shape, data in tensors:
-        header[name] = {"dtype": dtype, "shape": shape,
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(file, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for _, _, _, data in tensors:
-            f.write(data)
-    return file
 
 
 def catalog(name, items, levels=3, codebook=256, skip_item=None):
