@@ -653,6 +653,33 @@ static LogicalResult checkScoreOperand(ShapeRule &rule, RecTensorType operand,
   return success();
 }
 
+/// The packed-head widths of attention operands q [..., H * dk], k [...,
+/// Hkv * dk], v [..., Hkv * dv]: the head counts must split them into heads
+/// of one key width. Returns dv (the width of a value head).
+static FailureOr<int64_t> valueHeadWidth(ShapeRule &rule, RecTensorType q,
+                                         RecTensorType k, RecTensorType v,
+                                         int64_t heads, int64_t kvHeads) {
+  if (heads % kvHeads != 0)
+    return rule.error() << heads << " query heads cannot share " << kvHeads
+                        << " key/value heads evenly";
+  FailureOr<int64_t> dq = rule.staticDim(q, q.getRank() - 1, "query width");
+  FailureOr<int64_t> dk = rule.staticDim(k, k.getRank() - 1, "key width");
+  FailureOr<int64_t> dv = rule.staticDim(v, v.getRank() - 1, "value width");
+  if (failed(dq) || failed(dk) || failed(dv))
+    return failure();
+  if (*dq % heads != 0)
+    return rule.error() << "query width " << *dq << " is not divisible by "
+                        << heads << " heads";
+  if (*dk % kvHeads != 0 || *dv % kvHeads != 0)
+    return rule.error() << "key/value widths " << *dk << ", " << *dv
+                        << " are not divisible by " << kvHeads
+                        << " key/value heads";
+  if (*dq / heads != *dk / kvHeads)
+    return rule.error() << "query head width " << *dq / heads
+                        << " differs from key head width " << *dk / kvHeads;
+  return *dv / kvHeads;
+}
+
 LogicalResult
 DecodeAttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   ShapeRule rule(*this);
@@ -669,20 +696,10 @@ DecodeAttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
                              "features], got "
                           << formatTensorType(t);
   int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
-  if (heads % kvHeads != 0)
-    return rule.error() << heads << " query heads cannot share " << kvHeads
-                        << " key/value heads evenly";
-  FailureOr<int64_t> dq = rule.staticDim(*q, 2, "query width");
-  FailureOr<int64_t> dk = rule.staticDim(*k, 2, "key width");
-  FailureOr<int64_t> dv = rule.staticDim(*v, 2, "value width");
-  if (failed(dq) || failed(dk) || failed(dv))
+  FailureOr<int64_t> headWidth =
+      valueHeadWidth(rule, *q, *k, *v, heads, kvHeads);
+  if (failed(headWidth))
     return failure();
-  if (*dq % heads != 0 || *dk % kvHeads != 0 || *dv % kvHeads != 0 ||
-      *dq / heads != *dk / kvHeads)
-    return rule.error() << "widths " << *dq << " (queries), " << *dk
-                        << " (keys), " << *dv << " (values) do not split into "
-                        << heads << " query heads and " << kvHeads
-                        << " key/value heads of one width";
   Dim rows = q->getDim(0), s = q->getDim(1);
   if (k->getDim(0) != v->getDim(0) || k->getDim(1) != v->getDim(1))
     return rule.error() << "keys " << formatTensorType(*k) << " and values "
@@ -720,8 +737,7 @@ DecodeAttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
   }
   if (!(getScale().convertToDouble() > 0))
     return rule.error() << "scale must be positive";
-  results.push_back(
-      q->withDims({rows, s, Dim::fixed(heads * (*dv / kvHeads))}));
+  results.push_back(q->withDims({rows, s, Dim::fixed(heads * *headWidth)}));
   return success();
 }
 
@@ -740,24 +756,10 @@ LogicalResult AttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
                              "features], got "
                           << formatTensorType(t);
   int64_t heads = getNumHeads(), kvHeads = getNumKvHeads();
-  if (heads % kvHeads != 0)
-    return rule.error() << heads << " query heads cannot share " << kvHeads
-                        << " key/value heads evenly";
-  FailureOr<int64_t> dq = rule.staticDim(*q, q->getRank() - 1, "query width");
-  FailureOr<int64_t> dk = rule.staticDim(*k, k->getRank() - 1, "key width");
-  FailureOr<int64_t> dv = rule.staticDim(*v, v->getRank() - 1, "value width");
-  if (failed(dq) || failed(dk) || failed(dv))
+  FailureOr<int64_t> headWidth =
+      valueHeadWidth(rule, *q, *k, *v, heads, kvHeads);
+  if (failed(headWidth))
     return failure();
-  if (*dq % heads != 0)
-    return rule.error() << "query width " << *dq << " is not divisible by "
-                        << heads << " heads";
-  if (*dk % kvHeads != 0 || *dv % kvHeads != 0)
-    return rule.error() << "key/value widths " << *dk << ", " << *dv
-                        << " are not divisible by " << kvHeads
-                        << " key/value heads";
-  if (*dq / heads != *dk / kvHeads)
-    return rule.error() << "query head width " << *dq / heads
-                        << " differs from key head width " << *dk / kvHeads;
   Dim lq = q->getDims().drop_back().back();
   Dim lk = k->getDims().drop_back().back();
   if (v->getDims().drop_back().back() != lk)
@@ -787,7 +789,7 @@ LogicalResult AttentionOp::inferResultTypes(SmallVectorImpl<Type> &results) {
     return rule.error() << "scale must be positive";
   SmallVector<Dim> dims(*batch);
   dims.push_back(lq);
-  dims.push_back(Dim::fixed(heads * (*dv / kvHeads)));
+  dims.push_back(Dim::fixed(heads * *headWidth));
   results.push_back(q->withDims(dims));
   return success();
 }
